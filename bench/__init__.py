@@ -1,0 +1,1 @@
+"""Benchmarks: retrieval, zero-shot, traits, speed (the benchmarks issue)."""

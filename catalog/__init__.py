@@ -1,0 +1,1 @@
+"""The catalog: taxa, traits, media records, licences, splits and failures (SQLAlchemy)."""

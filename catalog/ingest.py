@@ -1,0 +1,188 @@
+"""The ingest loop: records from a source -> validated media rows, failures, splits.
+
+Guarantees, whatever the source:
+- resumable and idempotent: a (source, source_id) already stored is skipped before any
+  download, and a file whose sha256 is stored is not added twice;
+- one bad file or row never stops the run and never undoes what is stored: each item is
+  written inside its own savepoint, and work is committed in small batches;
+- every failure is a row (`Failure`) naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.decode import Limits, MediaError, inspect
+from catalog.models import IngestRun, Media, MediaStatus
+from catalog.sources.base import MediaRecord, RecordFailure, Source, TaxonRecord, TraitRecord
+from catalog.splits import assign_splits
+from catalog.store import TaxonCache, record_failure, resolve_failure, set_traits, upsert_lineage
+from catalog.taxonomy import Rank, normalise_scientific_name
+
+log = logging.getLogger(__name__)
+COMMIT_EVERY = 50
+
+
+@dataclass
+class IngestReport:
+    source: str
+    run_id: int = 0
+    taxa: int = 0
+    traits: int = 0
+    added: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (item, stage, reason)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+Progress = Callable[[str, MediaRecord | None], None]
+
+
+class Ingestor:
+    def __init__(self, factory: sessionmaker[Session], limits: Limits) -> None:
+        self.factory = factory
+        self.limits = limits
+
+    def run(self, source: Source, progress: Progress | None = None) -> IngestReport:
+        report = IngestReport(source=source.name)
+        with self.factory() as session:
+            run = IngestRun(source=source.name, params=_jsonable(source.params()))
+            session.add(run)
+            session.commit()
+            report.run_id = run.id
+            cache = TaxonCache(session)
+            known = {
+                sid for (sid,) in session.execute(select(Media.source_id).where(Media.source == source.name))
+            }
+            shas = set(session.scalars(select(Media.sha256)))
+            pending = 0
+            try:
+                for record in source.records():
+                    outcome = self._one(session, source, record, cache, known, shas, report)
+                    if progress is not None:
+                        progress(outcome, record if isinstance(record, MediaRecord) else None)
+                    pending += 1
+                    if pending >= COMMIT_EVERY:
+                        session.commit()
+                        pending = 0
+            except Exception as exc:  # the source itself broke (e.g. the API went away)
+                # Items so far each sit in their own released savepoint: keep them.
+                session.commit()
+                log.exception("source %s stopped", source.name)
+                record_failure(session, source.name, f"<{source.name} run {run.id}>", "source",
+                               f"{exc.__class__.__name__}: {exc}", run.id)
+                report.failed += 1
+                report.failures.append((f"<{source.name}>", "source", str(exc)))
+            session.commit()
+            assign_splits(session)
+            run = session.get(IngestRun, report.run_id)
+            assert run is not None
+            run.finished_at = dt.datetime.now(dt.timezone.utc)
+            run.added, run.skipped, run.duplicates, run.failed = (
+                report.added, report.skipped, report.duplicates, report.failed)
+            run.status = "ok" if report.ok else "partial"
+            session.commit()
+        return report
+
+    def _one(self, session: Session, source: Source, record: object, cache: TaxonCache,
+             known: set[str], shas: set[str], report: IngestReport) -> str:
+        """Handle one record inside a savepoint; returns an outcome word for progress."""
+        if isinstance(record, RecordFailure):
+            self._fail(session, source.name, record.item, record.stage, record.reason, report)
+            return "failed"
+        if isinstance(record, TaxonRecord):
+            with session.begin_nested():
+                upsert_lineage(session, cache, record.lineage, record.common_name, record.source_ids)
+            report.taxa += 1
+            return "taxon"
+        if isinstance(record, TraitRecord):
+            taxon_id = cache.get(Rank.SPECIES, normalise_scientific_name(record.species))
+            if taxon_id is None:
+                self._fail(session, source.name, f"traits of {record.species}", "traits",
+                           f"unknown species {record.species!r}", report)
+                return "failed"
+            with session.begin_nested():
+                report.traits += set_traits(session, taxon_id, record.facts, record.source,
+                                            record.confidence)
+            return "traits"
+        assert isinstance(record, MediaRecord), type(record)
+        if record.source_id in known:
+            report.skipped += 1
+            return "skipped"
+        try:
+            return self._media(session, source, record, cache, known, shas, report)
+        except MediaError as exc:
+            self._fail(session, source.name, record.item, exc.stage, exc.reason, report)
+            return "failed"
+        except SQLAlchemyError as exc:
+            self._fail(session, source.name, record.item, "store",
+                       f"{exc.__class__.__name__}: {exc}".splitlines()[0], report)
+            return "failed"
+
+    def _media(self, session: Session, source: Source, record: MediaRecord, cache: TaxonCache,
+               known: set[str], shas: set[str], report: IngestReport) -> str:
+        species = normalise_scientific_name(record.species)
+        taxon_id = cache.get(Rank.SPECIES, species)
+        if taxon_id is None and record.lineage is not None:
+            with session.begin_nested():
+                taxon_id = upsert_lineage(session, cache, record.lineage)
+        if taxon_id is None:
+            raise MediaError("taxonomy", f"unknown species {record.species!r}: not in the catalog "
+                                         "and the record gives no lineage")
+        path = source.fetch(record)
+        info = inspect(path, record.kind, self.limits)
+        if info.sha256 in shas:
+            report.duplicates += 1
+            resolve_failure(session, source.name, record.item)
+            return "duplicate"
+        with session.begin_nested():
+            session.add(Media(
+                kind=info.kind.value, taxon_id=taxon_id, source=source.name,
+                source_id=record.source_id, url=record.url, path=str(path.resolve()),
+                sha256=info.sha256, license=record.license, rights_holder=record.rights_holder,
+                attribution=record.attribution, observed_on=record.observed_on, lat=record.lat,
+                lon=record.lon, duration_s=info.duration_s, sample_rate=info.sample_rate,
+                channels=info.channels, width=info.width, height=info.height,
+                size_bytes=info.size_bytes, format=info.format, status=MediaStatus.READY.value,
+                extra=_jsonable(record.extra),
+            ))
+            session.flush()
+            resolve_failure(session, source.name, record.item)
+        known.add(record.source_id)
+        shas.add(info.sha256)
+        report.added += 1
+        return "added"
+
+    def _fail(self, session: Session, source: str, item: str, stage: str, reason: str,
+              report: IngestReport) -> None:
+        log.warning("%s: %s (%s)", item, reason, stage)
+        with session.begin_nested():
+            record_failure(session, source, item, stage, reason, report.run_id)
+        report.failed += 1
+        report.failures.append((item, stage, reason))
+
+
+def _jsonable(value: object) -> object:
+    """Paths and dates to strings, recursively, for JSON columns."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

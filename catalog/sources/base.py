@@ -1,0 +1,155 @@
+"""What a source yields, and the one interface every source implements.
+
+A source is a generator of small typed records (taxa, trait facts, media, row failures).
+The ingestor (`catalog.ingest`) owns the database: it skips what is already stored before
+asking the source to fetch a file, so every source is resumable and idempotent for free.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import requests
+
+from catalog.decode import MediaError
+from catalog.models import MediaKind
+from catalog.taxonomy import Lineage
+from catalog.traits import TraitSource
+
+
+@dataclass(frozen=True, slots=True)
+class TaxonRecord:
+    lineage: Lineage
+    common_name: str | None = None
+    source_ids: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TraitRecord:
+    """Trait facts for one species: {(category, label): present}."""
+
+    species: str
+    facts: dict[tuple[str, str], bool]
+    source: TraitSource = TraitSource.TABLE
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRecord:
+    """One sound or photo. `path` for local files, `url` for files the source downloads."""
+
+    source_id: str
+    species: str
+    kind: MediaKind | None = None  # None: decided by the file's extension and content
+    path: Path | None = None
+    url: str | None = None
+    license: str | None = None
+    rights_holder: str | None = None
+    attribution: str | None = None
+    observed_on: dt.date | None = None
+    lat: float | None = None
+    lon: float | None = None
+    lineage: Lineage | None = None  # when the record itself knows the species' ancestors
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def item(self) -> str:
+        """How failures name this record: the file, else the URL, else the id."""
+        return str(self.path or self.url or self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """A row or response the source itself could not turn into a record."""
+
+    item: str
+    stage: str
+    reason: str
+
+
+Record = TaxonRecord | TraitRecord | MediaRecord | RecordFailure
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+
+    def params(self) -> dict[str, Any]:
+        """What this run was asked for (kept on the ingest run)."""
+        ...
+
+    def records(self) -> Iterator[Record]:
+        """Taxa (before media that need them), traits, media and failures."""
+        ...
+
+    def fetch(self, record: MediaRecord) -> Path:
+        """A local file for the record, downloading if needed; raises MediaError."""
+        ...
+
+
+class LocalFetchMixin:
+    """For sources whose records already point at local files."""
+
+    def fetch(self, record: MediaRecord) -> Path:
+        if record.path is None:
+            raise MediaError("file", "record has no local path")
+        return record.path
+
+
+class RateLimiter:
+    """At most `per_second` calls per second (monotonic clock; one process)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            time.sleep(self._next - now)
+        self._next = max(now, self._next) + self.interval
+
+
+class Downloader:
+    """Rate-limited, resumable downloads: `<dest>.part` grows with HTTP Range requests."""
+
+    def __init__(self, session: requests.Session, limiter: RateLimiter, timeout_s: float,
+                 max_bytes: int) -> None:
+        self.session = session
+        self.limiter = limiter
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+
+    def get(self, url: str, dest: Path) -> Path:
+        if dest.is_file() and dest.stat().st_size > 0:
+            return dest  # finished earlier; the ingestor re-validates it
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        self.limiter.wait()
+        try:
+            with self.session.get(url, headers=headers, stream=True, timeout=self.timeout_s) as resp:
+                if resp.status_code == 416:  # the part file is already complete
+                    part.replace(dest)
+                    return dest
+                if resp.status_code >= 400:
+                    raise MediaError("download", f"HTTP {resp.status_code} for {url}")
+                mode = "ab" if have and resp.status_code == 206 else "wb"
+                written = have if mode == "ab" else 0
+                with part.open(mode) as fh:
+                    for chunk in resp.iter_content(1 << 16):
+                        written += len(chunk)
+                        if written > self.max_bytes:
+                            raise MediaError("download", f"{url} is larger than the "
+                                                         f"{self.max_bytes / 1024**2:.0f} MiB limit")
+                        fh.write(chunk)
+        except requests.RequestException as exc:
+            raise MediaError("download", f"{url}: {exc.__class__.__name__}: {exc}") from None
+        part.replace(dest)
+        return dest

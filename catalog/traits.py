@@ -1,0 +1,150 @@
+"""The 34 ecological trait labels of BioVITA (biovita.txt Table 2), typed.
+
+The seed's text of Table 2 lost part of the table in extraction and shows 30 labels. The four
+missing ones (habitat mountain and urban, climate polar, social herding) are restored from
+AnimalCLAP's Table 1, whose 22 traits BioVITA's 34 labels extend; with them the total is 34.
+
+Every label is stored as a yes/no fact about a species (`TraitValue.present`). A category's
+kind says how its labels relate:
+- categorical: exactly one label of the category is true (BioVITA's starred categories);
+- multi-label: any subset may be true (habitat, climate, lifestyle, migration);
+- binary: a single label that is true or false (trophic role: predator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TraitKind(str, Enum):
+    CATEGORICAL = "categorical"
+    MULTILABEL = "multilabel"
+    BINARY = "binary"
+
+
+class TraitSource(str, Enum):
+    """Where a trait value came from; predictions carry a confidence below 1."""
+
+    TABLE = "table"
+    PREDICTED = "predicted"
+    DEMO = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class TraitCategory:
+    key: str
+    title: str
+    kind: TraitKind
+    labels: tuple[str, ...]
+
+    @property
+    def exclusive(self) -> bool:
+        return self.kind is TraitKind.CATEGORICAL
+
+
+CATEGORIES: tuple[TraitCategory, ...] = (
+    TraitCategory("diet", "Diet type", TraitKind.CATEGORICAL,
+                  ("herbivorous", "carnivorous", "omnivorous", "specialized")),
+    TraitCategory("activity", "Activity pattern", TraitKind.CATEGORICAL,
+                  ("diurnal", "nocturnal", "crepuscular", "cathemeral")),
+    TraitCategory("posture", "Locomotion posture", TraitKind.CATEGORICAL,
+                  ("quadrupedal", "bipedal", "other")),
+    TraitCategory("lifestyle", "Lifestyle", TraitKind.MULTILABEL,
+                  ("arboreal", "aquatic", "terrestrial", "fossorial", "aerial")),
+    TraitCategory("trophic", "Trophic role", TraitKind.BINARY, ("predator",)),
+    TraitCategory("habitat", "Habitat", TraitKind.MULTILABEL,
+                  ("forest", "grassland", "desert", "wetland", "mountain", "urban")),
+    TraitCategory("climate", "Climatic distribution", TraitKind.MULTILABEL,
+                  ("tropical", "subtropical", "temperate", "boreal", "polar")),
+    TraitCategory("social", "Social behavior", TraitKind.CATEGORICAL,
+                  ("solitary", "pairing", "grouping", "herding")),
+    TraitCategory("migration", "Migration status", TraitKind.MULTILABEL,
+                  ("migratory", "resident")),
+)
+
+BY_KEY: dict[str, TraitCategory] = {c.key: c for c in CATEGORIES}
+ALL_LABELS: tuple[tuple[str, str], ...] = tuple((c.key, lab) for c in CATEGORIES for lab in c.labels)
+assert len(ALL_LABELS) == 34, len(ALL_LABELS)
+
+#: AnimalCLAP's 22 traits (animalclap.txt Table 1) -> the BioVITA category and label(s) they map to.
+#: A categorical AnimalCLAP trait maps to a whole category; a binary one to a single label.
+ANIMALCLAP_TRAITS: dict[str, tuple[str, str | None]] = {
+    "diet_type": ("diet", None),
+    "activity_pattern": ("activity", None),
+    "locomotion_posture": ("posture", None),
+    "social_behavior": ("social", None),
+    **{f"locomotion_{m}": ("lifestyle", m) for m in BY_KEY["lifestyle"].labels},
+    **{f"habitat_{h}": ("habitat", h) for h in BY_KEY["habitat"].labels},
+    **{f"climate_{c}": ("climate", c) for c in BY_KEY["climate"].labels},
+    "predator": ("trophic", "predator"),
+    "migratory": ("migration", "migratory"),
+}
+assert len(ANIMALCLAP_TRAITS) == 22, len(ANIMALCLAP_TRAITS)
+
+
+class TraitError(ValueError):
+    """A trait name or value outside the vocabulary."""
+
+
+def category(key: str) -> TraitCategory:
+    try:
+        return BY_KEY[key.strip().lower()]
+    except KeyError:
+        raise TraitError(f"unknown trait {key!r}; known: {', '.join(BY_KEY)}") from None
+
+
+def expand(key: str, value: str | bool | Iterable[str]) -> dict[str, bool]:
+    """One category's value as it is written in a table -> {label: present} for its labels.
+
+    categorical: a label ("nocturnal"); every other label becomes False.
+    multi-label: labels separated by ';' or '|' or a list; the rest become False.
+    binary: true/false/yes/no/1/0 (or the label itself for true).
+    """
+    cat = category(key)
+    if cat.kind is TraitKind.BINARY:
+        (label,) = cat.labels
+        return {label: _truth(value, cat.key, label)}
+    if isinstance(value, str):
+        chosen = [v.strip().lower() for v in value.replace("|", ";").split(";") if v.strip()]
+    elif isinstance(value, bool):
+        raise TraitError(f"trait {cat.key} takes labels, not {value!r}")
+    else:
+        chosen = [str(v).strip().lower() for v in value]
+    unknown = [v for v in chosen if v not in cat.labels]
+    if unknown:
+        raise TraitError(f"{cat.key}: unknown value {unknown[0]!r}; allowed: {', '.join(cat.labels)}")
+    if cat.exclusive and len(chosen) != 1:
+        raise TraitError(f"{cat.key} is one of {', '.join(cat.labels)}; got {len(chosen)} values")
+    return {lab: lab in chosen for lab in cat.labels}
+
+
+def _truth(value: str | bool | Iterable[str], key: str, label: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "y", label}:
+        return True
+    if text in {"0", "false", "no", "n", "", f"not {label}", f"non-{label}"}:
+        return False
+    raise TraitError(f"{key} is true or false; got {value!r}")
+
+
+def from_animalclap(row: Mapping[str, str | bool]) -> dict[tuple[str, str], bool]:
+    """An AnimalCLAP-style record (its 22 trait names) -> BioVITA (category, label) facts."""
+    facts: dict[tuple[str, str], bool] = {}
+    for name, value in row.items():
+        if name not in ANIMALCLAP_TRAITS:
+            raise TraitError(f"unknown AnimalCLAP trait {name!r}")
+        key, label = ANIMALCLAP_TRAITS[name]
+        if label is None:
+            facts.update({(key, lab): v for lab, v in expand(key, value).items()})  # type: ignore[arg-type]
+        else:
+            facts[(key, label)] = _truth(value, name, label)  # type: ignore[arg-type]
+    return facts
+
+
+def payload_values(facts: Iterable[tuple[str, str, bool]]) -> list[str]:
+    """True facts as keyword values for search payloads: ['activity=nocturnal', ...]."""
+    return sorted(f"{key}={label}" for key, label, present in facts if present)

@@ -1,0 +1,1 @@
+"""Encoders: audio, image and text into one L2-normalised space (filled by the encoders issue)."""

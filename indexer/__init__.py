@@ -1,0 +1,1 @@
+"""Qdrant collections, payload indexes and queries (the index-and-search issue)."""

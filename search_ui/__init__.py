@@ -1,0 +1,1 @@
+"""The Streamlit search UI (the UI issue)."""

@@ -1,0 +1,1 @@
+"""Celery workers: decode -> embed -> upsert, batched (the index-and-search issue)."""
