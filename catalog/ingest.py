@@ -23,7 +23,14 @@ from catalog.decode import Limits, MediaError, inspect
 from catalog.models import IngestRun, Media, MediaStatus
 from catalog.sources.base import MediaRecord, RecordFailure, Source, TaxonRecord, TraitRecord
 from catalog.splits import assign_splits
-from catalog.store import TaxonCache, record_failure, resolve_failure, set_traits, upsert_lineage
+from catalog.store import (
+    TaxonCache,
+    lineage_via_genus,
+    record_failure,
+    resolve_failure,
+    set_traits,
+    upsert_lineage,
+)
 from catalog.taxonomy import Rank, normalise_scientific_name
 
 log = logging.getLogger(__name__)
@@ -138,12 +145,15 @@ class Ingestor:
                known: set[str], shas: set[str], report: IngestReport) -> str:
         species = normalise_scientific_name(record.species)
         taxon_id = cache.get(Rank.SPECIES, species)
-        if taxon_id is None and record.lineage is not None:
+        lineage = record.lineage
+        if taxon_id is None and lineage is None:
+            lineage = lineage_via_genus(session, cache, species)
+        if taxon_id is None and lineage is not None:
             with session.begin_nested():
-                taxon_id = upsert_lineage(session, cache, record.lineage)
+                taxon_id = upsert_lineage(session, cache, lineage)
         if taxon_id is None:
-            raise MediaError("taxonomy", f"unknown species {record.species!r}: not in the catalog "
-                                         "and the record gives no lineage")
+            raise MediaError("taxonomy", f"unknown species {record.species!r}: not in the catalog, "
+                                         "its genus is unknown too, and the record gives no lineage")
         path = source.fetch(record)
         info = inspect(path, record.kind, self.limits)
         if info.sha256 in shas:

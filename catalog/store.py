@@ -105,3 +105,12 @@ def resolve_failure(session: Session, source: str, item: str) -> None:
     if row is not None:
         row.resolved = True
         row.updated_at = dt.datetime.now(dt.timezone.utc)
+
+
+def lineage_via_genus(session: Session, cache: TaxonCache, species: str) -> Lineage | None:
+    """A new species of a genus the catalog already knows inherits that genus's lineage."""
+    genus_id = cache.get(Rank.GENUS, species.split(" ", 1)[0])
+    genus = session.get(Taxon, genus_id) if genus_id is not None else None
+    if genus is None or not (genus.class_name and genus.order_name and genus.family_name):
+        return None
+    return Lineage(genus.class_name, genus.order_name, genus.family_name, genus.name, species)

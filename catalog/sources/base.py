@@ -153,3 +153,39 @@ class Downloader:
             raise MediaError("download", f"{url}: {exc.__class__.__name__}: {exc}") from None
         part.replace(dest)
         return dest
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """A Darwin Core eventDate (or an API's date) -> a date; raises ValueError when malformed.
+
+    Accepts 'YYYY-MM-DD', a datetime with time and zone, an interval 'start/end' (start is
+    kept), and partial dates 'YYYY-MM' / 'YYYY' or Xeno-canto's '2019-05-00' (first day).
+    """
+    if text is None or not str(text).strip():
+        return None
+    s = str(text).strip().split("/")[0].strip()
+    try:
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    parts = s.split("-")
+    if 1 <= len(parts) <= 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
+        year, month, day = (int(p) for p in parts + ["0"] * (3 - len(parts)))
+        try:
+            return dt.date(year, month or 1, day or 1)
+        except ValueError:
+            pass
+    raise ValueError(f"bad date {text!r} (expected ISO 8601, e.g. 2021-06-25)")
+
+
+def parse_coordinate(text: str | float | None, limit: float, what: str) -> float | None:
+    """A latitude (limit 90) or longitude (limit 180); raises ValueError when malformed."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"bad {what} {text!r}") from None
+    if not -limit <= value <= limit:
+        raise ValueError(f"{what} {value} is outside -{limit}..{limit}")
+    return value

@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`. Each works on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Debian packages the project needs on top of the base image (PostgreSQL only for the tests).
+APT_TEST := postgresql
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test setup services clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# PostgreSQL for the tests on both databases: start it if it is installed but down,
+# install it with apt-get if it is missing.
+services:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then \
+	    echo "installing $(APT_TEST) (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST)) >/dev/null; \
+	    sed -i 's/^\(host.*127.0.0.1\/32\s*\)\S*$$/\1trust/' /etc/postgresql/*/main/pg_hba.conf; \
+	  fi; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
+	    || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null; \
+	fi
+
+demo: setup
+	$(BIN)/vita demo
+
+test: setup services
+	@VITA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ] && ! ls tests/test_*.py >/dev/null 2>&1; then rc=0; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) vita-data .pytest_cache test-artifacts

@@ -1,0 +1,305 @@
+"""`vita`: the command line, a thin mirror of the Python API (`catalog.api.Catalog`, ...).
+
+Exit status: 0 all good; 1 the run finished but some items failed (listed, and kept in
+`vita catalog failures`); 2 the command could not run (bad arguments, missing key or folder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from catalog.api import Catalog
+from catalog.ingest import IngestReport
+from catalog.models import MediaKind
+from catalog.queries import CatalogStats, SpeciesNotFound
+from catalog.sources.base import MediaRecord, Source
+from vita import settings as settings_mod
+
+app = typer.Typer(help="VITA Search: multimodal search for animal species.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+ingest_app = typer.Typer(help="Add taxa, traits and media to the catalog.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Look into the catalog.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")
+console = Console()
+err = Console(stderr=True)
+
+
+class DemoSizeOpt(str, Enum):
+    small = "small"
+    default = "default"
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (env VITA_DATA_DIR).")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="Catalog database URL (env VITA_DATABASE_URL).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every failure as it happens.")] = False,
+) -> None:
+    if data_dir is not None:
+        os.environ["VITA_DATA_DIR"] = str(data_dir)
+    if database_url is not None:
+        os.environ["VITA_DATABASE_URL"] = database_url
+    settings_mod.get_settings.cache_clear()
+    logging.basicConfig(level=logging.WARNING if verbose else logging.ERROR, format="%(levelname)s %(message)s")
+
+
+def _catalog() -> Catalog:
+    return Catalog(settings_mod.get_settings())
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def run_ingest(source: Source, expected: int | None = None) -> IngestReport:
+    """Run one ingest with a progress bar and print its summary; shared by every source."""
+    with _catalog() as cat:
+        counts = {"added": 0, "skipped": 0, "duplicate": 0, "failed": 0}
+        columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task(f"ingest {source.name}", total=expected, counts="")
+
+            def progress(outcome: str, record: MediaRecord | None) -> None:
+                if outcome in counts:
+                    counts[outcome] += 1
+                if record is not None or outcome == "failed":
+                    bar.update(task, advance=1, counts=" ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+            report = cat.ingest(source, progress)
+    _print_report(report)
+    return report
+
+
+def _print_report(r: IngestReport) -> None:
+    t = Table(title=f"ingest {r.source} (run {r.run_id})", show_header=False)
+    for k in ("taxa", "traits", "added", "skipped", "duplicates", "failed"):
+        t.add_row(k, str(getattr(r, k)))
+    console.print(t)
+    if r.failures:
+        ft = Table("file / item", "stage", "reason", title=f"{r.failed} failed", title_style="red")
+        for item, stage, reason in r.failures[:20]:
+            ft.add_row(item, stage, reason)
+        console.print(ft)
+        if r.failed > 20:
+            console.print(f"... and {r.failed - 20} more")
+        console.print("All failures: [bold]vita catalog failures[/bold]")
+
+
+def _exit_for(report: IngestReport) -> None:
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ingest_app.command("demo")
+def ingest_demo(
+    size: Annotated[DemoSizeOpt, typer.Option(help="small: tests, < 30 s; default: the demo, < 3 min.")] = DemoSizeOpt.small,
+    seed: Annotated[int, typer.Option(help="World seed; same seed, same files.")] = 0,
+) -> None:
+    """Build the demo world: real taxonomy and traits, SYNTHETIC sounds and photos."""
+    _exit_for(run_ingest(*_demo_source(size.value, seed)))
+
+
+def _demo_source(size: str, seed: int) -> tuple[Source, int]:
+    """The demo world source and how many media it will yield."""
+    from catalog.sources.demo import DemoWorldSource, select_species
+
+    src = DemoWorldSource(settings_mod.get_settings().media_dir, size, seed)
+    p = src.preset
+    return src, len(select_species(p)) * (p.audio_per_species + p.images_per_species)
+
+
+@ingest_app.command("folder")
+def ingest_folder(
+    root: Annotated[Path, typer.Argument(help="Folder of media.")],
+    csv: Annotated[Optional[Path], typer.Option(help="Darwin Core CSV (default: ROOT/metadata.csv).")] = None,
+    traits: Annotated[Optional[Path], typer.Option(help="Optional traits CSV.")] = None,
+    name: Annotated[str, typer.Option(help="Source name stored on each media row.")] = "folder",
+) -> None:
+    """Ingest a folder of sounds and photos described by a Darwin Core CSV."""
+    from catalog.sources.folder import FolderError, FolderSource
+
+    try:
+        src = FolderSource(root, csv, traits, source_name=name)
+    except FolderError as exc:
+        raise _fail(str(exc)) from None
+    _exit_for(run_ingest(src))
+
+
+@ingest_app.command("inat")
+def ingest_inat(
+    taxon: Annotated[Optional[str], typer.Option(help="Taxon name or iNaturalist taxon id.")] = None,
+    place: Annotated[Optional[int], typer.Option(help="iNaturalist place id.")] = None,
+    sounds: Annotated[bool, typer.Option(help="Take sounds.")] = True,
+    photos: Annotated[bool, typer.Option(help="Take photos.")] = True,
+    max_observations: Annotated[Optional[int], typer.Option("--max", help="Stop after this many observations.")] = None,
+    photo_size: Annotated[str, typer.Option(help="square|small|medium|large|original")] = "medium",
+) -> None:
+    """Ingest research-grade iNaturalist observations (CC licences only, by default)."""
+    from catalog.sources.inat import INatSource
+
+    kinds = [k for k, on in ((MediaKind.AUDIO, sounds), (MediaKind.IMAGE, photos)) if on]
+    if not kinds:
+        raise _fail("nothing to take: both --no-sounds and --no-photos")
+    try:
+        src = INatSource(settings_mod.get_settings(), taxon=taxon, place_id=place, kinds=kinds,
+                         max_observations=max_observations, photo_size=photo_size)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _exit_for(run_ingest(src))
+
+
+@ingest_app.command("xc")
+def ingest_xc(
+    query: Annotated[Optional[str], typer.Argument(help="Xeno-canto v3 query, e.g. 'gen:Hyla cnt:\"United States\"'.")] = None,
+    species: Annotated[Optional[str], typer.Option(help="Shortcut for sp:\"Genus epithet\".")] = None,
+    max_recordings: Annotated[Optional[int], typer.Option("--max", help="Stop after this many recordings.")] = None,
+    resolve: Annotated[bool, typer.Option(help="Look up class..family on iNaturalist.")] = True,
+) -> None:
+    """Ingest Xeno-canto recordings (key in VITA_XC_KEY); recordist, licence and XC number are kept."""
+    from catalog.sources.inat import INatTaxonomy, api_session
+    from catalog.sources.xenocanto import XenoCantoError, XenoCantoSource, species_query
+
+    if not query and not species:
+        raise _fail("give a query or --species")
+    s = settings_mod.get_settings()
+    resolver = INatTaxonomy(api_session(s.data_dir / "cache", s.requests_per_second)) if resolve else None
+    try:
+        src = XenoCantoSource(s, query or species_query(species or ""), max_recordings=max_recordings,
+                              resolver=resolver)
+    except XenoCantoError as exc:
+        raise _fail(str(exc)) from None
+    _exit_for(run_ingest(src))
+
+
+# ---------------------------------------------------------------- catalog
+
+
+def _json(obj: Any) -> None:
+    console.print_json(json.dumps(obj, default=str))
+
+
+@catalog_app.command("stats")
+def catalog_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Species (seen and unseen) and media per class, splits, licences, sources."""
+    with _catalog() as cat:
+        st = cat.stats()
+    if as_json:
+        _json({**asdict(st), "species": st.species, "media": st.media})
+        return
+    print_stats(st)
+
+
+def print_stats(st: CatalogStats) -> None:
+    t = Table("class", "orders", "families", "genera", "species", "seen", "unseen", "audio", "hours", "images",
+              title="catalog")
+    for c in st.classes:
+        t.add_row(c.name, str(c.orders), str(c.families), str(c.genera), str(c.species), str(c.seen),
+                  str(c.unseen), str(c.audio), f"{c.audio_hours:.2f}", str(c.images))
+    console.print(t)
+    s = Table("split", "audio", "image", title="splits")
+    for split in ("train", "val", "test-seen", "test-unseen", "unassigned"):
+        if split in st.splits:
+            s.add_row(split, str(st.splits[split].get("audio", 0)), str(st.splits[split].get("image", 0)))
+    console.print(s)
+    console.print("licences: " + ", ".join(f"{k} {v}" for k, v in sorted(st.licenses.items())))
+    console.print("sources: " + ", ".join(f"{k} {v}" for k, v in sorted(st.sources.items())))
+    console.print(f"open failures: {st.open_failures}" + ("  (vita catalog failures)" if st.open_failures else ""))
+
+
+@catalog_app.command("failures")
+def catalog_failures(
+    source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Include failures fixed by a later run.")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every file or row that could not be ingested, with the stage and the reason."""
+    with _catalog() as cat:
+        rows = cat.failures(source, include_resolved, limit)
+    if as_json:
+        _json([asdict(r) for r in rows])
+        return
+    t = Table("source", "file / item", "stage", "reason", "run", title=f"{len(rows)} failures")
+    for r in rows:
+        t.add_row(r.source, r.item, r.stage, r.reason + (" [green](resolved)[/green]" if r.resolved else ""),
+                  str(r.run_id or ""))
+    console.print(t)
+
+
+@catalog_app.command("species")
+def catalog_species(
+    name: Annotated[str, typer.Argument(help="Scientific or common name.")],
+    media_limit: Annotated[Optional[int], typer.Option(help="Show at most this many media.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Lineage, traits and media (with licences) of one species."""
+    try:
+        with _catalog() as cat:
+            card = cat.species(name, media_limit)
+    except SpeciesNotFound as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _json(asdict(card))
+        return
+    console.print(f"[bold]{card.name}[/bold]" + (f" ({card.common_name})" if card.common_name else "")
+                  + (f"  [dim]{card.split_role} species[/dim]" if card.split_role else ""))
+    console.print("  " + " > ".join(f"{r} {n}" for r, n in card.lineage.items()))
+    t = Table("trait", "values", "source", title="traits")
+    for cat_key, values in card.traits.items():
+        t.add_row(cat_key, ", ".join(v[0] for v in values), ", ".join(sorted({v[1] for v in values})))
+    console.print(t)
+    m = Table("id", "kind", "split", "size", "licence", "rights holder", "source id", title=f"{len(card.media)} media")
+    for row in card.media:
+        m.add_row(str(row.id), row.kind, row.split or "", row.size, row.license or "?", row.rights_holder or "",
+                  f"{row.source}:{row.source_id}")
+    console.print(m)
+
+
+@catalog_app.command("split")
+def catalog_split(
+    seed: Annotated[int, typer.Option()] = 0,
+    unseen_fraction: Annotated[float, typer.Option()] = 0.15,
+) -> None:
+    """Assign splits to species and media that have none (assignments never move)."""
+    from catalog.splits import SplitPolicy
+
+    with _catalog() as cat:
+        cat.assign_splits(SplitPolicy(seed=seed, unseen_fraction=unseen_fraction))
+        print_stats(cat.stats())
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo(
+    size: Annotated[DemoSizeOpt, typer.Option(help="Demo world size.")] = DemoSizeOpt.default,
+) -> None:
+    """The main job on the embedded default: build the demo world and show what is in it."""
+    console.rule("VITA demo world (real taxonomy, SYNTHETIC media)")
+    report = run_ingest(*_demo_source(size.value, 0))
+    with _catalog() as cat:
+        print_stats(cat.stats())
+    console.print("Try: [bold]vita catalog species \"Hyla versicolor\"[/bold]")
+    _exit_for(report)
+
+
+if __name__ == "__main__":
+    app()
