@@ -84,9 +84,9 @@ class FolderSource(LocalFetchMixin):
                 media.append(record)
             else:
                 yield record
-        if self.traits_csv is not None:
-            yield from self._trait_rows(self.traits_csv)
         yield from media
+        if self.traits_csv is not None:  # after media, so species made from media rows exist
+            yield from self._trait_rows(self.traits_csv)
 
     def _media_rows(self) -> Iterator[MediaRecord | RecordFailure]:
         with self.csv_path.open(newline="", encoding="utf-8-sig") as fh:

@@ -39,11 +39,14 @@ TAXA_PER_REQUEST = 30
 def api_session(cache_dir: Path, per_second: float = 1.0, expire_days: float = 1.0) -> ClientSession:
     """A pyinaturalist session whose cache and rate-limit files live in `cache_dir`."""
     cache_dir.mkdir(parents=True, exist_ok=True)
+    per_minute = max(60.0, per_second * 60 + 1)  # the limiter wants strictly growing limits
     return ClientSession(
         cache_file=str(cache_dir / "inat_api_cache.sqlite"),
         ratelimit_path=str(cache_dir / "inat_ratelimit.sqlite"),
         lock_path=str(cache_dir / "inat_ratelimit.lock"),
         per_second=per_second,
+        per_minute=per_minute,
+        per_day=max(10_000.0, per_minute * 1440 + 1),
         expire_after=dt.timedelta(days=expire_days),
     )
 

@@ -7,9 +7,12 @@ so its sha256 matches and re-runs add nothing twice. The media are synthetic; th
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from enum import Enum
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +75,10 @@ class DemoWorldSource:
 
     name = "demo"
 
-    def __init__(self, media_dir: Path, size: DemoSize | str = DemoSize.SMALL, seed: int = 0) -> None:
+    def __init__(self, media_dir: Path, size: DemoSize | str = DemoSize.SMALL, seed: int = 0,
+                 workers: int | None = None) -> None:
         self.size = DemoSize(size)
+        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.preset = PRESETS[self.size]
         self.seed = seed
         self.root = media_dir / f"demo-{self.size.value}-{seed}"
@@ -86,8 +91,24 @@ class DemoWorldSource:
         for s in chosen:
             yield TaxonRecord(s.lineage, s.common_name, {"demo": s.slug})
             yield TraitRecord(s.name, traits_of(s), TraitSource.DEMO, 1.0)
-        for s in chosen:
-            yield from self._media(s)
+        media = [r for s in chosen for r in self._media(s)]
+        missing = sum(1 for r in media if r.path is not None and not r.path.is_file())
+        if self.workers < 2 or missing < 64:
+            yield from media
+            return
+        # Synthesis is the slow part: run it ahead in worker processes (spawned: the parent holds
+        # database connections and threads), yielding each record once its file exists.
+        with ProcessPoolExecutor(self.workers, mp_context=get_context("spawn")) as pool:
+            for record, _ in zip(media, pool.map(self._prefetch, media, chunksize=16)):
+                yield record
+
+    def _prefetch(self, record: MediaRecord) -> bool:
+        """Make the file if possible; a failure is left for `fetch` to report on the record."""
+        try:
+            self.fetch(record)
+            return True
+        except Exception:
+            return False
 
     def _media(self, s: DemoSpecies) -> Iterator[MediaRecord]:
         p = self.preset

@@ -114,9 +114,11 @@ def _lowpass(x: np.ndarray, width: float) -> np.ndarray:
 
 
 def _pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    spectrum = np.fft.rfft(rng.standard_normal(n))
+    """1/f noise; made at a power-of-two length (fast FFT) and cut to n."""
+    m = 1 << max(1, (n - 1).bit_length())
+    spectrum = np.fft.rfft(rng.standard_normal(m))
     spectrum /= np.sqrt(np.arange(1, len(spectrum) + 1))
-    noise = np.fft.irfft(spectrum, n)
+    noise = np.fft.irfft(spectrum, m)[:n]
     return (noise / (np.abs(noise).max() + 1e-9)).astype(np.float32)
 
 
