@@ -11,6 +11,7 @@ Guarantees, whatever the source:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -77,6 +78,9 @@ class Ingestor:
                 sid for (sid,) in session.execute(select(Media.source_id).where(Media.source == source.name))
             }
             shas = set(session.scalars(select(Media.sha256)))
+            # A failure of the source itself (API down, bad key) is keyed by what was asked,
+            # so the next run of the same query updates it, or resolves it when it succeeds.
+            run_item = f"<{source.name} {json.dumps(run.params, sort_keys=True, default=str)}>"
             pending = 0
             try:
                 for record in source.records():
@@ -91,10 +95,9 @@ class Ingestor:
                 # Items so far each sit in their own released savepoint: keep them.
                 session.commit()
                 log.exception("source %s stopped", source.name)
-                record_failure(session, source.name, f"<{source.name} run {run.id}>", "source",
-                               f"{exc.__class__.__name__}: {exc}", run.id)
-                report.failed += 1
-                report.failures.append((f"<{source.name}>", "source", str(exc)))
+                self._fail(session, source.name, run_item, "source", f"{exc.__class__.__name__}: {exc}", report)
+            else:
+                resolve_failure(session, source.name, run_item)
             session.commit()
             assign_splits(session)
             run = session.get(IngestRun, report.run_id)
@@ -113,19 +116,29 @@ class Ingestor:
             self._fail(session, source.name, record.item, record.stage, record.reason, report)
             return "failed"
         if isinstance(record, TaxonRecord):
-            with session.begin_nested():
-                upsert_lineage(session, cache, record.lineage, record.common_name, record.source_ids)
+            try:
+                with session.begin_nested():
+                    upsert_lineage(session, cache, record.lineage, record.common_name, record.source_ids)
+            except SQLAlchemyError as exc:
+                cache.reload(session)  # ids of rolled-back rows must not linger
+                self._fail(session, source.name, f"taxon {record.lineage.species}", "store",
+                           _first_line(exc), report)
+                return "failed"
             report.taxa += 1
             return "taxon"
         if isinstance(record, TraitRecord):
+            item = f"traits of {record.species}"
             taxon_id = cache.get(Rank.SPECIES, normalise_scientific_name(record.species))
             if taxon_id is None:
-                self._fail(session, source.name, f"traits of {record.species}", "traits",
-                           f"unknown species {record.species!r}", report)
+                self._fail(session, source.name, item, "traits", f"unknown species {record.species!r}", report)
                 return "failed"
-            with session.begin_nested():
-                report.traits += set_traits(session, taxon_id, record.facts, record.source,
-                                            record.confidence)
+            try:
+                with session.begin_nested():
+                    report.traits += set_traits(session, taxon_id, record.facts, record.source,
+                                                record.confidence)
+            except (SQLAlchemyError, ValueError) as exc:
+                self._fail(session, source.name, item, "traits", _first_line(exc), report)
+                return "failed"
             return "traits"
         assert isinstance(record, MediaRecord), type(record)
         if record.source_id in known:
@@ -137,8 +150,7 @@ class Ingestor:
             self._fail(session, source.name, record.item, exc.stage, exc.reason, report)
             return "failed"
         except SQLAlchemyError as exc:
-            self._fail(session, source.name, record.item, "store",
-                       f"{exc.__class__.__name__}: {exc}".splitlines()[0], report)
+            self._fail(session, source.name, record.item, "store", _first_line(exc), report)
             return "failed"
 
     def _media(self, session: Session, source: Source, record: MediaRecord, cache: TaxonCache,
@@ -185,6 +197,10 @@ class Ingestor:
             record_failure(session, source, item, stage, reason, report.run_id)
         report.failed += 1
         report.failures.append((item, stage, reason))
+
+
+def _first_line(exc: Exception) -> str:
+    return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
 
 
 def _jsonable(value: object) -> object:

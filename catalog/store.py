@@ -19,6 +19,9 @@ class TaxonCache:
     """(rank, name) -> taxon id, so a large ingest does not query per record."""
 
     def __init__(self, session: Session) -> None:
+        self.reload(session)
+
+    def reload(self, session: Session) -> None:
         self._ids: dict[tuple[str, str], int] = {
             (r, n): i for i, r, n in session.execute(select(Taxon.id, Taxon.rank, Taxon.name))
         }
