@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.decode import Limits, MediaError, inspect
-from catalog.models import IngestRun, Media, MediaStatus
+from catalog.models import Failure, IngestRun, Media, MediaStatus
 from catalog.sources.base import MediaRecord, RecordFailure, Source, TaxonRecord, TraitRecord
 from catalog.splits import assign_splits
 from catalog.store import (
@@ -61,6 +61,16 @@ class IngestReport:
 Progress = Callable[[str, MediaRecord | None], None]
 
 
+@dataclass
+class _RunState:
+    """What one run knows up front, so that no item costs a lookup query."""
+
+    taxa: TaxonCache
+    known: set[str]  # source ids of this source already stored
+    shas: set[str]  # every stored file's sha256
+    open_failures: set[str]  # items of this source with an unresolved failure
+
+
 class Ingestor:
     def __init__(self, factory: sessionmaker[Session], limits: Limits) -> None:
         self.factory = factory
@@ -73,18 +83,20 @@ class Ingestor:
             session.add(run)
             session.commit()
             report.run_id = run.id
-            cache = TaxonCache(session)
-            known = {
-                sid for (sid,) in session.execute(select(Media.source_id).where(Media.source == source.name))
-            }
-            shas = set(session.scalars(select(Media.sha256)))
+            state = _RunState(
+                taxa=TaxonCache(session),
+                known=set(session.scalars(select(Media.source_id).where(Media.source == source.name))),
+                shas=set(session.scalars(select(Media.sha256))),
+                open_failures=set(session.scalars(select(Failure.item).where(
+                    Failure.source == source.name, Failure.resolved.is_(False)))),
+            )
             # A failure of the source itself (API down, bad key) is keyed by what was asked,
             # so the next run of the same query updates it, or resolves it when it succeeds.
             run_item = f"<{source.name} {json.dumps(run.params, sort_keys=True, default=str)}>"
             pending = 0
             try:
                 for record in source.records():
-                    outcome = self._one(session, source, record, cache, known, shas, report)
+                    outcome = self._one(session, source, record, state, report)
                     if progress is not None:
                         progress(outcome, record if isinstance(record, MediaRecord) else None)
                     pending += 1
@@ -109,8 +121,8 @@ class Ingestor:
             session.commit()
         return report
 
-    def _one(self, session: Session, source: Source, record: object, cache: TaxonCache,
-             known: set[str], shas: set[str], report: IngestReport) -> str:
+    def _one(self, session: Session, source: Source, record: object, state: _RunState,
+             report: IngestReport) -> str:
         """Handle one record inside a savepoint; returns an outcome word for progress."""
         if isinstance(record, RecordFailure):
             self._fail(session, source.name, record.item, record.stage, record.reason, report)
@@ -118,9 +130,9 @@ class Ingestor:
         if isinstance(record, TaxonRecord):
             try:
                 with session.begin_nested():
-                    upsert_lineage(session, cache, record.lineage, record.common_name, record.source_ids)
+                    upsert_lineage(session, state.taxa, record.lineage, record.common_name, record.source_ids)
             except SQLAlchemyError as exc:
-                cache.reload(session)  # ids of rolled-back rows must not linger
+                state.taxa.reload(session)  # ids of rolled-back rows must not linger
                 self._fail(session, source.name, f"taxon {record.lineage.species}", "store",
                            _first_line(exc), report)
                 return "failed"
@@ -128,7 +140,7 @@ class Ingestor:
             return "taxon"
         if isinstance(record, TraitRecord):
             item = f"traits of {record.species}"
-            taxon_id = cache.get(Rank.SPECIES, normalise_scientific_name(record.species))
+            taxon_id = state.taxa.get(Rank.SPECIES, normalise_scientific_name(record.species))
             if taxon_id is None:
                 self._fail(session, source.name, item, "traits", f"unknown species {record.species!r}", report)
                 return "failed"
@@ -141,11 +153,11 @@ class Ingestor:
                 return "failed"
             return "traits"
         assert isinstance(record, MediaRecord), type(record)
-        if record.source_id in known:
+        if record.source_id in state.known:
             report.skipped += 1
             return "skipped"
         try:
-            return self._media(session, source, record, cache, known, shas, report)
+            return self._media(session, source, record, state, report)
         except MediaError as exc:
             self._fail(session, source.name, record.item, exc.stage, exc.reason, report)
             return "failed"
@@ -153,24 +165,24 @@ class Ingestor:
             self._fail(session, source.name, record.item, "store", _first_line(exc), report)
             return "failed"
 
-    def _media(self, session: Session, source: Source, record: MediaRecord, cache: TaxonCache,
-               known: set[str], shas: set[str], report: IngestReport) -> str:
+    def _media(self, session: Session, source: Source, record: MediaRecord, state: _RunState,
+               report: IngestReport) -> str:
         species = normalise_scientific_name(record.species)
-        taxon_id = cache.get(Rank.SPECIES, species)
+        taxon_id = state.taxa.get(Rank.SPECIES, species)
         lineage = record.lineage
         if taxon_id is None and lineage is None:
-            lineage = lineage_via_genus(session, cache, species)
+            lineage = lineage_via_genus(session, state.taxa, species)
         if taxon_id is None and lineage is not None:
             with session.begin_nested():
-                taxon_id = upsert_lineage(session, cache, lineage)
+                taxon_id = upsert_lineage(session, state.taxa, lineage)
         if taxon_id is None:
             raise MediaError("taxonomy", f"unknown species {record.species!r}: not in the catalog, "
                                          "its genus is unknown too, and the record gives no lineage")
         path = source.fetch(record)
         info = inspect(path, record.kind, self.limits)
-        if info.sha256 in shas:
+        if info.sha256 in state.shas:
             report.duplicates += 1
-            resolve_failure(session, source.name, record.item)
+            self._resolve(session, source.name, record.item, state)
             return "duplicate"
         with session.begin_nested():
             session.add(Media(
@@ -184,11 +196,17 @@ class Ingestor:
                 extra=_jsonable(record.extra),
             ))
             session.flush()
-            resolve_failure(session, source.name, record.item)
-        known.add(record.source_id)
-        shas.add(info.sha256)
+            self._resolve(session, source.name, record.item, state)
+        state.known.add(record.source_id)
+        state.shas.add(info.sha256)
         report.added += 1
         return "added"
+
+    @staticmethod
+    def _resolve(session: Session, source: str, item: str, state: _RunState) -> None:
+        if item in state.open_failures:
+            resolve_failure(session, source, item)
+            state.open_failures.discard(item)
 
     def _fail(self, session: Session, source: str, item: str, stage: str, reason: str,
               report: IngestReport) -> None:
