@@ -1,0 +1,82 @@
+"""Audio windows and mel features.
+
+- training: a random crop of `window_s` seconds (BioVITA crops 10 s at random);
+- queries: an onset crop, starting 0.2 s before the first frame whose energy exceeds 1% of the
+  loudest frame's (as BioVITA's evaluation does);
+- indexing: sliding windows with a hop, each with its time offset, so a long recording becomes
+  several searchable points.
+Shorter clips are repeat-padded by the feature extractor (CLAP's 'repeatpad').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import ClapFeatureExtractor
+
+from encoders.config import AudioConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    offset_s: float
+    samples: np.ndarray
+
+
+def random_crop(x: np.ndarray, sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    n = int(seconds * sr)
+    if len(x) <= n:
+        return x
+    start = int(rng.integers(0, len(x) - n + 1))
+    return x[start:start + n]
+
+
+def onset_crop(x: np.ndarray, sr: int, seconds: float, threshold: float = 0.01,
+               preroll_s: float = 0.2, frame_s: float = 0.01) -> tuple[float, np.ndarray]:
+    """(offset seconds, crop) starting just before the first loud frame."""
+    n = int(seconds * sr)
+    if len(x) <= n:
+        return 0.0, x
+    frame = max(1, int(frame_s * sr))
+    usable = len(x) // frame * frame
+    energy = (x[:usable].reshape(-1, frame).astype(np.float64) ** 2).mean(axis=1)
+    loud = np.flatnonzero(energy > threshold * energy.max()) if energy.max() > 0 else np.array([0])
+    start = max(0, int(loud[0]) * frame - int(preroll_s * sr))
+    start = min(start, len(x) - n)
+    return start / sr, x[start:start + n]
+
+
+def sliding_windows(x: np.ndarray, sr: int, seconds: float, hop_s: float) -> list[Window]:
+    """Windows every `hop_s`; the last one is aligned to the end so the tail is covered."""
+    n, hop = int(seconds * sr), max(1, int(hop_s * sr))
+    if len(x) <= n:
+        return [Window(0.0, x)]
+    starts = list(range(0, len(x) - n + 1, hop))
+    if starts[-1] + n < len(x):
+        starts.append(len(x) - n)
+    return [Window(s / sr, x[s:s + n]) for s in starts]
+
+
+class Featurizer:
+    """Waveforms at the preset's rate -> HTS-AT mel input (batch, 1, frames, n_mels)."""
+
+    def __init__(self, cfg: AudioConfig) -> None:
+        self.cfg = cfg
+        self.extractor = ClapFeatureExtractor(
+            feature_size=cfg.mel.n_mels, sampling_rate=cfg.sample_rate, hop_length=cfg.mel.hop_length,
+            max_length_s=cfg.window_s, fft_window_size=cfg.mel.fft_window, frequency_min=cfg.mel.fmin,
+            frequency_max=cfg.mel.fmax, truncation="rand_trunc", padding="repeatpad",
+        )
+        self.extractor.nb_max_samples = int(round(cfg.window_s * cfg.sample_rate))  # it keeps a float
+
+    def __call__(self, waveforms: list[np.ndarray]) -> torch.Tensor:
+        clean = [_nonempty(w) for w in waveforms]
+        out = self.extractor(clean, sampling_rate=self.cfg.sample_rate, return_tensors="pt")
+        return out["input_features"]
+
+
+def _nonempty(w: np.ndarray) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float32).reshape(-1)
+    return w if len(w) else np.zeros(1600, np.float32)
