@@ -1,0 +1,71 @@
+"""Taxonomy-aware text prompts (AnimalCLAP Table 2, BioVITA Table 9).
+
+Five templates, one drawn per example during training:
+  Com      'Gray Treefrog'
+  Sci      'Hyla versicolor'
+  Tax      'Amphibia Anura Hylidae Hyla versicolor'   (class order family genus species, broad to narrow)
+  Sci+Com  'Hyla versicolor with a common name Gray Treefrog'
+  Tax+Com  'Amphibia Anura Hylidae Hyla versicolor, with a common name Gray Treefrog'
+Switches reproduce the papers' ablations: a single template (AnimalCLAP Table 3 rows) and a
+random order of the taxonomic sequence (Table 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import numpy as np
+
+from catalog.taxonomy import Lineage
+
+
+class Template(str, Enum):
+    COM = "com"
+    SCI = "sci"
+    TAX = "tax"
+    SCI_COM = "sci+com"
+    TAX_COM = "tax+com"
+
+
+ALL_TEMPLATES: tuple[Template, ...] = tuple(Template)
+
+
+def taxonomic_sequence(lineage: Lineage, rng: np.random.Generator | None = None) -> str:
+    """class order family genus epithet; shuffled when an rng is given (the ablation)."""
+    parts = [lineage.class_, lineage.order, lineage.family, lineage.genus, lineage.epithet]
+    if rng is not None:
+        parts = [parts[i] for i in rng.permutation(len(parts))]
+    return " ".join(parts)
+
+
+def render(template: Template, lineage: Lineage, common: str | None,
+           rng: np.random.Generator | None = None) -> str:
+    """One prompt; templates that need a common name fall back to the scientific one without it."""
+    sci = lineage.species
+    if template is Template.COM:
+        return common or sci
+    if template is Template.SCI:
+        return sci
+    tax = taxonomic_sequence(lineage, rng)
+    if template is Template.TAX:
+        return tax
+    if template is Template.SCI_COM:
+        return f"{sci} with a common name {common}" if common else sci
+    return f"{tax}, with a common name {common}" if common else tax
+
+
+class PromptSampler:
+    """Draws a template per example; `random_order` shuffles the taxonomic sequence each time."""
+
+    def __init__(self, templates: Sequence[Template] = ALL_TEMPLATES, random_order: bool = False,
+                 seed: int = 0) -> None:
+        if not templates:
+            raise ValueError("at least one template")
+        self.templates = tuple(Template(t) for t in templates)
+        self.random_order = random_order
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, lineage: Lineage, common: str | None) -> str:
+        template = self.templates[int(self.rng.integers(len(self.templates)))]
+        return render(template, lineage, common, self.rng if self.random_order else None)
