@@ -1,0 +1,105 @@
+"""Training examples from the catalog, balanced epochs, and decoded-media caches.
+
+One epoch takes at most `cap` recordings per species (BioVITA: 20) and tops rare species up
+to `floor` by resampling, so common species do not drown the rest.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.decode import load_audio, load_image
+from catalog.models import Media, MediaKind, Split, Taxon
+from catalog.taxonomy import Lineage
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    media_id: int
+    path: str
+    species: int  # index into the SpeciesTable
+    kind: str
+
+
+@dataclass
+class SpeciesTable:
+    """The species a run knows, in a fixed order; `index` maps a name to its row."""
+
+    names: list[str]
+    lineages: list[Lineage]
+    common: list[str | None]
+    split_role: list[str | None]
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.names)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def species_table(session: Session) -> SpeciesTable:
+    rows = session.scalars(select(Taxon).where(Taxon.rank == "species").order_by(Taxon.name)).all()
+    rows = [t for t in rows if t.class_name and t.order_name and t.family_name and t.genus_name]
+    return SpeciesTable(
+        names=[t.name for t in rows],
+        lineages=[Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)  # type: ignore[arg-type]
+                  for t in rows],
+        common=[t.common_name for t in rows],
+        split_role=[t.split_role for t in rows],
+    )
+
+
+def examples(session: Session, table: SpeciesTable, kind: MediaKind, splits: Iterable[Split]) -> list[Example]:
+    idx = table.index
+    q = (select(Media.id, Media.path, Taxon.name).join(Taxon, Media.taxon_id == Taxon.id)
+         .where(Media.kind == kind.value, Media.split.in_([s.value for s in splits]), Media.status != "error")
+         .order_by(Media.id))
+    return [Example(mid, path, idx[name], kind.value) for mid, path, name in session.execute(q) if name in idx]
+
+
+def balanced_epoch(items: Sequence[Example], cap: int, floor: int, rng: random.Random) -> list[Example]:
+    """At most `cap` and at least `floor` (resampled) items per species, shuffled."""
+    by_species: dict[int, list[Example]] = defaultdict(list)
+    for e in items:
+        by_species[e.species].append(e)
+    out: list[Example] = []
+    for group in by_species.values():
+        pick = rng.sample(group, min(cap, len(group)))
+        while len(pick) < floor:
+            pick.append(rng.choice(group))
+        out += pick
+    rng.shuffle(out)
+    return out
+
+
+def batches(items: Sequence[Example], size: int) -> list[list[Example]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+class MediaCache:
+    """Decoded audio (at the model's rate) and images, kept in memory across epochs."""
+
+    def __init__(self, sample_rate: int | None) -> None:
+        self.sample_rate = sample_rate
+        self._audio: dict[str, np.ndarray] = {}
+        self._images: dict[str, Image.Image] = {}
+
+    def audio(self, path: str) -> np.ndarray:
+        if path not in self._audio:
+            self._audio[path] = load_audio(Path(path), self.sample_rate)[0]
+        return self._audio[path]
+
+    def image(self, path: str) -> Image.Image:
+        if path not in self._images:
+            self._images[path] = load_image(Path(path))
+        return self._images[path]

@@ -1,0 +1,286 @@
+"""Two-stage training (BioVITA 4.2), plus the stand-in pretraining a tiny model needs first.
+
+- stage 0 (tiny preset only): image-text contrastive training on the catalog's photos with
+  taxonomic prompts. BioVITA starts from BioCLIP 2, whose towers already know taxonomy; a
+  tiny model from scratch needs that first, or its frozen text tower would be noise.
+- stage 1: ATC only; the image and text towers are frozen, the audio tower (and temperature) learn.
+- stage 2: ATC + lambda (AIC + ITC), lambda ramped 0 -> 0.1 over the first 2 epochs, learning
+  rate halved, audio and text (head) trainable.
+Checkpoints every epoch (VITA format) with optimizer and trainer state, so a run resumes;
+metrics (loss parts, validation A2T top-1/top-5) go to `metrics.jsonl`.
+Under torchrun each rank takes its share of every batch; embeddings are all-gathered in the
+loss and gradients averaged by DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from catalog.api import Catalog
+from catalog.models import MediaKind, Split
+from encoders.audio import random_crop
+from encoders.factory import create_encoder, load_vita, save_vita
+from encoders.model import VitaEncoder
+from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
+from training.losses import info_nce, stage2_lambda, stage2_loss
+from training.prompts import ALL_TEMPLATES, PromptSampler, Template, render
+
+
+@dataclass
+class TrainConfig:
+    stage: int = 1
+    out_dir: Path = Path("vita-data/runs/tiny")
+    preset: str = "tiny"
+    init: str | None = None  # checkpoint to start from (stage 2: the stage-1 result)
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    accumulate: int = 1
+    cap_per_species: int = 20
+    floor_per_species: int = 4
+    templates: list[str] = field(default_factory=lambda: [t.value for t in ALL_TEMPLATES])
+    random_order: bool = False
+    ramp_epochs: float = 2.0
+    max_lambda: float = 0.1
+    text_trainable: str = "head"  # stage 2: none | head (BioVITA) | all
+    seed: int = 0
+    device: str | None = None
+    max_steps_per_epoch: int | None = None  # for tests and smoke runs
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+# ---------------------------------------------------------------- distributed
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+class _Step(nn.Module):
+    """The encoders used by one training step, so DDP sees one forward."""
+
+    def __init__(self, model: VitaEncoder) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, feats: torch.Tensor | None, tokens: Any, pixels: torch.Tensor | None) -> tuple[Any, ...]:
+        m = self.model
+        a = m.encode_audio(feats) if feats is not None else None
+        t = m.encode_text(tokens) if tokens is not None else None
+        v = m.encode_image(pixels) if pixels is not None else None
+        return a, t, v, m.logit_scale
+
+
+# ---------------------------------------------------------------- trainability
+
+
+def set_trainable(model: VitaEncoder, stage: int, text_trainable: str) -> list[nn.Parameter]:
+    for p in model.parameters():
+        p.requires_grad = False
+    model.logit_scale.requires_grad = True
+    if stage == 0:
+        assert model.clip is not None
+        for p in model.clip.parameters():
+            p.requires_grad = True
+    else:
+        assert model.audio is not None, f"preset {model.cfg.name} has no audio tower to train"
+        for p in model.audio.parameters():
+            p.requires_grad = True
+        if stage == 2 and model.clip is not None and text_trainable != "none":
+            names = ("text_projection", "ln_final") if text_trainable == "head" else ()
+            for name, p in model.clip.named_parameters():
+                if not name.startswith("visual") and (not names or name.startswith(names)):
+                    p.requires_grad = True
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def species_text_embeddings(model: VitaEncoder, table: SpeciesTable, template: Template = Template.TAX_COM) -> np.ndarray:
+    prompts = [render(template, table.lineages[i], table.common[i]) for i in range(len(table))]
+    return model.embed_text(prompts)
+
+
+@torch.no_grad()
+def a2t_accuracy(model: VitaEncoder, table: SpeciesTable, items: list[Any], cache: MediaCache,
+                 template: Template = Template.TAX_COM, text: np.ndarray | None = None) -> dict[str, float]:
+    """Audio -> text over ALL species' prompts: top-1 / top-5 (the validation metric)."""
+    if not items:
+        return {"top1": float("nan"), "top5": float("nan"), "n": 0}
+    text = species_text_embeddings(model, table, template) if text is None else text
+    audio = model.embed_audio([cache.audio(e.path) for e in items], crop="onset")
+    ranks = np.argsort(-(audio @ text.T), axis=1)
+    truth = np.array([e.species for e in items])
+    return {"top1": float((ranks[:, 0] == truth).mean()),
+            "top5": float((ranks[:, :5] == truth[:, None]).any(axis=1).mean()), "n": len(items)}
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    checkpoint: Path
+    history: list[dict[str, Any]]
+
+
+def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+    rank, world = _dist()
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    out = Path(cfg.out_dir)
+    last = out / "last"
+    state: dict[str, Any] = {"epoch": 0, "step": 0}
+    if (last / "trainer_state.json").is_file():  # resume
+        model = load_vita(last).to(device)
+        state = json.loads((last / "trainer_state.json").read_text())
+    elif cfg.init:
+        model = create_encoder(cfg.preset, cfg.init, device=device)
+    else:
+        model = create_encoder(cfg.preset, device=device)
+    with catalog.sessions() as s:
+        table = species_table(s)
+        kind = MediaKind.IMAGE if cfg.stage == 0 else MediaKind.AUDIO
+        train_items = examples(s, table, kind, [Split.TRAIN])
+        val_items = examples(s, table, MediaKind.AUDIO, [Split.VAL])
+        images = examples(s, table, MediaKind.IMAGE, [Split.TRAIN]) if cfg.stage == 2 else []
+    if not train_items:
+        raise ValueError(f"no training {kind.value} in the catalog (ingest something first)")
+    by_species: dict[int, list[Any]] = {}
+    for e in images:
+        by_species.setdefault(e.species, []).append(e)
+    cache = MediaCache(model.cfg.audio.sample_rate if model.cfg.audio else None)
+    params = set_trainable(model, cfg.stage, cfg.text_trainable)
+    lr = cfg.lr / 2 if cfg.stage == 2 else cfg.lr
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    if (last / "optimizer.pt").is_file():
+        opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device, weights_only=True))
+    step_module: nn.Module = _Step(model)
+    if world > 1:
+        step_module = nn.parallel.DistributedDataParallel(step_module)
+    sampler = PromptSampler([Template(t) for t in cfg.templates], cfg.random_order, seed=cfg.seed + rank)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
+    history: list[dict[str, Any]] = []
+    metrics_path = out / "metrics.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+
+    for epoch in range(int(state["epoch"]), cfg.epochs):
+        rng.seed(cfg.seed * 1000 + epoch)
+        order = balanced_epoch(train_items, cfg.cap_per_species, cfg.floor_per_species, rng)
+        groups = batches(order, cfg.batch_size)
+        if cfg.max_steps_per_epoch:
+            groups = groups[: cfg.max_steps_per_epoch * cfg.accumulate]
+        model.train()
+        sums: dict[str, float] = {}
+        t0 = time.time()
+        opt.zero_grad(set_to_none=True)
+        for i, group in enumerate(groups):
+            mine = group[rank::world] or group[:1]  # each rank its share of the global batch
+            labels = torch.tensor([e.species for e in mine], device=device)
+            texts = sampler_texts(sampler, table, mine)
+            tokens = model.tokenize(texts)
+            tokens = {k: v.to(device) for k, v in tokens.items()} if isinstance(tokens, dict) else tokens.to(device)
+            feats = pixels = None
+            if cfg.stage == 0:
+                pixels = _pixels(model, [cache.image(e.path) for e in mine], device)
+            else:
+                np_rng = np.random.default_rng(rng.getrandbits(32))
+                sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s  # type: ignore[union-attr]
+                feats = model.audio_features([random_crop(cache.audio(e.path), sr, win, np_rng) for e in mine],
+                                             crop="none").to(device)
+                if cfg.stage == 2:
+                    pix = [cache.image(rng.choice(by_species[e.species]).path) for e in mine if e.species in by_species]
+                    if len(pix) == len(mine):
+                        pixels = _pixels(model, pix, device)
+            with amp if amp is not None else torch.autocast("cpu", enabled=False):
+                a, t, v, scale = step_module(feats, tokens, pixels)
+                if cfg.stage == 0:
+                    loss, parts = info_nce(v.float(), t.float(), scale, labels), {}
+                elif cfg.stage == 1 or v is None:
+                    loss, parts = info_nce(a.float(), t.float(), scale, labels), {}
+                else:
+                    lam = stage2_lambda(epoch + i / max(1, len(groups)), cfg.ramp_epochs, cfg.max_lambda)
+                    loss, parts = stage2_loss(a.float(), v.float(), t.float(), scale, lam, labels)
+            (loss / cfg.accumulate).backward()
+            if (i + 1) % cfg.accumulate == 0 or i + 1 == len(groups):
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                with torch.no_grad():
+                    model.logit_scale.clamp_(0, 4.6052)  # temperature >= 0.01, as CLIP
+                state["step"] += 1
+            sums["loss"] = sums.get("loss", 0.0) + loss.item()
+            for k, v_ in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v_)
+            if progress is not None and rank == 0:
+                progress(f"stage {cfg.stage} epoch {epoch + 1}/{cfg.epochs}", i + 1, len(groups))
+        record = {"stage": cfg.stage, "epoch": epoch + 1, "steps": state["step"], "seconds": round(time.time() - t0, 1),
+                  "temperature": round(1 / model.logit_scale.exp().item(), 4),
+                  **{k: round(v_ / max(1, len(groups)), 4) for k, v_ in sums.items()}}
+        if rank == 0:
+            model.eval()
+            if cfg.stage > 0 and val_items:
+                val = a2t_accuracy(model, table, val_items, cache)
+                record.update({"val_a2t_top1": round(val["top1"], 4), "val_a2t_top5": round(val["top5"], 4)})
+            state["epoch"] = epoch + 1
+            score = record.get("val_a2t_top1", -record["loss"])
+            best = score > state.get("best", float("-inf"))
+            if best:
+                state["best"] = score
+            _checkpoint(model, opt, state, cfg, out, epoch + 1, best)
+            with metrics_path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        history.append(record)
+        if world > 1:
+            dist.barrier()
+    return TrainResult(out, last, history)
+
+
+def sampler_texts(sampler: PromptSampler, table: SpeciesTable, items: list[Any]) -> list[str]:
+    return [sampler(table.lineages[e.species], table.common[e.species]) for e in items]
+
+
+def _pixels(model: VitaEncoder, images: list[Any], device: str) -> torch.Tensor:
+    assert model.image_transform is not None
+    return torch.stack([model.image_transform(im) for im in images]).to(device)
+
+
+def _checkpoint(model: VitaEncoder, opt: torch.optim.Optimizer, state: dict[str, Any], cfg: TrainConfig,
+                out: Path, epoch: int, best: bool) -> None:
+    """last/ (every epoch, to resume from) and best/ (by validation A2T top-1); each written
+    to a temporary directory and renamed, so a crash never leaves half a checkpoint."""
+    meta = {"train": cfg.to_json(), "epoch": epoch}
+    for name in ("last", "best") if best else ("last",):
+        tmp = out / f"{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_vita(model, tmp, meta)
+        if name == "last":
+            torch.save(opt.state_dict(), tmp / "optimizer.pt")
+            (tmp / "trainer_state.json").write_text(json.dumps(state))
+        shutil.rmtree(out / name, ignore_errors=True)
+        tmp.rename(out / name)
