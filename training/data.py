@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from catalog.decode import load_audio, load_image
 from catalog.models import Media, MediaKind, Split, Taxon
 from catalog.taxonomy import Lineage
+from encoders.audio import random_crop
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,19 @@ class MediaCache:
         self.sample_rate = sample_rate
         self._audio: dict[str, np.ndarray] = {}
         self._images: dict[str, Image.Image] = {}
+        self._features: dict[str, torch.Tensor] = {}
+
+    def features(self, featurize: Callable[[list[np.ndarray]], torch.Tensor], path: str, window_s: float,
+                 rng: np.random.Generator) -> torch.Tensor:
+        """Mel input (1, 1, frames, mels) of a random window; clips that fit in one window never
+        change between epochs, so theirs are computed once."""
+        assert self.sample_rate is not None
+        wave = self.audio(path)
+        if len(wave) > int(window_s * self.sample_rate):
+            return featurize([random_crop(wave, self.sample_rate, window_s, rng)])
+        if path not in self._features:
+            self._features[path] = featurize([wave])
+        return self._features[path]
 
     def audio(self, path: str) -> np.ndarray:
         if path not in self._audio:

@@ -31,7 +31,6 @@ from torch import nn
 
 from catalog.api import Catalog
 from catalog.models import MediaKind, Split
-from encoders.audio import random_crop
 from encoders.factory import create_encoder, load_vita, save_vita
 from encoders.model import VitaEncoder
 from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
@@ -211,9 +210,10 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
                 pixels = _pixels(model, [cache.image(e.path) for e in mine], device)
             else:
                 np_rng = np.random.default_rng(rng.getrandbits(32))
-                sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s  # type: ignore[union-attr]
-                feats = model.audio_features([random_crop(cache.audio(e.path), sr, win, np_rng) for e in mine],
-                                             crop="none").to(device)
+                win = model.cfg.audio.window_s  # type: ignore[union-attr]
+                featurize = model.featurizer
+                assert featurize is not None
+                feats = torch.cat([cache.features(featurize, e.path, win, np_rng) for e in mine]).to(device)
                 if cfg.stage == 2:
                     pix = [cache.image(rng.choice(by_species[e.species]).path) for e in mine if e.species in by_species]
                     if len(pix) == len(mine):

@@ -285,6 +285,72 @@ def catalog_split(
         print_stats(cat.stats())
 
 
+# ---------------------------------------------------------------- train
+
+
+@app.command("train")
+def train_cmd(
+    preset: Annotated[str, typer.Option(help="Encoder preset (tiny trains here on CPU; biovita wants a GPU).")] = "tiny",
+    stage: Annotated[Optional[list[int]], typer.Option(help="Only these stages (0: image-text, tiny only; 1; 2).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name; the model lands in <data>/models/<name>.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per stage (0: the preset's recipe).")] = 0,
+    init: Annotated[Optional[str], typer.Option(help="Start from this checkpoint (dir or hf-hub:).")] = None,
+    template: Annotated[Optional[list[str]], typer.Option(help="Train with only these prompt templates.")] = None,
+    random_order: Annotated[bool, typer.Option(help="Shuffle the taxonomic sequence (ablation).")] = False,
+    max_steps: Annotated[Optional[int], typer.Option(help="At most this many steps per epoch (smoke runs).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the encoders: (stage 0 ->) stage 1 ATC -> stage 2 ATC + lambda (AIC + ITC)."""
+    from training.recipe import run_recipe
+    from training.trainer import TrainConfig
+
+    s = settings_mod.get_settings()
+    base = TrainConfig(preset=preset, epochs=epochs, init=init, random_order=random_order, seed=seed,
+                       max_steps_per_epoch=max_steps, **({"templates": template} if template else {}))
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    with _catalog() as cat, Progress(*columns, console=err) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        try:
+            result = run_recipe(cat, base, s.data_dir / "runs", s.data_dir / "models", name or preset,
+                                stage, progress)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    t = Table("stage", "epochs", "loss", "val A2T top-1", "val A2T top-5", "seconds", title="training")
+    for st, r in result.stages.items():
+        h = r.history[-1] if r.history else {}
+        t.add_row(str(st), str(len(r.history)), str(h.get("loss", "")), str(h.get("val_a2t_top1", "")),
+                  str(h.get("val_a2t_top5", "")), str(round(sum(x["seconds"] for x in r.history))))
+    console.print(t)
+    console.print(f"model: [bold]{result.model_dir}[/bold]")
+
+
+@app.command("train-traits")
+def train_traits_cmd(
+    model: Annotated[Optional[Path], typer.Option(help="Encoder checkpoint (default: <data>/models/tiny).")] = None,
+    modality: Annotated[str, typer.Option(help="audio or image")] = "audio",
+) -> None:
+    """Fit linear trait probes on the frozen encoder's embeddings of the training media."""
+    from training.probe_run import train_trait_probes
+
+    s = settings_mod.get_settings()
+    ckpt = model or s.data_dir / "models" / "tiny"
+    if not ckpt.exists():
+        raise _fail(f"no encoder at {ckpt}; run `vita train` first or pass --model")
+    with _catalog() as cat:
+        report = train_trait_probes(cat, ckpt, modality)
+    t = Table("trait", "train accuracy / F1", title=f"trait probes ({modality}) -> {report['out']}")
+    for k, v in report["train"].items():
+        t.add_row(k, f"{v:.3f}")
+    console.print(t)
+
+
 # ---------------------------------------------------------------- demo
 
 

@@ -1,0 +1,85 @@
+"""Training on the small demo world: the loss falls, held-out species beat chance, runs resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.api import Catalog
+from catalog.models import MediaKind, Split
+from catalog.sources.demo import DemoWorldSource
+from encoders.factory import create_encoder
+from tests.conftest import make_settings
+from training.data import MediaCache, examples, species_table
+from training.trainer import TrainConfig, a2t_accuracy, train
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+    settings = make_settings(tmp_path_factory.mktemp("train"))
+    cat = Catalog(settings)
+    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
+    yield cat
+    cat.close()
+
+
+def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
+    cfg = TrainConfig(stage=0, out_dir=tmp_path / "run", epochs=1, batch_size=32, lr=1e-3, max_steps_per_epoch=2)
+    first = train(world, cfg)
+    assert [h["epoch"] for h in first.history] == [1]
+    state = json.loads((tmp_path / "run/last/trainer_state.json").read_text())
+    assert state == {"epoch": 1, "step": 2, "best": pytest.approx(-first.history[0]["loss"])}
+    cfg.epochs = 2
+    second = train(world, cfg)  # picks up from last/, runs only epoch 2
+    assert [h["epoch"] for h in second.history] == [2]
+    assert json.loads((tmp_path / "run/last/trainer_state.json").read_text())["step"] == 4
+    lines = (tmp_path / "run/metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+
+
+def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalog, tmp_path: Path) -> None:
+    plan = {0: 12, 1: 6, 2: 1}
+    stages = {}
+    init = None
+    for stage, epochs in plan.items():
+        cfg = TrainConfig(stage=stage, out_dir=tmp_path / f"s{stage}", init=init, epochs=epochs,
+                          batch_size=64 if stage == 0 else 32, lr=2e-3 if stage == 0 else 1e-3)
+        stages[stage] = train(world, cfg)
+        init = str(tmp_path / f"s{stage}" / ("last" if stage == 0 else "best"))
+    for stage, r in stages.items():
+        if len(r.history) > 1:
+            assert r.history[-1]["loss"] < r.history[0]["loss"], (stage, r.history)
+    model = create_encoder(checkpoint=init, device="cpu")
+    with world.sessions() as s:
+        table = species_table(s)
+        unseen = examples(s, table, MediaKind.AUDIO, [Split.TEST_UNSEEN])
+    acc = a2t_accuracy(model, table, unseen, MediaCache(model.cfg.audio.sample_rate))
+    chance_top5 = 5 / len(table)
+    assert acc["n"] > 50
+    assert acc["top5"] > 2 * chance_top5, acc
+
+
+def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from training.probes import TraitProbes
+    from vita.cli import app
+
+    monkeypatch.setenv("VITA_DATA_DIR", str(world.settings.data_dir))
+    monkeypatch.setenv("VITA_DATABASE_URL", world.settings.resolved_database_url)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--stage", "0", "--stage", "1", "--stage", "2", "--epochs", "1",
+                                 "--max-steps", "2", "--name", "smoke"])
+    assert result.exit_code == 0, result.output
+    model_dir = world.settings.data_dir / "models" / "smoke"
+    assert (model_dir / "vita_config.json").is_file() and not (model_dir / "optimizer.pt").exists()
+    stages = [json.loads(line)["stage"] for r in ("stage0", "stage1", "stage2")
+              for line in (world.settings.data_dir / "runs/smoke" / r / "metrics.jsonl").read_text().splitlines()]
+    assert stages == [0, 1, 2]
+    traits = runner.invoke(app, ["train-traits", "--model", str(model_dir)])
+    assert traits.exit_code == 0, traits.output
+    probes = TraitProbes.load(model_dir / "probes-audio")
+    assert probes.dim == 128

@@ -1,0 +1,55 @@
+"""The whole recipe for a preset, stage by stage, each stage starting from the previous one's result.
+
+tiny: stage 0 (image-text, standing in for BioCLIP 2's pretraining) -> stage 1 -> stage 2.
+biovita: stage 1 -> stage 2 from the released towers (stage 0 is BioCLIP 2 itself).
+The final model is copied to `<data>/models/<name>`, where `vita index` and search look for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from catalog.api import Catalog
+from training.trainer import TrainConfig, TrainResult, train
+
+#: Epochs and learning rates per stage for the tiny preset on this kind of machine (2 CPU cores).
+TINY_STAGES: dict[int, dict[str, float]] = {
+    0: {"epochs": 40, "lr": 2e-3, "batch_size": 64},
+    1: {"epochs": 30, "lr": 5e-4, "batch_size": 32},
+    2: {"epochs": 4, "lr": 5e-4, "batch_size": 32},
+}
+BIOVITA_STAGES: dict[int, dict[str, float]] = {
+    1: {"epochs": 30, "lr": 1e-4, "batch_size": 64},
+    2: {"epochs": 10, "lr": 1e-4, "batch_size": 64},
+}
+
+
+@dataclass
+class RecipeResult:
+    model_dir: Path
+    stages: dict[int, TrainResult]
+
+
+def run_recipe(catalog: Catalog, base: TrainConfig, runs_dir: Path, models_dir: Path, name: str,
+               stages: list[int] | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> RecipeResult:
+    plan = TINY_STAGES if base.preset == "tiny" else BIOVITA_STAGES
+    chosen = stages or sorted(plan)
+    results: dict[int, TrainResult] = {}
+    init = base.init
+    for stage in chosen:
+        knobs = plan.get(stage, {})
+        cfg = replace(base, stage=stage, out_dir=runs_dir / name / f"stage{stage}", init=init,
+                      epochs=int(knobs.get("epochs", base.epochs)) if base.epochs <= 0 else base.epochs,
+                      lr=float(knobs.get("lr", base.lr)), batch_size=int(knobs.get("batch_size", base.batch_size)))
+        results[stage] = train(catalog, cfg, progress)
+        init = str(results[stage].out_dir / ("best" if stage > 0 else "last"))
+    final = Path(init) if init else None
+    target = models_dir / name
+    if final is not None and final.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(final, target, ignore=shutil.ignore_patterns("optimizer.pt", "trainer_state.json"))
+    return RecipeResult(target, results)
