@@ -52,3 +52,15 @@ def test_lambda_ramps_from_zero_to_a_tenth_over_two_epochs() -> None:
     a, v, t = (F.normalize(torch.randn(4, 3), dim=-1) for _ in range(3))
     total, parts = stage2_loss(a, v, t, torch.tensor(1.0), 0.05)
     assert float(total) == pytest.approx(parts["atc"] + 0.05 * (parts["aic"] + parts["itc"]), rel=1e-6)
+
+
+def test_learning_rate_schedule() -> None:
+    from training.trainer import TrainConfig, lr_factor
+
+    constant = TrainConfig()
+    assert [lr_factor(s, constant, 100) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    cos = TrainConfig(warmup_steps=10, schedule="cosine")
+    assert lr_factor(0, cos, 110) == pytest.approx(0.1) and lr_factor(9, cos, 110) == pytest.approx(1.0)
+    assert lr_factor(10, cos, 110) == pytest.approx(1.0)
+    assert lr_factor(60, cos, 110) == pytest.approx(0.55)
+    assert lr_factor(110, cos, 110) == pytest.approx(0.1)

@@ -14,6 +14,7 @@ from catalog.sources.demo import DemoWorldSource
 from encoders.factory import create_encoder
 from tests.conftest import make_settings
 from training.data import MediaCache, examples, species_table
+from training.evaluate import a2t_report
 from training.trainer import TrainConfig, a2t_accuracy, train
 
 
@@ -60,6 +61,11 @@ def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalo
     chance_top5 = 5 / len(table)
     assert acc["n"] > 50
     assert acc["top5"] > 2 * chance_top5, acc
+    rows = {(r.split, r.template): r for r in a2t_report(world, init)}
+    assert len(rows) == 6
+    tax = rows[("test-unseen", "tax+com")]
+    assert tax.top5 == pytest.approx(acc["top5"]) and tax.chance_top1 == pytest.approx(1 / len(table))
+    assert tax.top1_family >= tax.top1_genus >= tax.top1
 
 
 def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:

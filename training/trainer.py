@@ -56,6 +56,8 @@ class TrainConfig:
     ramp_epochs: float = 2.0
     max_lambda: float = 0.1
     text_trainable: str = "head"  # stage 2: none | head (BioVITA) | all
+    warmup_steps: int = 0  # linear warm-up, then
+    schedule: str = "constant"  # constant (BioVITA) | cosine (down to 10% at the last step)
     seed: int = 0
     device: str | None = None
     max_steps_per_epoch: int | None = None  # for tests and smoke runs
@@ -180,6 +182,10 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     if (last / "optimizer.pt").is_file():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device, weights_only=True))
+    total_steps = cfg.epochs * _steps_per_epoch(train_items, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total_steps))
+    for _ in range(int(state["step"])):  # a resumed run continues its schedule
+        sched.step()
     step_module: nn.Module = _Step(model)
     if world > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
@@ -230,6 +236,7 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
             (loss / cfg.accumulate).backward()
             if (i + 1) % cfg.accumulate == 0 or i + 1 == len(groups):
                 opt.step()
+                sched.step()
                 opt.zero_grad(set_to_none=True)
                 with torch.no_grad():
                     model.logit_scale.clamp_(0, 4.6052)  # temperature >= 0.01, as CLIP
@@ -259,6 +266,28 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
         if world > 1:
             dist.barrier()
     return TrainResult(out, last, history)
+
+
+def lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:
+    """Multiplier of the base learning rate at an optimizer step."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "cosine" and total_steps > cfg.warmup_steps:
+        progress = min(1.0, (step - cfg.warmup_steps) / (total_steps - cfg.warmup_steps))
+        return 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress))
+    return 1.0
+
+
+def _steps_per_epoch(items: list[Any], cfg: TrainConfig) -> int:
+    """Optimizer steps in one balanced epoch (its size does not depend on the draw)."""
+    counts: dict[int, int] = {}
+    for e in items:
+        counts[e.species] = counts.get(e.species, 0) + 1
+    n = sum(max(cfg.floor_per_species, min(cfg.cap_per_species, c)) for c in counts.values())
+    batches_ = -(-n // cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        batches_ = min(batches_, cfg.max_steps_per_epoch * cfg.accumulate)
+    return -(-batches_ // cfg.accumulate)
 
 
 def sampler_texts(sampler: PromptSampler, table: SpeciesTable, items: list[Any]) -> list[str]:

@@ -351,18 +351,50 @@ def train_traits_cmd(
     console.print(t)
 
 
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[Optional[Path], typer.Option(help="Encoder checkpoint (default: <data>/models/tiny).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Audio -> text over all species' prompts on the test splits (seen and unseen species)."""
+    from training.evaluate import a2t_report
+
+    ckpt = model or settings_mod.get_settings().data_dir / "models" / "tiny"
+    if not ckpt.exists():
+        raise _fail(f"no encoder at {ckpt}; run `vita train` first or pass --model")
+    with _catalog() as cat:
+        rows = a2t_report(cat, ckpt)
+    if as_json:
+        _json([asdict(r) for r in rows])
+        return
+    t = Table("split", "query", "n", "top-1", "top-5", "top-1 genus", "top-1 family", "chance top-1",
+              title=f"A2T over all species ({ckpt})")
+    for r in rows:
+        t.add_row(r.split, r.template, str(r.n), f"{r.top1:.3f}", f"{r.top5:.3f}", f"{r.top1_genus:.3f}",
+                  f"{r.top1_family:.3f}", f"{r.chance_top1:.4f}")
+    console.print(t)
+
+
 # ---------------------------------------------------------------- demo
 
 
 @app.command("demo")
 def demo(
     size: Annotated[DemoSizeOpt, typer.Option(help="Demo world size.")] = DemoSizeOpt.default,
+    train: Annotated[bool, typer.Option(help="Train the tiny model if <data>/models/tiny is missing.")] = True,
 ) -> None:
-    """The main job on the embedded default: build the demo world and show what is in it."""
+    """The main job on the embedded default: build the demo world, train the tiny model once."""
     console.rule("VITA demo world (real taxonomy, SYNTHETIC media)")
     report = run_ingest(*_demo_source(size.value, 0))
     with _catalog() as cat:
         print_stats(cat.stats())
+    model_dir = settings_mod.get_settings().data_dir / "models" / "tiny"
+    if train and not (model_dir / "vita_config.json").is_file():
+        console.rule("training the tiny model (about 12 minutes on 2 CPU cores; once)")
+        train_cmd(preset="tiny", stage=None, name="tiny", epochs=0, init=None, template=None, random_order=False,
+                  max_steps=None, seed=0)
+    elif train:
+        console.print(f"tiny model: {model_dir} (delete it to retrain)")
     console.print("Try: [bold]vita catalog species \"Hyla versicolor\"[/bold]")
     _exit_for(report)
 
