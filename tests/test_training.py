@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import pytest
 from catalog.api import Catalog
 from catalog.models import MediaKind, Split
 from catalog.sources.demo import DemoWorldSource
-from encoders.factory import create_encoder
+from encoders.factory import create_encoder, save_vita
 from tests.conftest import make_settings
 from training.data import MediaCache, examples, species_table
 from training.evaluate import a2t_report
+from training.prompts import Template
 from training.trainer import TrainConfig, a2t_accuracy, train
 
 
@@ -42,12 +44,14 @@ def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
 
 
 def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalog, tmp_path: Path) -> None:
-    plan = {0: 12, 1: 6, 2: 1}
+    """Trained with the Tax template only, the one way to reach an unseen species is its taxonomy."""
+    plan = {0: 12, 1: 10, 2: 1}
     stages = {}
     init = None
     for stage, epochs in plan.items():
         cfg = TrainConfig(stage=stage, out_dir=tmp_path / f"s{stage}", init=init, epochs=epochs,
-                          batch_size=64 if stage == 0 else 32, lr=2e-3 if stage == 0 else 1e-3)
+                          batch_size=64 if stage == 0 else 32, lr=2e-3 if stage == 0 else 1e-3,
+                          templates=["tax"], warmup_steps=20, schedule="cosine")
         stages[stage] = train(world, cfg)
         init = str(tmp_path / f"s{stage}" / ("last" if stage == 0 else "best"))
     for stage, r in stages.items():
@@ -57,14 +61,14 @@ def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalo
     with world.sessions() as s:
         table = species_table(s)
         unseen = examples(s, table, MediaKind.AUDIO, [Split.TEST_UNSEEN])
-    acc = a2t_accuracy(model, table, unseen, MediaCache(model.cfg.audio.sample_rate))
+    acc = a2t_accuracy(model, table, unseen, MediaCache(model.cfg.audio.sample_rate), Template.TAX)
     chance_top5 = 5 / len(table)
     assert acc["n"] > 50
     assert acc["top5"] > 2 * chance_top5, acc
     rows = {(r.split, r.template): r for r in a2t_report(world, init)}
     assert len(rows) == 6
     tax = rows[("test-unseen", "tax+com")]
-    assert tax.top5 == pytest.approx(acc["top5"]) and tax.chance_top1 == pytest.approx(1 / len(table))
+    assert tax.n == acc["n"] and tax.chance_top1 == pytest.approx(1 / len(table))
     assert tax.top1_family >= tax.top1_genus >= tax.top1
 
 
@@ -89,3 +93,27 @@ def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPa
     assert traits.exit_code == 0, traits.output
     probes = TraitProbes.load(model_dir / "probes-audio")
     assert probes.dim == 128
+
+
+def test_trainer_under_torchrun_with_two_gloo_ranks(world: Catalog, tmp_path: Path) -> None:
+    """The real trainer, launched as users would (`torchrun --nproc_per_node 2`); ranks stay in sync."""
+    import socket
+    import subprocess
+    import sys
+
+    init = tmp_path / "init"
+    save_vita(create_encoder("tiny", device="cpu"), init)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "VITA_DATA_DIR": str(world.settings.data_dir),
+           "VITA_DATABASE_URL": world.settings.resolved_database_url, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(port),
+                           str(Path(__file__).with_name("ddp_train_script.py")), str(tmp_path), str(init)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-9)
+    assert (tmp_path / "run/last/vita_config.json").is_file()
+    assert len((tmp_path / "run/metrics.jsonl").read_text().splitlines()) == 1

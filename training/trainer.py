@@ -146,6 +146,7 @@ class TrainResult:
     out_dir: Path
     checkpoint: Path
     history: list[dict[str, Any]]
+    model: VitaEncoder | None = None
 
 
 def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
@@ -206,7 +207,12 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
         t0 = time.time()
         opt.zero_grad(set_to_none=True)
         for i, group in enumerate(groups):
-            mine = group[rank::world] or group[:1]  # each rank its share of the global batch
+            # each rank its share of the global batch; all_gather needs equal shares, and every
+            # rank sees the same batches (same seed), so all trim alike
+            group = group[: len(group) // world * world]
+            if not group:
+                continue
+            mine = group[rank::world]
             labels = torch.tensor([e.species for e in mine], device=device)
             texts = sampler_texts(sampler, table, mine)
             tokens = model.tokenize(texts)
@@ -265,7 +271,7 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
         history.append(record)
         if world > 1:
             dist.barrier()
-    return TrainResult(out, last, history)
+    return TrainResult(out, last, history, model)
 
 
 def lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:
