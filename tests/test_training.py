@@ -43,6 +43,7 @@ def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
 
 
+@pytest.mark.timeout(1800)  # ~3 min on 2 idle cores; the limit only guards against hangs
 def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalog, tmp_path: Path) -> None:
     """Trained with the Tax template only, the one way to reach an unseen species is its taxonomy."""
     plan = {0: 12, 1: 10, 2: 1}
@@ -72,6 +73,7 @@ def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalo
     assert tax.top1_family >= tax.top1_genus >= tax.top1
 
 
+@pytest.mark.timeout(1800)
 def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
@@ -95,6 +97,7 @@ def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPa
     assert probes.dim == 128
 
 
+@pytest.mark.timeout(1800)
 def test_trainer_under_torchrun_with_two_gloo_ranks(world: Catalog, tmp_path: Path) -> None:
     """The real trainer, launched as users would (`torchrun --nproc_per_node 2`); ranks stay in sync."""
     import socket
