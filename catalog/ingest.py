@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,9 +53,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return self.failed == 0
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 Progress = Callable[[str, MediaRecord | None], None]
