@@ -170,3 +170,40 @@ class IngestRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="running")
+
+
+class IndexCollection(Base):
+    """A vector collection built from this catalog with one model (corpus + preset + checkpoint).
+
+    The catalog, not the vector store, remembers which model made a collection, so a search
+    through an alias knows which encoder embeds its queries.
+    """
+
+    __tablename__ = "index_collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # media | taxa
+    alias: Mapped[str] = mapped_column(String(200), index=True)
+    model_ref: Mapped[str] = mapped_column(Text)  # checkpoint dir or hf-hub: id
+    model_key: Mapped[str] = mapped_column(String(100))
+    preset: Mapped[str] = mapped_column(String(32))
+    dim: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IndexEntry(Base):
+    """One media item's state in one collection: indexed (with its point count) or failed."""
+
+    __tablename__ = "index_entries"
+    __table_args__ = (UniqueConstraint("media_id", "collection", name="uq_index_entry"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    collection: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # indexed | error
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=func.now())

@@ -51,12 +51,27 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(100_000_000, description="Decompression-bomb guard.")
     min_image_side: int = Field(8, description="Smaller images are refused.")
 
+    # Index, search and workers
+    corpus: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$",
+                        description="This catalog's name in collection names (one per corpus + model).")
+    qdrant_url: str | None = Field(None, description="Qdrant server; default is the embedded store.")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server.")
+    broker_url: str | None = Field(None, description="Celery broker, e.g. redis://127.0.0.1:6379/0; "
+                                   "default: a filesystem broker in data_dir (no server).")
+    result_backend: str | None = Field(None, description="Celery results; default: SQLite in data_dir.")
+    workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to `<data_dir>/catalog.sqlite`."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'catalog.sqlite').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """The embedded vector store (one process owns it at a time)."""
+        return self.data_dir / "index"
 
     @property
     def media_dir(self) -> Path:
