@@ -1,0 +1,70 @@
+"""Which model an index is built with, and the short key that names its collections.
+
+A checkpoint directory's key hashes its weights, so a retrained model gets new collections
+(and the alias moves when it is indexed) instead of mixing two embedding spaces in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from encoders.config import EncoderConfig, get_config
+from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, VITA_CONFIG, VITA_WEIGHTS, create_encoder
+from encoders.model import VitaEncoder
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    ref: str  # a checkpoint directory or 'hf-hub:org/repo'
+    preset: str
+    key: str
+    config: EncoderConfig
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self.config.modalities
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with p.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:10]
+
+
+def describe_model(ref: str | Path, preset: str = "tiny") -> ModelSpec:
+    """Read a model's config and key without building it."""
+    text = str(ref)
+    if text.startswith("hf-hub:"):
+        cfg = get_config(preset)
+        return ModelSpec(text, cfg.name, f"{cfg.name}-{re.sub(r'[^a-z0-9]+', '-', text[7:].lower())[:40]}", cfg)
+    path = Path(ref).resolve()
+    if (path / VITA_CONFIG).is_file():
+        cfg = EncoderConfig.from_dict(json.loads((path / VITA_CONFIG).read_text())["config"])
+        return ModelSpec(str(path), cfg.name, f"{cfg.name}-{_digest([path / VITA_CONFIG, path / VITA_WEIGHTS])}", cfg)
+    weights = [path / f for f in (OPEN_CLIP_WEIGHTS, CLAP_WEIGHTS, "model.safetensors") if (path / f).is_file()]
+    if not weights:
+        raise FileNotFoundError(f"{path}: no model here (want a `vita train` checkpoint or a released "
+                                "BioVITA / CLAP directory); run `vita train` or pass --model")
+    cfg = get_config(preset)
+    return ModelSpec(str(path), cfg.name, f"{cfg.name}-{_digest(weights)}", cfg)
+
+
+@lru_cache(maxsize=2)
+def load_model(ref: str, preset: str = "tiny") -> VitaEncoder:
+    """One encoder per (process, model): workers and the search module load it once."""
+    if ref.startswith("hf-hub:"):
+        return create_encoder(preset, ref)
+    path = Path(ref)
+    return create_encoder(preset, path)

@@ -1,0 +1,71 @@
+"""The Celery app. Its broker and result backend come from the settings:
+
+- embedded default (no server): kombu's filesystem broker and a SQLite result backend under
+  the data directory; `vita index` starts and stops its own worker processes;
+- production: `VITA_BROKER_URL=redis://...` (and `VITA_RESULT_BACKEND`, default the same Redis).
+
+Tasks are acknowledged late and rejected (requeued) when their worker process dies, so a batch
+whose worker is killed is delivered again; point ids are deterministic, so nothing doubles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from vita.settings import Settings, get_settings
+
+
+def broker_urls(settings: Settings) -> tuple[str, str, dict[str, object]]:
+    """(broker, result backend, transport options), creating the filesystem broker's folders."""
+    if settings.broker_url:
+        backend = settings.result_backend or settings.broker_url
+        options: dict[str, object] = {"visibility_timeout": 3600}
+        return settings.broker_url, backend, options
+    root = (settings.data_dir / "broker").resolve()
+    queue, control = root / "queue", root / "control"
+    for d in (queue, control):
+        d.mkdir(parents=True, exist_ok=True)
+    backend = settings.result_backend or f"db+sqlite:///{root / 'results.sqlite'}"
+    # data_folder_in must equal data_folder_out (measured: otherwise nothing is delivered)
+    return "filesystem://", backend, {"data_folder_in": str(queue), "data_folder_out": str(queue),
+                                      "control_folder": str(control), "polling_interval": 0.1}
+
+
+def make_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    broker, backend, options = broker_urls(settings)
+    app = Celery("vita", broker=broker, backend=backend, include=["workers.tasks"])
+    app.conf.update(
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        worker_hijack_root_logger=False,
+        database_short_lived_sessions=True,
+    )
+    return app
+
+
+app = make_app()
+
+
+@worker_process_init.connect
+def _one_thread_per_process(**_: object) -> None:
+    """N worker processes on N cores: each gets one math thread instead of fighting over all."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("VITA_WORKER_THREADS", "1"))))
+
+
+def data_root() -> Path:
+    return get_settings().data_dir
