@@ -150,8 +150,8 @@ def commit_batch(session: Session, store: VectorStore, collection: str, result: 
             ("indexed", o.points, None, now) if o.ok else ("error", 0, f"{o.stage}: {o.reason}", now))
         session.add(entry)
         if o.ok:
-            if m.status == MediaStatus.READY.value:
-                m.status = MediaStatus.INDEXED.value
+            if m.status != MediaStatus.INDEXED.value:  # ready, or fixed since a failed run
+                m.status, m.error = MediaStatus.INDEXED.value, None
             resolve_failure(session, FAILURE_SOURCE, o.path)
         else:
             if o.stage == "decode":  # the file itself is bad: keep it out of training too

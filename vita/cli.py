@@ -375,6 +375,204 @@ def evaluate_cmd(
     console.print(t)
 
 
+# ---------------------------------------------------------------- index and search
+
+
+def _default_model() -> Path:
+    return settings_mod.get_settings().data_dir / "models" / "tiny"
+
+
+@app.command("index")
+def index_cmd(
+    model: Annotated[Optional[str], typer.Option(help="Checkpoint dir or hf-hub: id (default: <data>/models/tiny).")] = None,
+    preset: Annotated[str, typer.Option(help="Preset of a released checkpoint (a `vita train` one knows its own).")] = "tiny",
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes to start (env VITA_WORKERS).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Media per task.")] = 16,
+    start_workers: Annotated[bool, typer.Option(help="Start our own workers (--no-start-workers: use running ones).")] = True,
+    eager: Annotated[bool, typer.Option(help="Embed in this process, no broker (debugging).")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Try again the media that failed before.")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many media this run (a trial; the rest next run).")] = None,
+) -> None:
+    """Embed every media item not yet indexed for this model into the vector store (Celery workers)."""
+    from indexer.store import StoreError
+    from workers.indexing import run_index
+
+    s = settings_mod.get_settings()
+    ref = model or str(_default_model())
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    try:
+        with _catalog() as cat, Progress(*columns, console=err) as bar:
+            task = bar.add_task("index", total=None)
+            report = run_index(cat, s, ref, preset=preset, batch_size=batch_size, workers=workers,
+                               start_workers=start_workers, eager=eager, retry_failed=retry_failed, limit=limit,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except (FileNotFoundError, StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    t = Table(show_header=False, title=f"index {report.media_collection}")
+    for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched"):
+        t.add_row(k, str(getattr(report, k)))
+    t.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(t)
+    if report.failures:
+        ft = Table("file", "stage", "reason", title=f"{report.failed} failed", title_style="red")
+        for item, stage, reason in report.failures[:20]:
+            ft.add_row(item, stage, reason)
+        console.print(ft)
+        console.print("All failures: [bold]vita catalog failures --source index[/bold]")
+        raise typer.Exit(1)
+
+
+def _filters(cls: list[str] | None, order: list[str] | None, family: list[str] | None, genus: list[str] | None,
+             species: list[str] | None, trait: list[str] | None, license: list[str] | None,
+             source: list[str] | None, date_from: Optional[str], date_to: Optional[str], bbox: Optional[str]) -> Any:
+    import datetime as dt
+
+    from catalog.traits import ALL_LABELS
+    from indexer.filters import BBox, Filter
+
+    flt = Filter()
+    for key, values in (("class", cls), ("order", order), ("family", family), ("genus", genus),
+                        ("species", species), ("license", license), ("source", source)):
+        if values:
+            flt.add(key, *values)
+    for t in trait or []:
+        cat_key, _, label = t.partition("=")
+        if (cat_key, label) not in ALL_LABELS:
+            raise _fail(f"--trait {t!r}: want category=label, e.g. activity=nocturnal or habitat=wetland")
+        flt.add("traits", t)
+    try:
+        flt.date_from = dt.date.fromisoformat(date_from) if date_from else None
+        flt.date_to = dt.date.fromisoformat(date_to) if date_to else None
+        flt.bbox = BBox.parse(bbox) if bbox else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    return flt
+
+
+def _searcher(cat: Catalog) -> Any:
+    from indexer.search import Searcher
+    from indexer.store import StoreError
+
+    try:
+        return Searcher(cat, settings_mod.get_settings())
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+class TargetOpt(str, Enum):
+    audio = "audio"
+    image = "image"
+    text = "text"
+    any = "any"
+
+
+class GroupOpt(str, Enum):
+    none = "none"
+    species = "species"
+    recording = "recording"
+
+
+@app.command("search")
+def search_cmd(
+    text: Annotated[Optional[str], typer.Argument(help="Free text, e.g. 'nocturnal Hylidae calls'.")] = None,
+    audio: Annotated[Optional[Path], typer.Option(help="A sound to search with.")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="A photo to search with.")] = None,
+    media_id: Annotated[Optional[list[int]], typer.Option(help="More like these indexed media.")] = None,
+    target: Annotated[Optional[TargetOpt], typer.Option(help="What to find (default: from the text, else any).")] = None,
+    cls: Annotated[Optional[list[str]], typer.Option("--class", help="Class (repeatable: any of).")] = None,
+    order: Annotated[Optional[list[str]], typer.Option(help="Order.")] = None,
+    family: Annotated[Optional[list[str]], typer.Option(help="Family.")] = None,
+    genus: Annotated[Optional[list[str]], typer.Option(help="Genus.")] = None,
+    species: Annotated[Optional[list[str]], typer.Option(help="Species (scientific name).")] = None,
+    trait: Annotated[Optional[list[str]], typer.Option(help="category=label, e.g. habitat=wetland.")] = None,
+    license: Annotated[Optional[list[str]], typer.Option(help="Licence code, e.g. cc-by.")] = None,
+    source: Annotated[Optional[list[str]], typer.Option(help="Source: demo, folder, inat, xc.")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="Observed on or after (YYYY-MM-DD).")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="Observed on or before (YYYY-MM-DD).")] = None,
+    bbox: Annotated[Optional[str], typer.Option(help="south,west,north,east in degrees.")] = None,
+    k: Annotated[int, typer.Option("-k", "--top", help="How many results.")] = 10,
+    group_by: Annotated[GroupOpt, typer.Option(help="One hit per species or per recording.")] = GroupOpt.none,
+    literal: Annotated[bool, typer.Option(help="Embed the text as it is; read no filters from it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search sounds, photos and taxa with text, a sound, a photo or indexed media."""
+    from indexer.search import GroupBy, QueryError, SearchRequest, Target
+
+    flt = _filters(cls, order, family, genus, species, trait, license, source, date_from, date_to, bbox)
+    req = SearchRequest(text=text, audio=audio, image=image, media_ids=media_id or [],
+                        target=Target(target.value) if target else None, filters=flt, k=k,
+                        group_by=GroupBy(group_by.value), parse=not literal)
+    with _catalog() as cat:
+        searcher = _searcher(cat)
+        try:
+            resp = searcher.search(req)
+        except QueryError as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            searcher.close()
+    if as_json:
+        _json({"target": resp.target.value, "query_kind": resp.query_kind, "embedded_text": resp.embedded_text,
+               "filters": asdict(resp.filters),
+               "interpretation": asdict(resp.interpretation) if resp.interpretation else None,
+               "results": [asdict(r) for r in resp.results]})
+        return
+    if resp.interpretation and resp.interpretation.matches:
+        console.print("understood: " + ", ".join(f"[cyan]{m.field}[/cyan]={m.value}"
+                                                for m in resp.interpretation.matches)
+                      + (f"; embedded: {resp.embedded_text!r}" if resp.embedded_text else ""))
+    t = Table("score", "kind", "species / taxon", "common name", "family", "at", "licence", "rights holder", "media",
+              title=f"{len(resp.results)} results ({resp.target.value})")
+    for r in resp.results:
+        at = f"{r.offset_s:.0f} s" if r.offset_s is not None and r.modality == "audio" else ""
+        t.add_row(f"{r.score:.3f}", r.modality if not r.rank else f"{r.rank}", r.species or r.name or "",
+                  r.common_name or "", r.lineage.get("family", ""), at, r.license or "", r.rights_holder or "",
+                  str(r.media_id or ""))
+    console.print(t)
+
+
+@app.command("traits")
+def traits_cmd(
+    species: Annotated[Optional[str], typer.Option(help="A species (scientific or common name).")] = None,
+    audio: Annotated[Optional[Path], typer.Option(help="Predict from this sound.")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="Predict from this photo.")] = None,
+    media_id: Annotated[Optional[list[int]], typer.Option(help="Predict for indexed media.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Known traits of a species, or traits predicted for a sound or photo (probes and nearest species)."""
+    from indexer.search import QueryError
+    from indexer.traitlookup import predict_traits, species_traits
+
+    if sum(x is not None for x in (species, audio, image, media_id)) != 1:
+        raise _fail("give exactly one of --species, --audio, --image, --media-id")
+    with _catalog() as cat:
+        searcher = _searcher(cat)
+        try:
+            report = (species_traits(searcher, species) if species else
+                      predict_traits(searcher, audio=audio, image=image, media_ids=media_id))
+        except (QueryError, SpeciesNotFound) as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            searcher.close()
+    if as_json:
+        _json(asdict(report))
+        return
+    console.print(f"[bold]{report.query}[/bold]" + (f"  species: {report.species}" if report.species else ""))
+    if report.nearest_species:
+        console.print("nearest species: " + ", ".join(f"{sp} ({s:.2f})" for sp, s in report.nearest_species[:5]))
+    t = Table("trait", "known", "probes", "nearest species vote", title="traits")
+    from catalog.traits import CATEGORIES
+
+    def top(preds: dict[str, list[tuple[str, float]]], key: str) -> str:
+        return ", ".join(f"{lab} {p:.2f}" for lab, p in preds.get(key, [])[:2])
+
+    for c in CATEGORIES:
+        t.add_row(c.key, ", ".join(report.known.get(c.key, [])), top(report.probes, c.key), top(report.neighbours, c.key))
+    console.print(t)
+    for note in report.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
 # ---------------------------------------------------------------- demo
 
 

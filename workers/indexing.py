@@ -53,7 +53,8 @@ class IndexReport:
         return self.failed == 0
 
 
-def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool = False) -> list[int]:
+def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool = False,
+         limit: int | None = None) -> list[int]:
     """Media this model can embed that have no entry in the collection (or a failed one, on retry)."""
     kinds = [k for k in ("audio", "image") if k in spec.modalities]
     with catalog.sessions() as s:
@@ -63,7 +64,7 @@ def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool 
         q = select(Media.id).where(Media.kind.in_(kinds), Media.id.not_in(done)).order_by(Media.id)
         if not retry_failed:
             q = q.where(Media.status != MediaStatus.ERROR.value)
-        return list(s.scalars(q))
+        return list(s.scalars(q.limit(limit) if limit else q))
 
 
 def taxa_prompts(catalog: Catalog) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -126,9 +127,11 @@ class WorkerPool:
 
 def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: str = "tiny",
               batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
-              eager: bool = False, retry_failed: bool = False, store: VectorStore | None = None,
+              eager: bool = False, retry_failed: bool = False, limit: int | None = None,
+              store: VectorStore | None = None,
               progress: Progress | None = None, poll_s: float = 0.1) -> IndexReport:
-    """Index every media item this model has not indexed yet; swap the aliases when complete."""
+    """Index every media item this model has not indexed yet (at most `limit`, for a trial run);
+    the aliases then point at this model's collections, so search uses what is indexed."""
     t0 = time.monotonic()
     spec = describe_model(model_ref, preset)
     media_c = collection_name(settings.corpus, spec.key, CollectionKind.MEDIA)
@@ -141,7 +144,7 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.create(name, spec.dim)
             _register(catalog, settings, spec, name, kind)
-        todo = plan(catalog, spec, media_c, retry_failed)
+        todo = plan(catalog, spec, media_c, retry_failed, limit)
         report.planned = len(todo)
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         taxa = _missing_taxa(catalog, store, taxa_c, spec) if "text" in spec.modalities else []
