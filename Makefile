@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# PostgreSQL for the tests on both databases: start it if it is installed but down,
-# install it with apt-get if it is missing.
+# PostgreSQL (tests on both databases) and Redis (the production broker's tests): start each
+# if it is installed but down, install it with apt-get if it is missing.
 services:
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then \
@@ -30,6 +30,12 @@ services:
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
 	    || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null; \
+	fi
+	@if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then \
+	  command -v redis-server >/dev/null || { echo "installing redis-server (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; }; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
+	  for i in 1 2 3 4 5; do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
 
 demo: setup

@@ -581,7 +581,7 @@ def demo(
     size: Annotated[DemoSizeOpt, typer.Option(help="Demo world size.")] = DemoSizeOpt.default,
     train: Annotated[bool, typer.Option(help="Train the tiny model if <data>/models/tiny is missing.")] = True,
 ) -> None:
-    """The main job on the embedded default: build the demo world, train the tiny model once."""
+    """The main job on the embedded default: build the demo world, train the tiny model once, index it."""
     console.rule("VITA demo world (real taxonomy, SYNTHETIC media)")
     report = run_ingest(*_demo_source(size.value, 0))
     with _catalog() as cat:
@@ -593,7 +593,17 @@ def demo(
                   max_steps=None, seed=0)
     elif train:
         console.print(f"tiny model: {model_dir} (delete it to retrain)")
-    console.print("Try: [bold]vita catalog species \"Hyla versicolor\"[/bold]")
+    if train and (model_dir / "vita_config.json").is_file():
+        console.rule("indexing into the embedded vector store (Celery workers, no server)")
+        index_cmd(model=str(model_dir), preset="tiny", workers=None, batch_size=16, start_workers=True,
+                  eager=False, retry_failed=False, limit=None)
+        console.rule('vita search "nocturnal Hylidae calls" -k 5')
+        search_cmd(text="nocturnal Hylidae calls", audio=None, image=None, media_id=None, target=None, cls=None,
+                   order=None, family=None, genus=None, species=None, trait=None, license=None, source=None,
+                   date_from=None, date_to=None, bbox=None, k=5, group_by=GroupOpt.species, literal=False,
+                   as_json=False)
+    console.print("Try: [bold]vita search \"Strigidae photos\"[/bold], [bold]vita search --audio FILE "
+                  "--target image[/bold], [bold]vita traits --species \"Hyla versicolor\"[/bold]")
     _exit_for(report)
 
 

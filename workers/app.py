@@ -10,23 +10,21 @@ whose worker is killed is delivered again; point ids are deterministic, so nothi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from celery import Celery
 from celery.signals import worker_process_init
 
 from vita.settings import Settings, get_settings
 
 
-def broker_urls(settings: Settings) -> tuple[str, str, dict[str, object]]:
-    """(broker, result backend, transport options), creating the filesystem broker's folders."""
+def broker_urls(settings: Settings, create_dirs: bool = True) -> tuple[str, str, dict[str, object]]:
+    """(broker, result backend, transport options); creates the filesystem broker's folders if asked."""
     if settings.broker_url:
         backend = settings.result_backend or settings.broker_url
         options: dict[str, object] = {"visibility_timeout": 3600}
         return settings.broker_url, backend, options
     root = (settings.data_dir / "broker").resolve()
     queue, control = root / "queue", root / "control"
-    for d in (queue, control):
+    for d in (queue, control) if create_dirs else ():
         d.mkdir(parents=True, exist_ok=True)
     backend = settings.result_backend or f"db+sqlite:///{root / 'results.sqlite'}"
     # data_folder_in must equal data_folder_out (measured: otherwise nothing is delivered)
@@ -34,9 +32,9 @@ def broker_urls(settings: Settings) -> tuple[str, str, dict[str, object]]:
                                       "control_folder": str(control), "polling_interval": 0.1}
 
 
-def make_app(settings: Settings | None = None) -> Celery:
+def make_app(settings: Settings | None = None, create_dirs: bool = True) -> Celery:
     settings = settings or get_settings()
-    broker, backend, options = broker_urls(settings)
+    broker, backend, options = broker_urls(settings, create_dirs)
     app = Celery("vita", broker=broker, backend=backend, include=["workers.tasks"])
     app.conf.update(
         broker_transport_options=options,
@@ -54,7 +52,8 @@ def make_app(settings: Settings | None = None) -> Celery:
     return app
 
 
-app = make_app()
+# What `celery -A workers.app worker` loads; `vita index` made the broker's folders before starting it.
+app = make_app(create_dirs=False)
 
 
 @worker_process_init.connect
@@ -65,7 +64,3 @@ def _one_thread_per_process(**_: object) -> None:
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("VITA_WORKER_THREADS", "1"))))
-
-
-def data_root() -> Path:
-    return get_settings().data_dir
