@@ -109,16 +109,16 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
                     raise MediaError("decode", "no finite samples")
                 windows = sliding_windows(wave, sr, audio_cfg.window_s, audio_cfg.hop_s)
                 vectors = model.embed_audio([w.samples for w in windows], crop="start")
-                for w, v in zip(windows, vectors):
+                for n, (w, v) in enumerate(zip(windows, vectors)):
                     length = min(audio_cfg.window_s, len(wave) / sr - w.offset_s)
                     result.points.append(Point(point_id(m.sha256, w.offset_s, model_key), v,
-                                               {**base, "offset_s": round(w.offset_s, 3),
+                                               {**base, "window": n, "offset_s": round(w.offset_s, 3),
                                                 "duration_s": round(length, 3),
                                                 "recording_s": round(len(wave) / sr, 3)}))
                 out.points = len(windows)
             else:
                 vectors = model.embed_image([load_image(Path(m.path))])
-                result.points.append(Point(point_id(m.sha256, 0.0, model_key), vectors[0], base))
+                result.points.append(Point(point_id(m.sha256, 0.0, model_key), vectors[0], {**base, "window": 0}))
                 out.points = 1
         except MediaError as exc:
             out.stage, out.reason = exc.stage, exc.reason

@@ -15,7 +15,8 @@ KEYWORD_FIELDS: tuple[str, ...] = (
     "modality", "species", "genus", "family", "order", "class", "common_name", "traits", "license",
     "source", "split", "rank", "recording",
 )
-INTEGER_FIELDS: tuple[str, ...] = ("media_id", "observed_day")
+#: `window` is 0 for an image and for a recording's first window: browsing and facets count media with it.
+INTEGER_FIELDS: tuple[str, ...] = ("media_id", "observed_day", "window")
 GEO_FIELD = "location"
 RANK_FIELDS: tuple[str, ...] = ("class", "order", "family", "genus", "species")
 
