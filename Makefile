@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 # PostgreSQL (tests on both databases) and Redis (the production broker's tests): start each
-# if it is installed but down, install it with apt-get if it is missing.
+# if it is installed but down, install it with apt-get if it is missing; Debian's chromium for
+# the UI's end-to-end test.
 services:
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then \
@@ -37,6 +38,8 @@ services:
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
 	  for i in 1 2 3 4 5; do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
+	@test -x /usr/bin/chromium || { echo "installing chromium (apt-get; the UI's browser test)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
 demo: setup
 	$(BIN)/vita demo

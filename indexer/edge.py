@@ -170,7 +170,7 @@ def _filter(flt: Filter | None) -> qe.Filter | None:
     if flt is None or flt.is_empty():
         return None
     must: list[Any] = [qe.FieldCondition(key=k, match=qe.MatchAny(any=_values(k, vs)))
-                       for k, vs in flt.keywords.items() if vs]
+                       for k, vs in flt.conditions()]
     must_not: list[Any] = [qe.FieldCondition(key=k, match=qe.MatchAny(any=_values(k, vs)))
                            for k, vs in flt.exclude.items() if vs]
     lo, hi = flt.day_range

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from catalog.api import Catalog
 from catalog.decode import MediaError, inspect, load_audio, load_image
@@ -58,6 +58,7 @@ class SearchRequest:
     k: int = 10
     group_by: GroupBy = GroupBy.NONE
     parse: bool = True  # read taxon, trait and modality words of the text as filters
+    ignore: list[tuple[str, str]] = field(default_factory=list)  # parsed (field, value) pairs the user removed
 
 
 @dataclass
@@ -179,6 +180,10 @@ class Searcher:
             text = req.text
             if req.parse:
                 interp = self.vocabulary.parse(req.text)
+                dropped = [m for m in interp.matches if (m.field, m.value) in set(req.ignore)]
+                interp.matches = [m for m in interp.matches if m not in dropped]
+                interp.remainder = " ".join([interp.remainder, *(m.phrase for m in dropped
+                                                                  if m.field != "target")]).strip()
                 parsed = Filter()
                 for key, values in interp.filters().items():
                     parsed.add(key, *values)
@@ -196,6 +201,53 @@ class Searcher:
         target = target or Target.ANY
         results = self._run(vector, target, flt, req.k, req.group_by)
         return SearchResponse(results, target, kind, text, interp, flt)
+
+    # ------------------------------------------------------------ browsing and overview
+
+    def browse(self, flt: Filter, page: int = 0, per_page: int = 20) -> tuple[list[Result], int]:
+        """One card per media item (its first window), in store order; (page, total)."""
+        first = flt.merged(Filter({"window": ["0"]}))
+        total = self.store.count(self.media_c, first)
+        hits = []
+        for i, h in enumerate(self.store.scroll(self.media_c, first, batch=per_page)):
+            if i >= (page + 1) * per_page:
+                break
+            if i >= page * per_page:
+                hits.append(h)
+        return self._join(hits), total
+
+    def count(self, flt: Filter | None = None) -> int:
+        """Media (not windows) matching a filter."""
+        return self.store.count(self.media_c, (flt or Filter()).merged(Filter({"window": ["0"]})))
+
+    def facets(self, key: str, flt: Filter | None = None, limit: int = 200) -> dict[str, int]:
+        """Media per value of a payload field (trait facets count `category=label` keywords)."""
+        return self.store.facet(self.media_c, key, (flt or Filter()).merged(Filter({"window": ["0"]})), limit)
+
+    def nearest_species(self, species: str, k: int = 8) -> list[Result]:
+        """Other species whose media lie closest to this species' media (mean vector)."""
+        hits = list(self.store.scroll(self.media_c, Filter({"species": [species]}), with_vector=True))
+        if not hits:
+            return []
+        v = np.mean([h.vector for h in hits if h.vector is not None], axis=0)
+        return self._run(v, Target.ANY, Filter(exclude={"species": [species]}), k, GroupBy.SPECIES)
+
+    def overview(self) -> dict[str, Any]:
+        """What the index status page shows: collections, counts per modality and split, progress."""
+        from catalog.models import IndexEntry
+
+        with self.catalog.sessions() as s:
+            cols = [{"name": c.name, "kind": c.kind, "alias": c.alias, "model": c.model_ref, "points": c.points,
+                     "completed": c.completed_at.isoformat() if c.completed_at else None}
+                    for c in s.scalars(select(IndexCollection).order_by(IndexCollection.id))]
+            media = len(s.scalars(select(Media.id)).all())
+            done = {status: n for status, n in s.execute(
+                select(IndexEntry.status, func.count()).where(IndexEntry.collection == self.media_c)
+                .group_by(IndexEntry.status))}
+        return {"collections": cols, "media_collection": self.media_c, "taxa_collection": self.taxa_c,
+                "points": self.store.count(self.media_c), "taxa_points": self.store.count(self.taxa_c),
+                "by_modality": self.facets("modality"), "by_split": self.facets("split"),
+                "catalog_media": media, "indexed": done.get("indexed", 0), "failed": done.get("error", 0)}
 
     def _run(self, vector: np.ndarray, target: Target, flt: Filter, k: int, group_by: GroupBy) -> list[Result]:
         hits: list[tuple[str, Hit]] = []
@@ -248,4 +300,5 @@ def _restrict(flt: Filter, allowed: frozenset[str]) -> Filter | None:
     since no taxon can satisfy those."""
     if flt.date_from or flt.date_to or flt.bbox or any(k not in allowed for k in flt.keywords):
         return None
-    return Filter({k: v for k, v in flt.keywords.items()}, {k: v for k, v in flt.exclude.items() if k in allowed})
+    return Filter(dict(flt.keywords), {k: v for k, v in flt.exclude.items() if k in allowed},
+                  traits=dict(flt.traits))

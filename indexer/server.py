@@ -131,7 +131,7 @@ def _filter(flt: Filter | None) -> models.Filter | None:
         vals = [int(v) for v in values] if key in INTEGER_FIELDS else [str(v) for v in values]
         return models.FieldCondition(key=key, match=models.MatchAny(any=vals))
 
-    must: list[Any] = [match(k, vs) for k, vs in flt.keywords.items() if vs]
+    must: list[Any] = [match(k, vs) for k, vs in flt.conditions()]
     must_not: list[Any] = [match(k, vs) for k, vs in flt.exclude.items() if vs]
     lo, hi = flt.day_range
     if lo is not None or hi is not None:

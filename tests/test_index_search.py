@@ -99,8 +99,8 @@ def test_free_text_nocturnal_hylidae_calls_returns_only_their_audio(world: tuple
                                                                     searcher: Searcher) -> None:
     cat = world[0]
     resp = searcher.search(SearchRequest(text="nocturnal Hylidae calls", k=500))
-    assert resp.target is Target.AUDIO and resp.filters.keywords == {"traits": ["activity=nocturnal"],
-                                                                     "family": ["Hylidae"]}
+    assert resp.target is Target.AUDIO and resp.filters.keywords == {"family": ["Hylidae"]}
+    assert resp.filters.traits == {"activity": ["activity=nocturnal"]}
     assert resp.embedded_text == "Amphibia Anura Hylidae"
     with cat.sessions() as s:
         nocturnal = set(s.scalars(select(Taxon.name).join(TraitValue, TraitValue.taxon_id == Taxon.id).where(

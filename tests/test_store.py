@@ -47,7 +47,8 @@ def _points(n: int, dim: int = 8, seed: int = 0) -> list[Point]:
         day = dt.date(2020, 1, 1) + dt.timedelta(days=i)
         out.append(Point(point_id(f"sha{i}", 0.0, "m"), rng.normal(size=dim).astype(np.float32), {
             "media_id": i, "species": f"sp{i % 3}", "family": "F1" if i < n // 2 else "F2",
-            "traits": ["activity=nocturnal", "habitat=wetland"] if i % 2 else ["activity=diurnal"],
+            "traits": ["activity=nocturnal", "habitat=wetland"] if i % 2 else
+                      ["activity=diurnal"] + (["habitat=wetland"] if i % 4 == 0 else []),
             "modality": "audio" if i % 4 else "image", "observed_day": day_number(day),
             "location": {"lat": float(i), "lon": float(-i)}}))
     return out
@@ -82,6 +83,11 @@ def test_filters(store: VectorStore) -> None:
 
     assert ids(Filter({"traits": ["activity=nocturnal"]})) == {i for i in range(20) if i % 2}
     assert ids(Filter({"traits": ["activity=nocturnal"], "family": ["F1"]})) == {1, 3, 5, 7, 9}
+    wet = {i for i in range(20) if i % 2 or i % 4 == 0}
+    assert ids(Filter({"traits": ["habitat=wetland"]})) == wet
+    # labels of one category are alternatives, categories must all hold
+    assert ids(Filter({"traits": ["activity=diurnal", "habitat=wetland"]})) == {i for i in range(20) if i % 4 == 0}
+    assert ids(Filter({"traits": ["activity=diurnal", "activity=nocturnal"]})) == set(range(20))
     assert ids(Filter({"species": ["sp0", "sp1"]})) == {i for i in range(20) if i % 3 in (0, 1)}
     assert ids(Filter(exclude={"modality": ["image"]})) == {i for i in range(20) if i % 4}
     assert ids(Filter({"media_id": ["3", "4"]})) == {3, 4}

@@ -573,6 +573,33 @@ def traits_cmd(
         console.print(f"[dim]{note}[/dim]")
 
 
+@app.command("serve")
+def serve_cmd(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """The search UI (Streamlit). With the embedded store it owns the index while it runs."""
+    import subprocess
+    import sys
+
+    from search_ui.state import MAX_UPLOAD_MB
+
+    s = settings_mod.get_settings()
+    if not (s.index_dir / "aliases.json").exists() and not s.qdrant_url:
+        raise _fail(f"no index in {s.index_dir}; run `vita index` first")
+    script = Path(__file__).resolve().parent.parent / "search_ui" / "app.py"
+    env = {**os.environ, "VITA_DATA_DIR": str(s.data_dir.resolve()), "VITA_DATABASE_URL": s.resolved_database_url}
+    console.print(f"VITA Search UI: [bold]http://{host}:{port}[/bold] (Ctrl-C stops it)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", host, "--server.port",
+           str(port), "--server.headless", "true", "--server.maxUploadSize", str(MAX_UPLOAD_MB),
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--client.toolbarMode", "minimal"]
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 # ---------------------------------------------------------------- demo
 
 
@@ -580,6 +607,7 @@ def traits_cmd(
 def demo(
     size: Annotated[DemoSizeOpt, typer.Option(help="Demo world size.")] = DemoSizeOpt.default,
     train: Annotated[bool, typer.Option(help="Train the tiny model if <data>/models/tiny is missing.")] = True,
+    serve: Annotated[bool, typer.Option(help="End by serving the search UI on 127.0.0.1:8501.")] = True,
 ) -> None:
     """The main job on the embedded default: build the demo world, train the tiny model once, index it."""
     console.rule("VITA demo world (real taxonomy, SYNTHETIC media)")
@@ -604,6 +632,9 @@ def demo(
                    as_json=False)
     console.print("Try: [bold]vita search \"Strigidae photos\"[/bold], [bold]vita search --audio FILE "
                   "--target image[/bold], [bold]vita traits --species \"Hyla versicolor\"[/bold]")
+    if serve and train and (model_dir / "vita_config.json").is_file():
+        console.rule("the search UI")
+        serve_cmd(port=8501, host="127.0.0.1")
     _exit_for(report)
 
 

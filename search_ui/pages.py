@@ -1,0 +1,205 @@
+"""The five pages. Each one reads widgets, calls the search module, and draws what it returns."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from catalog.queries import SpeciesNotFound
+from catalog.traits import CATEGORIES
+from indexer.filters import Filter
+from indexer.search import GroupBy, QueryError, SearchRequest, Target
+from indexer.traitlookup import TraitReport, predict_traits, species_traits
+from search_ui.render import card, md
+from search_ui.state import resources
+from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, sidebar_filters, upload
+
+TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
+GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
+
+
+def _grid(results: list, key: str, on_more: object | None = None, columns: int = 3) -> None:
+    cols = st.columns(columns)
+    for i, r in enumerate(results):
+        with cols[i % columns]:
+            card(r, f"{key}-{i}", on_more)
+
+
+def _more_like_this(media_id: int) -> None:
+    st.session_state["more_like"] = media_id
+    st.session_state["ignored"] = []
+    st.rerun()  # the page above the cards already ran: draw it again for the new query
+
+
+def search_page() -> None:
+    _, searcher = resources()
+    st.title("Search")
+    flt = sidebar_filters(searcher, "search")
+    text = st.text_input("Describe what you are looking for", key="q",
+                         placeholder="nocturnal Hylidae calls · Strigidae photos · Gray Treefrog")
+    with st.expander("... or search with a sound or a photo"):
+        audio = upload("A sound", AUDIO_TYPES, "up-audio")
+        image = upload("A photo", IMAGE_TYPES, "up-image")
+    c1, c2, c3 = st.columns([2, 2, 1])
+    target_label = c1.radio("Find", ["From the words", *TARGETS], horizontal=True, key="target")
+    group_label = c2.radio("Show", list(GROUPS), horizontal=True, key="group")
+    k = c3.number_input("How many", 1, 100, 12, key="k")
+    more = st.session_state.get("more_like")
+    if more is not None:
+        st.info(f"More like media {more}")
+        if st.button("Back to my query"):
+            st.session_state["more_like"] = None
+            st.rerun()
+    req = SearchRequest(k=int(k), group_by=GROUPS[group_label], filters=flt,
+                        target=TARGETS.get(target_label), ignore=list(st.session_state.get("ignored", [])))
+    if more is not None:
+        req.media_ids = [int(more)]
+    elif audio is not None:
+        req.audio = audio
+    elif image is not None:
+        req.image = image
+    elif text.strip():
+        req.text = text
+    else:
+        st.caption("Type a query, drop in a sound or a photo, or browse by family or habitat.")
+        return
+    if req.target is None and req.text is None:
+        req.target = Target.AUDIO if req.image is not None else Target.ANY
+    with st.spinner("Searching ..."):
+        try:
+            resp = searcher.search(req)
+        except QueryError as exc:
+            st.error(str(exc))
+            return
+    if resp.interpretation is not None:
+        _chips(resp)
+    st.subheader(f"{len(resp.results)} results · {resp.target.value}")
+    if not resp.results:
+        st.warning("Nothing matches these filters. Remove a filter chip or a sidebar filter.")
+    _grid(resp.results, "s", _more_like_this)
+
+
+def _chips(resp: object) -> None:
+    """The parsed filters as removable chips: a click drops that reading of the words."""
+    interp = resp.interpretation  # type: ignore[attr-defined]
+    if not interp.matches and not resp.embedded_text:  # type: ignore[attr-defined]
+        return
+    st.caption("Understood as (click to remove):")
+    cols = st.columns(max(1, len(interp.matches)) + 1)
+    for i, m in enumerate(interp.matches):
+        if cols[i].button(f"{m.field}: {m.value} ✕", key=f"chip-{m.field}-{m.value}"):
+            st.session_state.setdefault("ignored", []).append((m.field, m.value))
+            st.rerun()
+    if resp.embedded_text:  # type: ignore[attr-defined]
+        cols[-1].caption(f"embedded: {md(resp.embedded_text)}")  # type: ignore[attr-defined]
+
+
+def browse_page() -> None:
+    _, searcher = resources()
+    st.title("Browse")
+    flt = sidebar_filters(searcher, "browse")
+    facet_by = st.selectbox("Count by", ["family", "genus", "class", "modality", "license",
+                                         *(f"trait: {c.key}" for c in CATEGORIES)], key="facet")
+    key = "traits" if facet_by.startswith("trait") else facet_by
+    counts = searcher.facets(key, flt)
+    if key == "traits":
+        prefix = facet_by.split(": ")[1] + "="
+        counts = {v.removeprefix(prefix): n for v, n in counts.items() if v.startswith(prefix)}
+    st.bar_chart(counts, horizontal=True, height=min(600, 60 + 22 * len(counts)))
+    per_page = 12
+    total = searcher.count(flt)
+    pages = max(1, -(-total // per_page))
+    page = st.number_input(f"Page (of {pages}; {total} items)", 1, pages, 1, key="page") - 1
+    with st.spinner("Loading ..."):
+        results, total = searcher.browse(flt, int(page), per_page)
+    _grid(results, "b")
+
+
+def _trait_table(report: TraitReport) -> None:
+    rows = []
+    for c in CATEGORIES:
+        rows.append({"trait": c.title, "known": ", ".join(report.known.get(c.key, [])),
+                     "probes": ", ".join(f"{lab} {p:.2f}" for lab, p in report.probes.get(c.key, [])[:2]),
+                     "nearest species vote": ", ".join(f"{lab} {p:.2f}"
+                                                       for lab, p in report.neighbours.get(c.key, [])[:2])})
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+
+
+def traits_page() -> None:
+    cat, searcher = resources()
+    st.title("Trait lookup")
+    names = sorted(searcher.facets("species"))
+    species = st.selectbox("A species", ["(none)", *names], key="trait-species")
+    audio = upload("... or predict from a sound", AUDIO_TYPES, "trait-audio")
+    image = upload("... or from a photo", IMAGE_TYPES, "trait-image")
+    try:
+        with st.spinner("Looking up traits ..."):
+            if audio is not None or image is not None:
+                report = predict_traits(searcher, audio=audio, image=image)
+                if report.nearest_species:  # known traits of the closest species, beside the predictions
+                    report.known = species_traits(searcher, report.nearest_species[0][0]).known
+                    st.caption(f"known traits shown are those of the nearest species, "
+                               f"{md(report.nearest_species[0][0])}")
+            elif species != "(none)":
+                report = species_traits(searcher, species)
+            else:
+                st.caption("Pick a species, or drop in a sound or photo.")
+                return
+    except (QueryError, SpeciesNotFound) as exc:
+        st.error(str(exc))
+        return
+    st.subheader(report.query)
+    _trait_table(report)
+    if report.nearest_species:
+        st.text("nearest species: " + ", ".join(f"{sp} ({s:.2f})" for sp, s in report.nearest_species[:5]))
+    for note in report.notes:
+        st.caption(md(note))
+
+
+def species_page() -> None:
+    cat, searcher = resources()
+    st.title("Species")
+    names = sorted(searcher.facets("species"))
+    default = st.query_params.get("species")
+    name = st.selectbox("Species", names, index=names.index(default) if default in names else 0, key="sp")
+    try:
+        info = cat.species(name, media_limit=24)
+    except SpeciesNotFound as exc:
+        st.error(str(exc))
+        return
+    st.header(info.name + (f" · {info.common_name}" if info.common_name else ""))
+    st.text(" > ".join(f"{r} {n}" for r, n in info.lineage.items()) + (f"  ({info.split_role} species)"
+                                                                          if info.split_role else ""))
+    st.dataframe([{"trait": k, "values": ", ".join(v[0] for v in vals), "source": vals[0][1]}
+                  for k, vals in info.traits.items()], hide_index=True)
+    results, total = searcher.browse(Filter({"species": [name]}), 0, 12)
+    st.subheader(f"Media ({total})")
+    _grid(results, "sp")
+    st.subheader("Nearest species")
+    with st.spinner("Finding neighbours ..."):
+        near = searcher.nearest_species(name)
+    st.dataframe([{"species": r.species, "common name": r.common_name, "family": r.lineage.get("family"),
+                   "score": r.score} for r in near], hide_index=True)
+
+
+def status_page() -> None:
+    cat, searcher = resources()
+    st.title("Index status")
+    o = searcher.overview()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Points", o["points"])
+    c2.metric("Taxa points", o["taxa_points"])
+    c3.metric("Media indexed", f"{o['indexed']} / {o['catalog_media']}")
+    c4.metric("Failed", o["failed"])
+    st.progress(min(1.0, o["indexed"] / max(1, o["catalog_media"])), text="indexing progress of the current model")
+    st.subheader("Per modality and split (media)")
+    st.dataframe([{"modality": k, "media": v} for k, v in o["by_modality"].items()]
+                 + [{"split": k, "media": v} for k, v in o["by_split"].items()], hide_index=True)
+    st.subheader("Collections")
+    st.dataframe(o["collections"], hide_index=True)
+    st.subheader("Recorded failures")
+    rows = [{"source": f.source, "file / item": f.item, "stage": f.stage, "reason": f.reason}
+            for f in cat.failures(limit=200)]
+    if rows:
+        st.dataframe(rows, hide_index=True)
+    else:
+        st.caption("none")

@@ -1,0 +1,56 @@
+"""Sidebar filters shared by the search and browse pages: cascading lineage, traits, licence,
+source, date. Their options are facets of the index, so only values that exist are offered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from indexer.filters import Filter
+from indexer.search import Searcher
+from search_ui.state import MAX_UPLOAD_MB
+
+RANKS = ("class", "order", "family", "genus", "species")
+AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a"]
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
+
+
+def sidebar_filters(searcher: Searcher, key: str) -> Filter:
+    flt = Filter()
+    st.sidebar.header("Filters")
+    for rank in RANKS:  # each rank's options depend on the choices above it
+        counts = searcher.facets(rank, flt)
+        options = sorted(counts)
+        pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",
+                                    format_func=lambda v, c=counts: v if v == "(any)" else f"{v} ({c[v]})")
+        if pick and pick != "(any)":
+            flt.add(rank, pick)
+    traits = searcher.facets("traits", flt)
+    chosen = st.sidebar.multiselect("Traits", sorted(traits), key=f"{key}-traits",
+                                    format_func=lambda v: f"{v.replace('=', ': ')} ({traits.get(v, 0)})")
+    flt.add("traits", *chosen)  # one category's values are alternatives; categories must all hold
+    for field, label in (("license", "Licence"), ("source", "Source")):
+        values = st.sidebar.multiselect(label, sorted(searcher.facets(field, flt)), key=f"{key}-{field}")
+        if values:
+            flt.add(field, *values)
+    start = st.sidebar.date_input("Observed from", value=None, key=f"{key}-from", min_value=dt.date(1900, 1, 1))
+    end = st.sidebar.date_input("Observed until", value=None, key=f"{key}-to", min_value=dt.date(1900, 1, 1))
+    flt.date_from, flt.date_to = start or None, end or None
+    return flt
+
+
+def upload(label: str, types: list[str], key: str) -> Path | None:
+    """An uploaded file, bounded in size and type, saved where the searcher can check and decode it."""
+    f = st.file_uploader(label, type=types, key=key, help=f"at most {MAX_UPLOAD_MB} MB")
+    if f is None:
+        return None
+    if f.size > MAX_UPLOAD_MB * 1024 * 1024:
+        st.error(f"{f.name}: larger than {MAX_UPLOAD_MB} MB")
+        return None
+    suffix = Path(f.name).suffix.lower()
+    tmp = Path(tempfile.mkdtemp(prefix="vita-upload-")) / f"upload{suffix}"
+    tmp.write_bytes(f.getbuffer())
+    return tmp
