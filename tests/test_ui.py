@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -182,8 +183,11 @@ def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         proc.kill()
         pytest.fail(f"streamlit did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
     yield url
-    proc.terminate()
-    proc.wait(20)
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

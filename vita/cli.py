@@ -579,7 +579,6 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """The search UI (Streamlit). With the embedded store it owns the index while it runs."""
-    import subprocess
     import sys
 
     from search_ui.state import MAX_UPLOAD_MB
@@ -594,10 +593,8 @@ def serve_cmd(
            str(port), "--server.headless", "true", "--server.maxUploadSize", str(MAX_UPLOAD_MB),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--client.toolbarMode", "minimal"]
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    os.execve(sys.executable, cmd, env)  # this process becomes the server: stopping it stops the UI
 
 
 # ---------------------------------------------------------------- demo
