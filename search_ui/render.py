@@ -60,7 +60,7 @@ def card(r: Result, key: str, on_more: object | None = None) -> None:
         elif r.path:
             st.caption(f"file missing: {md(r.path)}")
         st.caption(md(" > ".join(r.lineage.values())))
-        st.text(f"score {r.score:.3f} · {r.modality} · media {r.media_id}")
+        st.text((f"score {r.score:.3f} · " if r.score else "") + f"{r.modality} · media {r.media_id}")
         st.text(f"licence {r.license or '?'} · {r.attribution or r.rights_holder or 'no attribution'}")
         if on_more is not None and r.media_id is not None:
             if st.button("More like this", key=f"more-{key}-{r.media_id}-{r.offset_s}"):

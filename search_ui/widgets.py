@@ -24,7 +24,9 @@ def sidebar_filters(searcher: Searcher, key: str) -> Filter:
     for rank in RANKS:  # each rank's options depend on the choices above it
         counts = searcher.facets(rank, flt)
         options = sorted(counts)
+        linked = st.query_params.get(rank)  # links such as /browse?family=Hylidae preselect a taxon
         pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",
+                                    index=options.index(linked) + 1 if linked in options else 0,
                                     format_func=lambda v, c=counts: v if v == "(any)" else f"{v} ({c[v]})")
         if pick and pick != "(any)":
             flt.add(rank, pick)

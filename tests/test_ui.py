@@ -190,54 +190,19 @@ def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _wait_idle(pg: object) -> None:
-    """Until Streamlit's running indicator is gone (the script run has finished)."""
-    pg.wait_for_timeout(300)  # type: ignore[attr-defined]
-    pg.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)  # type: ignore[attr-defined]
-
-
-def test_end_to_end_in_chromium(server: str, data_dir: Path, tmp_path: Path) -> None:
+def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     if not Path("/usr/bin/chromium").exists():
         if os.environ.get("VITA_REQUIRE_BROWSER"):
             pytest.fail("chromium is required (VITA_REQUIRE_BROWSER) but /usr/bin/chromium is missing")
         pytest.skip("no /usr/bin/chromium (make test installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
+    from search_ui.walkthrough import walk
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with Catalog(make_settings(data_dir.parent)) as cat, cat.sessions() as s:
-        photo = s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id))
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(  # a fresh profile dir: no state from earlier runs
-            str(tmp_path / "profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000})
-        pg = browser.new_page()
-        pg.goto(server + "/")
-        box = pg.get_by_placeholder("nocturnal Hylidae calls", exact=False)
-        box.wait_for(timeout=120_000)
-        box.fill("nocturnal Hylidae calls")
-        box.press("Enter")
-        pg.get_by_text("results · audio").wait_for(timeout=120_000)
-        _wait_idle(pg)
-        assert pg.locator("audio").count() >= 1
-        body = pg.inner_text("body")
-        assert "family: Hylidae" in body and "activity=nocturnal" in body and "Hylidae" in body
-        pg.screenshot(path=str(ARTIFACTS / "ui-search.png"), full_page=False)
-
-        pg.goto(server + "/")  # a photo -> the sounds of that species and its relatives
-        pg.get_by_text("... or search with a sound or a photo").click()
-        pg.locator('input[type="file"]').nth(1).set_input_files(photo)
-        pg.get_by_text("results · audio").wait_for(timeout=120_000)
-        _wait_idle(pg)
-        assert pg.locator("audio").count() >= 1
-        pg.screenshot(path=str(ARTIFACTS / "ui-photo-to-sounds.png"), full_page=False)
-
-        pg.goto(server + "/browse")
-        pg.get_by_text("Page (of", exact=False).wait_for(timeout=120_000)
-        _wait_idle(pg)
-        assert pg.locator("audio").count() + pg.locator("img").count() >= 1
-        pg.screenshot(path=str(ARTIFACTS / "ui-browse.png"), full_page=False)
-        browser.close()
+        photo = Path(s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id)))
+    seen = walk(server, ARTIFACTS, photo, family="Hylidae")
+    assert seen.search_audio >= 1
+    assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
+    assert "Ranidae" not in seen.search_text  # only the filtered family's cards
+    assert seen.photo_audio >= 1
+    assert seen.browse_cards >= 1 and "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
+    assert all((ARTIFACTS / f"ui-{n}.png").stat().st_size > 10_000 for n in ("search", "photo-to-sounds", "browse"))
