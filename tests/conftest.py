@@ -76,3 +76,16 @@ def catalog(settings: Settings, db_url: str) -> Iterator[Catalog]:
     cat = Catalog(settings, url=db_url)
     yield cat
     cat.close()
+
+
+def small_world(root: Path) -> tuple[Catalog, Settings, Path]:
+    """The small demo world in its own data dir, and a random-weight tiny model saved beside it:
+    enough for tests of machinery (indexing, search, UI), not of accuracy."""
+    from catalog.sources.demo import DemoWorldSource
+    from encoders.factory import create_encoder, save_vita
+
+    settings = make_settings(root)
+    cat = Catalog(settings)
+    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
+    save_vita(create_encoder("tiny", pretrained=False), root / "model")
+    return cat, settings, root / "model"

@@ -19,13 +19,11 @@ from typer.testing import CliRunner
 
 from catalog.api import Catalog
 from catalog.models import IndexEntry, Media, Taxon, TraitValue
-from catalog.sources.demo import DemoWorldSource
-from encoders.factory import create_encoder, save_vita
 from indexer.filters import BBox, Filter
 from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
 from indexer.store import open_store
 from indexer.traitlookup import predict_traits, species_traits
-from tests.conftest import make_settings
+from tests.conftest import small_world
 from vita.settings import Settings
 from indexer.models import describe_model
 from workers.indexing import plan, run_index
@@ -34,11 +32,7 @@ from workers.indexing import plan, run_index
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Settings, Path]]:
     root = tmp_path_factory.mktemp("index")
-    settings = make_settings(root)
-    cat = Catalog(settings)
-    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
-    model_dir = root / "model"
-    save_vita(create_encoder("tiny", pretrained=False), model_dir)
+    cat, settings, model_dir = small_world(root)
     # one long recording of a known species: several windows, for grouping by recording
     long_dir = root / "long"
     long_dir.mkdir()

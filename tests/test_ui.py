@@ -21,10 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from catalog.api import Catalog
 from catalog.models import Media
-from catalog.sources.demo import DemoWorldSource
 from catalog.sources.folder import FolderSource
-from encoders.factory import create_encoder, save_vita
-from tests.conftest import make_settings
+from tests.conftest import make_settings, small_world
 from workers.indexing import run_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +33,8 @@ HOSTILE = "A. <b>Bold</b> [link](http://x) Recordist"
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("ui")
-    settings = make_settings(root)
-    with Catalog(settings) as cat:
-        assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
+    cat, settings, model = small_world(root)
+    with cat:
         with cat.sessions() as s:
             src = Path(s.scalar(select(Media.path).where(Media.kind == "audio").order_by(Media.id)))
         folder = root / "mine"
@@ -47,8 +44,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (folder / "metadata.csv").write_text(f"file,scientificName,license,rightsHolder\n"
                                              f"call.wav,Hyla versicolor,cc-by,\"{HOSTILE}\"\n")
         assert cat.ingest(FolderSource(folder)).added == 1
-        save_vita(create_encoder("tiny", pretrained=False), root / "model")
-        assert run_index(cat, settings, str(root / "model"), eager=True, batch_size=64).failed == 0
+        assert run_index(cat, settings, str(model), eager=True, batch_size=64).failed == 0
     yield settings.data_dir
 
 

@@ -17,10 +17,8 @@ from sqlalchemy import select
 
 from catalog.api import Catalog
 from catalog.models import IndexEntry, Media
-from catalog.sources.demo import DemoWorldSource
-from encoders.factory import create_encoder, save_vita
 from indexer.store import open_store
-from tests.conftest import make_settings
+from tests.conftest import small_world
 from vita.settings import Settings
 from indexer.models import describe_model
 from workers.indexing import IndexReport, plan, run_index
@@ -31,12 +29,8 @@ LIMIT = 160  # media per run: enough batches to kill a worker mid-way, small eno
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Settings, Path]]:
-    root = tmp_path_factory.mktemp("workers")
-    settings = make_settings(root)
-    cat = Catalog(settings)
-    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
-    save_vita(create_encoder("tiny", pretrained=False), root / "model")
-    yield cat, settings, root / "model"
+    cat, settings, model = small_world(tmp_path_factory.mktemp("workers"))
+    yield cat, settings, model
     cat.close()
 
 

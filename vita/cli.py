@@ -93,13 +93,18 @@ def _print_report(r: IngestReport) -> None:
         t.add_row(k, str(getattr(r, k)))
     console.print(t)
     if r.failures:
-        ft = Table("file / item", "stage", "reason", title=f"{r.failed} failed", title_style="red")
-        for item, stage, reason in r.failures[:20]:
-            ft.add_row(item, stage, reason)
-        console.print(ft)
-        if r.failed > 20:
-            console.print(f"... and {r.failed - 20} more")
-        console.print("All failures: [bold]vita catalog failures[/bold]")
+        _print_failures(r.failures, r.failed, "vita catalog failures")
+
+
+def _print_failures(failures: list[tuple[str, str, str]], total: int, command: str) -> None:
+    """The first 20 (file, stage, reason) rows, and where to see them all."""
+    ft = Table("file / item", "stage", "reason", title=f"{total} failed", title_style="red")
+    for item, stage, reason in failures[:20]:
+        ft.add_row(item, stage, reason)
+    console.print(ft)
+    if total > 20:
+        console.print(f"... and {total - 20} more")
+    console.print(f"All failures: [bold]{command}[/bold]")
 
 
 def _exit_for(report: IngestReport) -> None:
@@ -415,11 +420,7 @@ def index_cmd(
     t.add_row("seconds", f"{report.seconds:.1f}")
     console.print(t)
     if report.failures:
-        ft = Table("file", "stage", "reason", title=f"{report.failed} failed", title_style="red")
-        for item, stage, reason in report.failures[:20]:
-            ft.add_row(item, stage, reason)
-        console.print(ft)
-        console.print("All failures: [bold]vita catalog failures --source index[/bold]")
+        _print_failures(report.failures, report.failed, "vita catalog failures --source index")
         raise typer.Exit(1)
 
 
