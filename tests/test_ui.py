@@ -60,8 +60,11 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="module", autouse=True)
 def _release_store() -> Iterator[None]:
-    """AppTest runs pages in this process; hand the index back when the module is done."""
+    """AppTest runs pages in this process: hand the index back when the module is done, and put
+    back the `__main__` module AppTest replaced (spawned process pools re-import `__main__`)."""
+    main = sys.modules["__main__"]
     yield
+    sys.modules["__main__"] = main
     import streamlit as st
 
     from search_ui import state
@@ -72,7 +75,8 @@ def _release_store() -> Iterator[None]:
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_string(f"from search_ui import pages\npages.{name}()\n", default_timeout=180)
+    script = f"if __name__ == '__main__':\n    from search_ui import pages\n    pages.{name}()\n"
+    at = AppTest.from_string(script, default_timeout=180)
     return at.run()
 
 

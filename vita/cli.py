@@ -412,7 +412,7 @@ def index_cmd(
             report = run_index(cat, s, ref, preset=preset, batch_size=batch_size, workers=workers,
                                start_workers=start_workers, eager=eager, retry_failed=retry_failed, limit=limit,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except (FileNotFoundError, StoreError, ValueError) as exc:
+    except (FileNotFoundError, StoreError, ValueError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
     t = Table(show_header=False, title=f"index {report.media_collection}")
     for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched"):

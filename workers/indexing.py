@@ -32,6 +32,7 @@ from training.prompts import Template, render
 from vita.settings import Settings
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
+MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
 
 
 @dataclass
@@ -139,7 +140,7 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
     report = IndexReport(media_c, taxa_c, spec.ref)
     own_store = store is None
     store = store or open_store(settings)
-    commit_here = own_store and not settings.qdrant_url  # embedded: only this process may write
+    commit_here = not settings.qdrant_url  # embedded: only this process (the store's owner) may write
     try:
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.create(name, spec.dim)
@@ -251,9 +252,12 @@ def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: 
         taxa_job = (app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
                     if taxa else None)
         pending = {i: send(ids) for i, ids in enumerate(batches)}
-        done = 0
+        done, restarts = 0, 0
         while pending or taxa_job is not None:
             if pool and not pool.alive():  # the whole worker died: restart it, send what is unfinished
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise RuntimeError(f"the index workers keep dying; see {pool.log}")
                 pool.start()
                 pending = {i: send(batches[i]) for i in pending}
                 report.redispatched += len(pending)
