@@ -127,7 +127,7 @@ def _trait_table(report: TraitReport) -> None:
 def traits_page() -> None:
     cat, searcher = resources()
     st.title("Trait lookup")
-    names = sorted(searcher.facets("species"))
+    names = sorted(searcher.facets("species", limit=100_000))  # every species, not the top 200
     species = st.selectbox("A species", ["(none)", *names], key="trait-species")
     audio = upload("... or predict from a sound", AUDIO_TYPES, "trait-audio")
     image = upload("... or from a photo", IMAGE_TYPES, "trait-image")
@@ -158,7 +158,7 @@ def traits_page() -> None:
 def species_page() -> None:
     cat, searcher = resources()
     st.title("Species")
-    names = sorted(searcher.facets("species"))
+    names = sorted(searcher.facets("species", limit=100_000))  # every species, not the top 200
     default = st.query_params.get("species")
     name = st.selectbox("Species", names, index=names.index(default) if default in names else 0, key="sp")
     try:

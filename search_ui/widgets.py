@@ -22,7 +22,7 @@ def sidebar_filters(searcher: Searcher, key: str) -> Filter:
     flt = Filter()
     st.sidebar.header("Filters")
     for rank in RANKS:  # each rank's options depend on the choices above it
-        counts = searcher.facets(rank, flt)
+        counts = searcher.facets(rank, flt, limit=100_000)
         options = sorted(counts)
         linked = st.query_params.get(rank)  # links such as /browse?family=Hylidae preselect a taxon
         pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",
