@@ -76,8 +76,10 @@ class Vocabulary:
             if t.common_name:
                 phrases.setdefault(t.common_name.lower(), (t.rank, t.name))
                 phrases.setdefault(t.common_name.lower() + "s", (t.rank, t.name))
+            # the Tax prompt's order, broad to narrow, ending in the epithet for a species (as in training)
             names = [t.class_name, t.order_name, t.family_name, t.genus_name]
-            lineage[(t.rank, t.name)] = [n for n in names if n] + ([t.name] if t.rank == "species" else [])
+            lineage[(t.rank, t.name)] = ([n for n in names if n]
+                                         + (t.name.split()[1:2] if t.rank == "species" else []))
         return cls(phrases, lineage)
 
     def parse(self, text: str) -> Interpretation:

@@ -110,6 +110,8 @@ def test_parser_reads_common_names_ranks_traits_and_keeps_the_rest(searcher: Sea
     interp = searcher.vocabulary.parse("Gray Treefrog songs in wetlands at dusk")
     assert interp.filters() == {"species": ["Hyla versicolor"], "traits": ["habitat=wetland"]}
     assert interp.target == "audio" and interp.remainder == "dusk"
+    assert searcher.vocabulary.prompt_for(searcher.vocabulary.parse("Gray Treefrog songs")) == \
+        "Amphibia Anura Hylidae Hyla versicolor"  # the Tax template the model was trained on
     assert searcher.vocabulary.parse("photos of Strigidae").filters() == {"family": ["Strigidae"]}
     assert searcher.vocabulary.parse("owl pictures").remainder == "owl"  # not a taxon name: embedded
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
@@ -32,7 +33,8 @@ ingest_app = typer.Typer(help="Add taxa, traits and media to the catalog.", no_a
 catalog_app = typer.Typer(help="Look into the catalog.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(catalog_app, name="catalog")
-console = Console()
+# Piped output is not cut at 80 columns (rich's default without a terminal): tables stay readable.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
@@ -580,8 +582,6 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """The search UI (Streamlit). With the embedded store it owns the index while it runs."""
-    import sys
-
     from search_ui.state import MAX_UPLOAD_MB
 
     s = settings_mod.get_settings()
