@@ -33,6 +33,10 @@ from vita.settings import Settings
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
 MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
+#: No batch back for this long while batches are out: send them again. Celery requeues a batch whose
+#: worker process dies while running it, but not one whose process dies before the task has started
+#: (seen with kill -9 here); ids are deterministic, so a batch done twice is stored once.
+STALL_S = 300.0
 
 
 @dataclass
@@ -129,8 +133,8 @@ class WorkerPool:
 def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: str = "tiny",
               batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
               eager: bool = False, retry_failed: bool = False, limit: int | None = None,
-              store: VectorStore | None = None,
-              progress: Progress | None = None, poll_s: float = 0.1) -> IndexReport:
+              store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.1,
+              stall_s: float = STALL_S) -> IndexReport:
     """Index every media item this model has not indexed yet (at most `limit`, for a trial run);
     the aliases then point at this model's collections, so search uses what is indexed."""
     t0 = time.monotonic()
@@ -153,7 +157,7 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
             _run_eager(catalog, store, spec, media_c, taxa_c, batches, taxa, report, progress)
         elif batches or taxa:
             _run_celery(catalog, settings, store, spec, media_c, taxa_c, batches, taxa, report, progress,
-                        workers or settings.workers, start_workers, commit_here, poll_s)
+                        workers or settings.workers, start_workers, commit_here, poll_s, stall_s)
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.optimize(name)
             store.set_alias(alias_name(settings.corpus, kind), name)
@@ -235,7 +239,7 @@ def _run_eager(catalog: Catalog, store: VectorStore, spec: ModelSpec, media_c: s
 def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: ModelSpec, media_c: str,
                 taxa_c: str, batches: list[list[int]], taxa: list[tuple[str, str, dict[str, Any]]],
                 report: IndexReport, progress: Progress | None, workers: int, start_workers: bool,
-                commit_here: bool, poll_s: float) -> None:
+                commit_here: bool, poll_s: float, stall_s: float) -> None:
     from workers.app import make_app
     from workers.tasks import decode_matrix
 
@@ -252,8 +256,12 @@ def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: 
         taxa_job = (app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
                     if taxa else None)
         pending = {i: send(ids) for i, ids in enumerate(batches)}
-        done, restarts = 0, 0
+        done, restarts, last_back = 0, 0, time.monotonic()
         while pending or taxa_job is not None:
+            if pending and time.monotonic() - last_back > stall_s:  # lost with a worker: send again
+                pending = {i: send(batches[i]) for i in pending}
+                report.redispatched += len(pending)
+                last_back = time.monotonic()
             if pool and not pool.alive():  # the whole worker died: restart it, send what is unfinished
                 restarts += 1
                 if restarts > MAX_RESTARTS:
@@ -269,6 +277,7 @@ def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: 
                 taxa_job = None
             for i in [i for i, r in pending.items() if r.ready()]:
                 res = pending.pop(i)
+                last_back = time.monotonic()
                 try:
                     out = res.get()
                 except Exception as exc:  # noqa: BLE001 - retries exhausted: record the batch, go on
