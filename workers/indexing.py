@@ -124,7 +124,7 @@ class WorkerPool:
             return
         self.proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(timeout)  # 0: kill at once
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
@@ -253,14 +253,24 @@ def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: 
                                                        not commit_here])
 
     try:
-        taxa_job = (app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
-                    if taxa else None)
+        def send_taxa() -> Any:
+            return app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
+
+        taxa_job = send_taxa() if taxa else None
         pending = {i: send(ids) for i, ids in enumerate(batches)}
         done, restarts, last_back = 0, 0, time.monotonic()
         while pending or taxa_job is not None:
-            if pending and time.monotonic() - last_back > stall_s:  # lost with a worker: send again
+            if (pending or taxa_job is not None) and time.monotonic() - last_back > stall_s:
+                # a task lost with a worker process; the worker may also have stopped consuming (seen
+                # after a kill -9): restart our workers on an empty queue and send everything again
+                if pool:
+                    pool.stop(timeout=0)
+                    app.control.purge()
+                    pool.start()
                 pending = {i: send(batches[i]) for i in pending}
-                report.redispatched += len(pending)
+                if taxa_job is not None:
+                    taxa_job = send_taxa()
+                report.redispatched += len(pending) + (taxa_job is not None)
                 last_back = time.monotonic()
             if pool and not pool.alive():  # the whole worker died: restart it, send what is unfinished
                 restarts += 1
@@ -270,11 +280,11 @@ def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: 
                 pending = {i: send(batches[i]) for i in pending}
                 report.redispatched += len(pending)
                 if taxa_job is not None:
-                    taxa_job = app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
+                    taxa_job = send_taxa()
             if taxa_job is not None and taxa_job.ready():
                 _upsert_taxa(store, taxa_c, taxa, decode_matrix(taxa_job.get(), spec.dim), report)
                 taxa_job.forget()
-                taxa_job = None
+                taxa_job, last_back = None, time.monotonic()
             for i in [i for i, r in pending.items() if r.ready()]:
                 res = pending.pop(i)
                 last_back = time.monotonic()
