@@ -61,6 +61,8 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     max_steps_per_epoch: int | None = None  # for tests and smoke runs
+    validate: bool = True  # validation A2T after every epoch (and best/ by it); off: last/ only
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always saved)
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -257,21 +259,28 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
                   **{k: round(v_ / max(1, len(groups)), 4) for k, v_ in sums.items()}}
         if rank == 0:
             model.eval()
-            if cfg.stage > 0 and val_items:
-                val = a2t_accuracy(model, table, val_items, cache)
+            if cfg.stage > 0 and val_items and cfg.validate:
+                val = a2t_accuracy(model, table, val_items, cache, val_template(cfg))
                 record.update({"val_a2t_top1": round(val["top1"], 4), "val_a2t_top5": round(val["top5"], 4)})
             state["epoch"] = epoch + 1
             score = record.get("val_a2t_top1", -record["loss"])
             best = score > state.get("best", float("-inf"))
             if best:
                 state["best"] = score
-            _checkpoint(model, opt, state, cfg, out, epoch + 1, best)
+            if (epoch + 1) % max(1, cfg.checkpoint_every) == 0 or epoch + 1 == cfg.epochs:
+                _checkpoint(model, opt, state, cfg, out, epoch + 1, best and cfg.validate)
             with metrics_path.open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
         history.append(record)
         if world > 1:
             dist.barrier()
     return TrainResult(out, last, history, model)
+
+
+def val_template(cfg: TrainConfig) -> Template:
+    """Validate a single-template model on its own prompt type, any other with Tax+Com; a Com-only
+    model's best epoch must not be picked by prompts it never trained on."""
+    return Template(cfg.templates[0]) if len(cfg.templates) == 1 else Template.TAX_COM
 
 
 def lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:

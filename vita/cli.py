@@ -598,6 +598,95 @@ def serve_cmd(
     os.execve(sys.executable, cmd, env)  # this process becomes the server: stopping it stops the UI
 
 
+# ---------------------------------------------------------------- benchmarks
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise _fail(f"{what}: want comma-separated integers, got {text!r}") from None
+
+
+@app.command("bench")
+def bench_cmd(
+    suite: Annotated[str, typer.Argument(help="retrieval | zeroshot | traits | speed | all")],
+    preset: Annotated[str, typer.Option(help="Encoder preset; the model defaults to <data>/models/<preset>.")] = "tiny",
+    model: Annotated[Optional[Path], typer.Option(help="Encoder checkpoint directory.")] = None,
+    run: Annotated[Optional[str], typer.Option(help="Run name (default: a timestamp).")] = None,
+    out: Annotated[Path, typer.Option(help="Results root; the run lands in <out>/<run>/.")] = Path("bench/results"),
+    seed: Annotated[int, typer.Option(help="Seed of the retrieval tasks and the ablation runs.")] = 0,
+    ways: Annotated[int, typer.Option(help="Candidates per retrieval task (BioVITA: 100).")] = 100,
+    max_tasks: Annotated[int, typer.Option(help="At most this many tasks per retrieval scenario.")] = 300,
+    tasks: Annotated[Optional[Path], typer.Option(help="A saved task file (compare models on the same tasks).")] = None,
+    prompt: Annotated[str, typer.Option(help="Text prompt of retrieval's text side: com sci tax sci+com tax+com.")] = "com",
+    ablation: Annotated[bool, typer.Option(help="Train and compare the prompt-ablation models (zeroshot).")] = True,
+    ablation_epochs: Annotated[int, typer.Option(help="Stage-1 epochs per ablation model.")] = 6,
+    ablation_max_steps: Annotated[Optional[int], typer.Option(help="At most this many steps per ablation "
+                                                                   "epoch (smoke runs).")] = None,
+    sizes: Annotated[str, typer.Option(help="Collection sizes for the query benchmark.")] = "10000,100000",
+    queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
+    index_clips: Annotated[int, typer.Option(help="Clips for the indexing benchmark.")] = 240,
+    index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
+) -> None:
+    """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed.
+
+    Writes <suite>.json, <suite>.md and PNG plots under <out>/<run>/ (and points <out>/latest at it).
+    """
+    from bench import Suite
+    from bench.results import BenchRun
+    from bench.run import BenchConfig, run_retrieval, run_speed, run_traits, run_zeroshot
+    from training.prompts import Template
+
+    try:
+        chosen = Suite(suite)
+        tpl = Template(prompt)
+    except ValueError as exc:
+        raise _fail(f"{exc}; suites: {', '.join(s.value for s in Suite)}; prompts: "
+                    f"{', '.join(t.value for t in Template)}") from None
+    s = settings_mod.get_settings()
+    ckpt = model or s.data_dir / "models" / preset
+    if not ckpt.exists():
+        raise _fail(f"no encoder at {ckpt}; run `vita train --preset {preset}` (or `make demo`) first, or pass --model")
+    cfg = BenchConfig(model=ckpt, data_dir=s.data_dir, seed=seed, ways=ways, max_tasks=max_tasks, tasks=tasks,
+                      prompt=tpl, ablation_epochs=ablation_epochs, ablation=ablation,
+                      ablation_max_steps=ablation_max_steps, sizes=_ints(sizes, "--sizes"), queries=queries,
+                      index_clips=index_clips, index_workers=_ints(index_workers, "--index-workers"))
+    bench_run = BenchRun(out, run) if run else BenchRun(out)
+    suites = [x for x in Suite if x is not Suite.ALL] if chosen is Suite.ALL else [chosen]
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    with _catalog() as cat, Progress(*columns, console=err, transient=True) as bar:
+        bars: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in bars:
+                bars[label] = bar.add_task(label, total=total)
+            bar.update(bars[label], completed=done)
+
+        def log(msg: str) -> None:
+            bar.console.print(msg)
+
+        for one in suites:
+            log(f"[bold]bench {one.value}[/bold] -> {bench_run.dir}")
+            try:
+                if one is Suite.RETRIEVAL:
+                    run_retrieval(cat, cfg, bench_run, log)
+                elif one is Suite.ZEROSHOT:
+                    run_zeroshot(cat, cfg, bench_run, log, progress)
+                elif one is Suite.TRAITS:
+                    run_traits(cat, cfg, bench_run, log)
+                else:
+                    run_speed(cat, cfg, bench_run, s, log)
+            except (FileNotFoundError, ValueError) as exc:
+                raise _fail(f"bench {one.value}: {exc}") from None
+    for one in suites:
+        md = bench_run.dir / f"{one.value}.md"
+        if md.is_file():
+            console.rule(f"{one.value}: {md}")
+            console.print(md.read_text(), markup=False, highlight=False)
+
+
 # ---------------------------------------------------------------- demo
 
 

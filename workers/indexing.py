@@ -59,7 +59,7 @@ class IndexReport:
 
 
 def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool = False,
-         limit: int | None = None) -> list[int]:
+         limit: int | None = None, only: list[int] | None = None) -> list[int]:
     """Media this model can embed that have no entry in the collection (or a failed one, on retry)."""
     kinds = [k for k in ("audio", "image") if k in spec.modalities]
     with catalog.sessions() as s:
@@ -69,6 +69,8 @@ def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool 
         q = select(Media.id).where(Media.kind.in_(kinds), Media.id.not_in(done)).order_by(Media.id)
         if not retry_failed:
             q = q.where(Media.status != MediaStatus.ERROR.value)
+        if only is not None:
+            q = q.where(Media.id.in_(only))
         return list(s.scalars(q.limit(limit) if limit else q))
 
 
@@ -134,9 +136,10 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
               batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
               eager: bool = False, retry_failed: bool = False, limit: int | None = None,
               store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.1,
-              stall_s: float = STALL_S) -> IndexReport:
-    """Index every media item this model has not indexed yet (at most `limit`, for a trial run);
-    the aliases then point at this model's collections, so search uses what is indexed."""
+              stall_s: float = STALL_S, only: list[int] | None = None) -> IndexReport:
+    """Index every media item this model has not indexed yet (at most `limit`, for a trial run;
+    only the ids `only`, for the benchmarks); the aliases then point at this model's collections,
+    so search uses what is indexed."""
     t0 = time.monotonic()
     spec = describe_model(model_ref, preset)
     media_c = collection_name(settings.corpus, spec.key, CollectionKind.MEDIA)
@@ -149,7 +152,7 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.create(name, spec.dim)
             _register(catalog, settings, spec, name, kind)
-        todo = plan(catalog, spec, media_c, retry_failed, limit)
+        todo = plan(catalog, spec, media_c, retry_failed, limit, only)
         report.planned = len(todo)
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         taxa = _missing_taxa(catalog, store, taxa_c, spec) if "text" in spec.modalities else []

@@ -1,0 +1,121 @@
+"""The test media as a small typed manifest (one row per item, keyed by id), and their embeddings.
+
+Benchmarks never read the catalog beyond this: an item is an audio clip, a photo or a species'
+text prompt of a test split, with its lineage and whether its species was seen in training.
+Tests build manifests by hand, so every suite runs on synthetic data too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from catalog.api import Catalog
+from catalog.models import Media, Split, Taxon
+from catalog.taxonomy import Lineage
+from training.prompts import Template, render
+
+
+class Modality(str, Enum):
+    AUDIO = "audio"
+    IMAGE = "image"
+    TEXT = "text"
+
+    @property
+    def letter(self) -> str:
+        return {"audio": "A", "image": "I", "text": "T"}[self.value]
+
+
+class Group(str, Enum):
+    SEEN = "seen"
+    UNSEEN = "unseen"
+
+
+SPLIT_OF = {Group.SEEN: Split.TEST_SEEN, Group.UNSEEN: Split.TEST_UNSEEN}
+
+
+@dataclass(frozen=True, slots=True)
+class BenchItem:
+    key: str  # "audio:<media id>", "image:<media id>", "text:<species>"
+    modality: Modality
+    lineage: Lineage
+    group: Group
+    path: str | None = None  # media file; None for text
+    common: str | None = None
+
+    @property
+    def species(self) -> str:
+        return self.lineage.species
+
+    def taxon(self, level: str) -> str:
+        return {"species": self.lineage.species, "genus": self.lineage.genus,
+                "family": self.lineage.family, "class": self.lineage.class_}[level]
+
+
+def _lineage(t: Taxon) -> Lineage | None:
+    if not (t.class_name and t.order_name and t.family_name and t.genus_name):
+        return None
+    return Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)
+
+
+def test_manifest(catalog: Catalog, groups: Iterable[Group] = tuple(Group)) -> list[BenchItem]:
+    """Every usable test-split audio clip and photo, and one text item per species that has media there."""
+    items: list[BenchItem] = []
+    with catalog.sessions() as s:
+        for group in groups:
+            rows = s.execute(select(Media, Taxon).join(Taxon, Media.taxon_id == Taxon.id)
+                             .where(Media.split == SPLIT_OF[group].value, Media.status != "error",
+                                    Taxon.rank == "species").order_by(Media.id)).all()
+            species: dict[str, BenchItem] = {}
+            for m, t in rows:
+                lin = _lineage(t)
+                if lin is None or m.kind not in ("audio", "image"):
+                    continue
+                items.append(BenchItem(f"{m.kind}:{m.id}", Modality(m.kind), lin, group, m.path, t.common_name))
+                species.setdefault(t.name, BenchItem(f"text:{t.name}", Modality.TEXT, lin, group, None, t.common_name))
+            items += species.values()
+    return items
+
+
+@dataclass
+class Embedded:
+    """Item keys and their L2-normalised vectors, in one matrix."""
+
+    keys: list[str]
+    vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.row = {k: i for i, k in enumerate(self.keys)}
+
+    def of(self, keys: list[str]) -> np.ndarray:
+        return self.vectors[[self.row[k] for k in keys]]
+
+
+def embed_items(model: object, items: list[BenchItem], template: Template = Template.COM) -> Embedded:
+    """Embed with any encoder (`embed_audio`/`embed_image`/`embed_text`); sounds are onset-cropped as
+    BioVITA's evaluation does, text is the species' prompt in `template`."""
+    from catalog.decode import load_audio, load_image
+
+    keys: list[str] = []
+    parts: list[np.ndarray] = []
+    cfg = getattr(model, "cfg", None)
+    for modality in Modality:
+        chosen = [it for it in items if it.modality is modality]
+        if not chosen or (cfg is not None and modality.value not in cfg.modalities):
+            continue
+        if modality is Modality.AUDIO:
+            rate = cfg.audio.sample_rate if cfg is not None and cfg.audio else None
+            vec = model.embed_audio([load_audio(Path(it.path), rate)[0] for it in chosen])  # type: ignore[attr-defined]
+        elif modality is Modality.IMAGE:
+            vec = model.embed_image([load_image(Path(it.path)) for it in chosen])  # type: ignore[attr-defined]
+        else:
+            vec = model.embed_text([render(template, it.lineage, it.common) for it in chosen])  # type: ignore[attr-defined]
+        keys += [it.key for it in chosen]
+        parts.append(np.asarray(vec, dtype=np.float32))
+    dim = parts[0].shape[1] if parts else 1
+    return Embedded(keys, np.concatenate(parts) if parts else np.zeros((0, dim), np.float32))

@@ -1,0 +1,407 @@
+"""Run the suites against a trained model and the catalog; each writes `<suite>.json|.md|.png`.
+
+One function per suite (the CLI's `vita bench <suite>` calls these); `run_all` runs them in
+order with one budget in mind (on the demo world with the tiny preset: about 20 minutes on 2
+CPU cores, most of it the prompt ablation's training).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import published, results
+from bench.data import BenchItem, Group, Modality, embed_items, test_manifest
+from bench.results import BenchRun, pct, table
+from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, direction_name, fingerprint, sample_tasks
+from catalog.api import Catalog
+from training.prompts import ALL_TEMPLATES, Template
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    model: Path
+    data_dir: Path
+    seed: int = 0
+    ways: int = 100
+    max_tasks: int = 300
+    tasks: Path | None = None  # a saved task file; default: <data>/bench/tasks-seed<seed>.json.gz
+    prompt: Template = Template.COM  # text side of retrieval (BioVITA Table 3 uses common names)
+    ablation_epochs: int = 6
+    ablation: bool = True
+    ablation_max_steps: int | None = None  # per epoch; smoke runs and tests
+    sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
+    queries: int = 200
+    index_clips: int = 240
+    index_workers: list[int] = field(default_factory=lambda: [1, 2])
+    batch_size: int = 16
+
+
+def _model(cfg: BenchConfig) -> Any:
+    from encoders.factory import create_encoder
+
+    return create_encoder(checkpoint=cfg.model)
+
+
+# ---------------------------------------------------------------- retrieval
+
+
+def load_or_sample(cfg: BenchConfig, items: list[BenchItem], log: Log) -> tuple[TaskSet, Path]:
+    path = cfg.tasks or cfg.data_dir / "bench" / f"tasks-seed{cfg.seed}-w{cfg.ways}-n{cfg.max_tasks}.json.gz"
+    if path.is_file():
+        ts = TaskSet.load(path)
+        if ts.fingerprint == fingerprint(items):
+            log(f"tasks: {path} (saved; same test media)")
+            return ts, path
+        if cfg.tasks is not None:
+            raise ValueError(f"{path}: these tasks were drawn from other test media (fingerprint "
+                             f"{ts.fingerprint}, the catalog's is {fingerprint(items)})")
+        log(f"tasks: {path} is from other test media; drawing new ones")
+    ts = sample_tasks(items, cfg.seed, cfg.ways, cfg.max_tasks)
+    ts.save(path)
+    log(f"tasks: drew {sum(len(t) for t in ts.scenarios.values())} and saved them to {path}")
+    return ts, path
+
+
+def retrieval_markdown(rows: list[ScenarioResult], prompt: str) -> str:
+    by = {r.scenario: r for r in rows}
+    dirs = [direction_name(q, t) for q, t in DIRECTIONS]
+    out = [f"Top-1 / Top-5 (%) per direction; text candidates and queries use the {prompt} prompt. "
+           "`ways` is the number of candidates per task (100 where the group has 100 taxa; chance top-1 = "
+           "1/ways); `tasks` per direction. BioVITA rows: the paper's Stage 2 model on real media (Tables 3, 5, 6)."]
+    for group in Group:
+        body = []
+        for level in LEVELS:
+            res = [by.get(f"{d}/{level}/{group.value}") for d in dirs]
+            ok = [r for r in res if r is not None and r.tasks]
+            cells = [f"{pct(r.top1)} / {pct(r.top5)}" if r is not None and r.tasks else "–" for r in res]
+            avg = f"{pct(np.mean([r.top1 for r in ok]))} / {pct(np.mean([r.top5 for r in ok]))}" if ok else "–"
+            ways = sorted({r.ways for r in ok})
+            tasks = "/".join(str(r.tasks if r else 0) for r in res)
+            body.append([level, "ours (demo world)", *cells, avg, ",".join(map(str, ways)) or "–", tasks])
+            paper = published.BIOVITA_STAGE2.get((level, group.value))
+            if paper:
+                pc = [f"{paper[d][0]} / {paper[d][1]}" for d in dirs]
+                body.append([level, "BioVITA Stage 2 (paper)", *pc,
+                             f"{np.mean([paper[d][0] for d in dirs]):.1f} / {np.mean([paper[d][1] for d in dirs]):.1f}",
+                             "100", ""])
+        out += ["", f"**{group.value} species**", "",
+                table(["level", "model", *dirs, "average", "ways", "tasks"], body)]
+    errs = [r for r in rows if r.scenario.split("/")[1] == "species" and r.tasks]
+    out += ["", "**Species-level top-1 errors that still land in the right genus / family (BioVITA Fig. 9)**", "",
+            table(["scenario", "errors in right genus", "errors in right family"],
+                  [[r.scenario, pct(r.errors_same_genus), pct(r.errors_same_family)] for r in errs])]
+    classes = sorted({c for r in rows for c in r.per_class})
+    out += ["", "**Top-1 by class of the query (BioVITA Fig. 8), species level**", "",
+            table(["scenario", *classes], [[r.scenario, *(pct(r.per_class.get(c)) for c in classes)] for r in errs])]
+    return "\n".join(out)
+
+
+def retrieval_plot(rows: list[ScenarioResult], path: Path) -> None:
+    plt = results.pyplot()
+    dirs = [direction_name(q, t) for q, t in DIRECTIONS]
+    by = {r.scenario: r for r in rows}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, group in zip(axes, Group):
+        for k, level in enumerate(LEVELS):
+            vals = [100 * (by[f"{d}/{level}/{group.value}"].top1 if by.get(f"{d}/{level}/{group.value}")
+                           and by[f"{d}/{level}/{group.value}"].tasks else 0) for d in dirs]
+            ax.bar(np.arange(len(dirs)) + (k - 1) * 0.27, vals, 0.27, label=level)
+            chance = [100 * by[f"{d}/{level}/{group.value}"].chance_top1 if by.get(f"{d}/{level}/{group.value}")
+                      and by[f"{d}/{level}/{group.value}"].tasks else np.nan for d in dirs]
+            ax.scatter(np.arange(len(dirs)) + (k - 1) * 0.27, chance, marker="_", color="black", s=60)
+        ax.set_xticks(range(len(dirs)), dirs)
+        ax.set_title(f"{group.value} species (black: chance)")
+    axes[0].set_ylabel("top-1 (%)")
+    axes[0].legend()
+    fig.suptitle("BioVITA Bench on the demo world (synthetic media)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_retrieval(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print) -> dict[str, Any]:
+    from bench.retrieval import results_json, score
+
+    t0 = time.perf_counter()
+    items = test_manifest(cat)
+    tasks, path = load_or_sample(cfg, items, log)
+    model = _model(cfg)
+    emb = embed_items(model, items, cfg.prompt)
+    rows = score(items, emb, tasks)
+    data = {"model": str(cfg.model), "prompt": cfg.prompt.value, "tasks_file": str(path), "seed": tasks.seed,
+            "ways": tasks.ways, "max_tasks": tasks.max_tasks, "items": len(items),
+            "scenarios": results_json(rows), "seconds": round(time.perf_counter() - t0, 1)}
+    md = retrieval_markdown(rows, cfg.prompt.value)
+    run.write("retrieval", data, md)
+    retrieval_plot(rows, run.png("retrieval"))
+    return data
+
+
+# ---------------------------------------------------------------- zero-shot
+
+
+def zeroshot_markdown(main: list[Any], ablation: list[Any], epochs: int) -> str:
+    q = [t.value for t in ALL_TEMPLATES]
+    out = ["Unseen-species classification (AnimalCLAP Table 3's protocol): each unseen test clip against the "
+           "prompts of the unseen species, per query prompt type. Top-1 / Top-5 / mAP@5 (%)."]
+    rows = []
+    for classes in ("unseen", "all"):
+        mine = {r.query: r for r in main if r.classes == classes}
+        if mine:
+            any_r = next(iter(mine.values()))
+            rows.append([f"our model, {any_r.ways} {classes} species", *(
+                f"{pct(mine[t].top1)} / {pct(mine[t].top5)} / {pct(mine[t].map5)}" if t in mine else "–" for t in q)])
+    paper = published.ANIMALCLAP_TABLE3["all"]
+    rows.append(["AnimalCLAP (paper, 300 unseen species)", *(f"{paper[t][0]} / {paper[t][1]} / {paper[t][2]}" for t in q)])
+    out += ["", table(["model", *q], rows)]
+    if ablation:
+        out += ["", f"**Training-prompt ablation (AnimalCLAP Tables 3 and 4)**: stage 1 from the same stage-0 "
+                f"model, {epochs} epochs each, last epoch; unseen-species top-1 (%) by query prompt; the "
+                "paper's numbers in brackets.", ""]
+        by: dict[str, dict[str, Any]] = {}
+        for r in ablation:
+            by.setdefault(r.trained, {})[r.query] = r
+        body = []
+        for trained, cells in by.items():
+            ref = published.ANIMALCLAP_TABLE3.get(trained) if "random" not in trained else None
+            row = [trained]
+            for t in q:
+                r = cells.get(t)
+                txt = pct(r.top1) if r else "–"
+                if ref:
+                    txt += f" ({ref[t][0]})"
+                elif "random" in trained and t in published.ANIMALCLAP_TABLE4["random"]:
+                    txt += f" ({published.ANIMALCLAP_TABLE4['random'][t]})"
+                row.append(txt)
+            mean1 = np.mean([c.top1 for c in cells.values()])
+            mean5 = np.mean([c.top5 for c in cells.values()])
+            row += [pct(mean1), pct(mean5), pct(np.mean([c.top1_family for c in cells.values()]))]
+            body.append(row)
+        out.append(table(["trained with", *q, "mean top-1", "mean top-5", "mean top-1 family"], body))
+    return "\n".join(out)
+
+
+def ablation_plot(ablation: list[Any], path: Path) -> None:
+    plt = results.pyplot()
+    trained = list(dict.fromkeys(r.trained for r in ablation))
+    q = [t.value for t in ALL_TEMPLATES]
+    m = np.full((len(trained), len(q)), np.nan)
+    for r in ablation:
+        m[trained.index(r.trained), q.index(r.query)] = 100 * r.top1
+    fig, ax = plt.subplots(figsize=(7, 4))
+    im = ax.imshow(m, cmap="viridis")
+    ax.set_xticks(range(len(q)), q)
+    ax.set_yticks(range(len(trained)), trained)
+    for i in range(len(trained)):
+        for j in range(len(q)):
+            ax.text(j, i, f"{m[i, j]:.1f}", ha="center", va="center", color="white", fontsize=8)
+    ax.set_xlabel("query prompt")
+    ax.set_ylabel("trained with")
+    fig.colorbar(im, label="unseen top-1 (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def stage0_of(model: Path) -> Path:
+    """The stage-0 result the tiny recipe started from: `<data>/runs/<name>/stage0/last` for a
+    model at `<data>/models/<name>`."""
+    cand = model.parent.parent / "runs" / model.name / "stage0" / "last"
+    if not cand.is_dir():
+        raise FileNotFoundError(f"no stage-0 checkpoint for {model} (want {cand}); train with `vita train` "
+                                "first, or skip the ablation (--no-ablation)")
+    return cand
+
+
+def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print,
+                 progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    from bench.zeroshot import ABLATION, AblationPlan, rows_json, train_variant, zero_shot
+    from encoders.factory import create_encoder
+    from indexer.models import describe_model
+
+    t0 = time.perf_counter()
+    items = test_manifest(cat)
+    audio_items = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN]
+    pool = species_pool(cat)
+
+    def evaluate(model: Any, trained: str, classes: tuple[str, ...]) -> list[Any]:
+        emb = embed_items(model, audio_items)
+        out = []
+        for c in classes:
+            out += zero_shot(items, emb, model.embed_text, trained, c, pool)
+        return out
+
+    main = evaluate(_model(cfg), "all", ("unseen", "all"))
+    ablation: list[Any] = []
+    if cfg.ablation:
+        init = stage0_of(cfg.model)
+        plan = AblationPlan(init, cfg.data_dir / "runs" / "ablation" / describe_model(init).key,
+                            cfg.ablation_epochs, cfg.seed, cfg.ablation_max_steps)
+        for variant in ABLATION:
+            log(f"ablation: training {variant!r} ({cfg.ablation_epochs} epochs, stage 1)")
+            ckpt = train_variant(cat, plan, variant, progress)
+            ablation += evaluate(create_encoder(checkpoint=ckpt), variant, ("unseen",))
+    data = {"model": str(cfg.model), "main": rows_json(main), "ablation": rows_json(ablation),
+            "ablation_epochs": cfg.ablation_epochs, "seconds": round(time.perf_counter() - t0, 1)}
+    run.write("zeroshot", data, zeroshot_markdown(main, ablation, cfg.ablation_epochs))
+    if ablation:
+        ablation_plot(ablation, run.png("zeroshot-ablation"))
+    return data
+
+
+def species_pool(cat: Catalog) -> list[BenchItem]:
+    """A text item for every species of the catalog (the `classes="all"` candidates)."""
+    from training.data import species_table
+
+    with cat.sessions() as s:
+        t = species_table(s)
+    return [BenchItem(f"text:{n}", Modality.TEXT, lin, Group.SEEN if role != "unseen" else Group.UNSEEN, None, com)
+            for n, lin, com, role in zip(t.names, t.lineages, t.common, t.split_role)]
+
+
+# ---------------------------------------------------------------- traits
+
+
+def run_traits(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print) -> dict[str, Any]:
+    from bench.traits import category_summary, evaluate, rows_json
+    from catalog.models import MediaKind, Split
+    from training.data import MediaCache, examples, species_table
+    from training.probe_run import embed_items as embed_examples
+    from training.probe_run import train_trait_probes
+    from training.probes import TraitProbes, species_traits
+
+    t0 = time.perf_counter()
+    probes_dir = cfg.model / "probes-audio"
+    if not (probes_dir / "probes.json").is_file():
+        log(f"no trait probes at {probes_dir}: fitting them (`vita train-traits`)")
+        train_trait_probes(cat, cfg.model, "audio")
+    probes = TraitProbes.load(probes_dir)
+    model = _model(cfg)
+    with cat.sessions() as s:
+        table_ = species_table(s)
+        train_items = examples(s, table_, MediaKind.AUDIO, [Split.TRAIN])
+        test_items = examples(s, table_, MediaKind.AUDIO, [Split.TEST_UNSEEN])
+        facts = species_traits(s, table_.names)
+    cache = MediaCache(model.cfg.audio.sample_rate)
+    x = embed_examples(model, test_items, cache, MediaKind.AUDIO)
+    rows = evaluate(probes, x, [facts[table_.names[e.species]] for e in test_items],
+                    [facts[table_.names[e.species]] for e in train_items])
+    summary = category_summary(rows)
+    data = {"model": str(cfg.model), "probes": str(probes_dir), "clips": len(test_items),
+            "species": len({e.species for e in test_items}), "rows": rows_json(rows), "categories": summary,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    md = [f"Trait probes on {len(test_items)} clips of {data['species']} unseen species (%). Categorical traits: "
+          "accuracy and macro-F1; multi-label and binary ones: per label, accuracy and F1 of \"present\". "
+          "Majority: the most frequent training value.", "",
+          table(["trait", "label", "n", "accuracy", "F1", "majority accuracy", "majority F1"],
+                [[r.category, r.label or "(category)", r.n, pct(r.accuracy), pct(r.f1), pct(r.majority_accuracy),
+                  pct(r.majority_f1)] for r in rows]),
+          "", "**Per category (mean over its rows), beside BioVITA Table 7 (audio, F1 on unseen species, real data)**", "",
+          table(["category", "accuracy", "F1", "majority F1", "BioVITA audio F1 (paper)"],
+                [[k, pct(v["accuracy"]), pct(v["f1"]), pct(v["majority_f1"]),
+                  published.BIOVITA_TRAIT_F1_AUDIO.get(k, "–")] for k, v in summary.items()])]
+    run.write("traits", data, "\n".join(md))
+    plt = results.pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    labels = [f"{r.category}{'=' + r.label if r.label else ''}" for r in rows]
+    xs = np.arange(len(rows))
+    ax.bar(xs - 0.2, [100 * r.accuracy for r in rows], 0.4, label="probe")
+    ax.bar(xs + 0.2, [100 * r.majority_accuracy for r in rows], 0.4, label="majority")
+    ax.set_xticks(xs, labels, rotation=75, fontsize=7)
+    ax.set_ylabel("accuracy on unseen species (%)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(run.png("traits"), dpi=110)
+    plt.close(fig)
+    return data
+
+
+# ---------------------------------------------------------------- speed
+
+
+def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, settings: Any, log: Log = print) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from bench.speed import encoder_only, index_run, query_bench
+    from catalog.models import Media
+    from indexer.edge import EdgeStore
+
+    t0 = time.perf_counter()
+    model = _model(cfg)
+    dim = model.cfg.dim
+    with cat.sessions() as s:
+        media = s.execute(select(Media.id, Media.path).where(Media.kind == "audio", Media.status != "error")
+                          .order_by(Media.id)).all()
+    pick = media[:: max(1, len(media) // cfg.index_clips)][: cfg.index_clips]
+    ids, paths = [m for m, _ in pick], [p for _, p in pick]
+    index_rows = []
+    for threads in sorted({1, 2}):
+        index_rows.append(encoder_only(model, paths, cfg.batch_size, threads))
+        log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} clips/s")
+    audio_s = index_rows[0].audio_s_per_s * index_rows[0].seconds
+    for w in cfg.index_workers:
+        index_rows.append(index_run(cat, settings, str(cfg.model), ids, w, cfg.batch_size, audio_s))
+        log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} clips/s")
+    q = query_bench(lambda root: EdgeStore(root), cfg.sizes, dim, cfg.queries, cfg.seed, "edge", True, log)
+    if settings.qdrant_url:
+        from indexer.server import ServerStore
+
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        srv = query_bench(lambda root: ServerStore(url=settings.qdrant_url, api_key=key), cfg.sizes, dim,
+                          cfg.queries, cfg.seed, "server", False, log)
+        q["queries"] += srv["queries"]
+        q["builds"] += srv["builds"]
+    data = {"model": str(cfg.model), "dim": dim, "indexing": [r.__dict__ for r in index_rows], **q,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    run.write("speed", data, speed_markdown(data))
+    speed_plot(data, run.png("speed"))
+    return data
+
+
+def speed_markdown(data: dict[str, Any]) -> str:
+    idx = data["indexing"]
+    out = [f"**Indexing** ({idx[0]['clips']} demo clips, {data['dim']}-d model, batches of 16 clips; "
+           "end-to-end `vita index` includes worker start, model load, decoding, windowing, the broker, "
+           "storing and HNSW optimize)", "",
+           table(["mode", "clips", "windows", "seconds", "clips/s", "audio s per s"],
+                 [[r["mode"], r["clips"], r["windows"], r["seconds"], r["clips_per_s"], r["audio_s_per_s"]] for r in idx])]
+    out += ["", f"**Queries** (top-10, synthetic {data['dim']}-d vectors with taxonomy-like low-rank structure, "
+            "latency in ms, recall@10 against exact search)", "",
+            table(["backend", "points", "HNSW", "filter", "selectivity", "p50", "p95", "p99", "recall@10"],
+                  [[r["backend"], f"{r['points']:,}", "yes" if r["optimized"] else "no (exact scan)", r["filter"],
+                    f"{100 * r['selectivity']:.1f}%", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["recall_at_10"]]
+                   for r in data["queries"]])]
+    out += ["", "**Build and memory**", "",
+            table(["backend", "points", "upsert s", "points/s", "optimize s", "disk MiB", "serving RSS MiB",
+                   "RSS MiB per million points"],
+                  [[b["backend"], f"{b['points']:,}", b["upsert_s"], b["upsert_points_per_s"], b["optimize_s"],
+                    b["disk_mib"], b.get("serving_rss_mib", "–"), b.get("rss_mib_per_million_points", "–")]
+                   for b in data["builds"]])]
+    return "\n".join(out)
+
+
+def speed_plot(data: dict[str, Any], path: Path) -> None:
+    plt = results.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rows = data["queries"]
+    for (backend, filt, opt) in sorted({(r["backend"], r["filter"], r["optimized"]) for r in rows}):
+        pts = sorted((r["points"], r["p95_ms"]) for r in rows
+                     if (r["backend"], r["filter"], r["optimized"]) == (backend, filt, opt))
+        ax.plot([p for p, _ in pts], [v for _, v in pts], marker="o", linestyle="-" if opt else "--",
+                label=f"{backend}, {filt}, {'HNSW' if opt else 'exact'}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("points")
+    ax.set_ylabel("p95 latency (ms)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,287 @@
+"""Speed and memory: what a curator waits for and what a machine must hold.
+
+- indexing: end-to-end clips/s of `vita index` (decode, window, embed, send, store) beside the
+  encoder's forward alone on the same clips, pre-decoded and pre-windowed, in the same batches;
+- query: p50/p95/p99 latency with and without filters at several collection sizes, before and
+  after `optimize()` (HNSW), with recall@10 against exact search, on synthetic vectors with a
+  taxonomy-like low-rank structure (families of species around shared directions);
+- memory: resident size of a process serving the collection, per million points.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.filters import Filter
+from indexer.store import Point, VectorStore
+
+FAMILIES = 60
+CLASSES = ("Aves", "Mammalia", "Amphibia", "Insecta")
+TRAITS = tuple(f"t={i}" for i in range(34))
+CHUNK = 20_000
+
+
+# ---------------------------------------------------------------- synthetic collections
+
+
+@dataclass
+class Synthetic:
+    vectors: np.ndarray  # (n, dim), unit length
+    family: np.ndarray  # (n,) int
+    klass: np.ndarray  # (n,) int
+    traits: np.ndarray  # (n, 3) int
+
+
+def synthetic(n: int, dim: int, seed: int = 0, rank: int = 24) -> Synthetic:
+    """Points near a rank-`rank` subspace: a family centre, a species offset, recording noise,
+    then a little full-dimensional noise; families carry a class and traits, as real points do."""
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((rank, dim)).astype(np.float32) / np.sqrt(rank)
+    centres = rng.standard_normal((FAMILIES, rank)).astype(np.float32)
+    species = rng.standard_normal((FAMILIES * 8, rank)).astype(np.float32) * 0.6
+    fam_class = rng.integers(len(CLASSES), size=FAMILIES)
+    fam_traits = np.stack([rng.choice(len(TRAITS), 3, replace=False) for _ in range(FAMILIES)])
+    out = np.empty((n, dim), np.float32)
+    sp = rng.integers(len(species), size=n)
+    fam = sp % FAMILIES
+    for i in range(0, n, CHUNK):
+        j = slice(i, min(n, i + CHUNK))
+        z = centres[fam[j]] + species[sp[j]] + 0.3 * rng.standard_normal((len(sp[j]), rank)).astype(np.float32)
+        x = z @ basis + 0.05 * rng.standard_normal((len(sp[j]), dim)).astype(np.float32)
+        out[j] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return Synthetic(out, fam, fam_class[fam], fam_traits[fam])
+
+
+def payload(s: Synthetic, i: int) -> dict[str, Any]:
+    return {"family": f"F{s.family[i]}", "class": CLASSES[s.klass[i]], "traits": [TRAITS[t] for t in s.traits[i]],
+            "window": 0}
+
+
+def fill(store: VectorStore, name: str, s: Synthetic) -> None:
+    store.create(name, s.vectors.shape[1])
+    for i in range(0, len(s.vectors), CHUNK):
+        store.upsert(name, [Point(str(uuid.UUID(int=k + 1)), s.vectors[k], payload(s, k))
+                            for k in range(i, min(len(s.vectors), i + CHUNK))])
+
+
+# ---------------------------------------------------------------- queries
+
+
+def filters(s: Synthetic) -> dict[str, tuple[Filter | None, np.ndarray]]:
+    """The filters measured, each with its mask over the points (for exact ground truth)."""
+    fam = int(np.bincount(s.family).argmax())
+    trait = int(s.traits[0, 0])
+    k = int(s.klass[0])
+    return {
+        "none": (None, np.ones(len(s.family), bool)),
+        "family (1 of 60)": (Filter({"family": [f"F{fam}"]}), s.family == fam),
+        "class + trait": (Filter({"class": [CLASSES[k]], "traits": [TRAITS[trait]]}),
+                          (s.klass == k) & (s.traits == trait).any(axis=1)),
+    }
+
+
+@dataclass
+class QueryRow:
+    backend: str
+    points: int
+    dim: int
+    optimized: bool
+    filter: str
+    selectivity: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    recall_at_10: float
+    queries: int
+
+
+def exact_top(vectors: np.ndarray, mask: np.ndarray, q: np.ndarray, k: int = 10) -> list[set[int]]:
+    idx = np.flatnonzero(mask)
+    sims = q @ vectors[idx].T
+    top = np.argpartition(-sims, min(k, len(idx) - 1), axis=1)[:, :k]
+    return [set(idx[row].tolist()) for row in top]
+
+
+def time_queries(store: VectorStore, name: str, s: Synthetic, q: np.ndarray, backend: str, optimized: bool) -> list[QueryRow]:
+    rows = []
+    for label, (flt, mask) in filters(s).items():
+        truth = exact_top(s.vectors, mask, q)
+        store.query(name, q[0], flt, limit=10)  # warm
+        lat, rec = [], []
+        for i, v in enumerate(q):
+            t0 = time.perf_counter()
+            hits = store.query(name, v, flt, limit=10)
+            lat.append((time.perf_counter() - t0) * 1000)
+            got = {uuid.UUID(h.id).int - 1 for h in hits}
+            rec.append(len(got & truth[i]) / max(1, min(10, len(truth[i]))))
+        p = np.percentile(lat, [50, 95, 99])
+        rows.append(QueryRow(backend, len(s.vectors), s.vectors.shape[1], optimized, label, float(mask.mean()),
+                             round(float(p[0]), 3), round(float(p[1]), 3), round(float(p[2]), 3),
+                             round(float(statistics.fmean(rec)), 4), len(q)))
+    return rows
+
+
+def query_bench(open_store: Callable[[Path], VectorStore], sizes: list[int], dim: int, n_queries: int = 200,
+                seed: int = 0, backend: str = "edge", memory: bool = True,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """For each size: fill a fresh collection, time queries, optimize, time again, measure RSS."""
+    rows: list[QueryRow] = []
+    builds: list[dict[str, Any]] = []
+    for n in sizes:
+        s = synthetic(n, dim, seed)
+        q = synthetic(n_queries, dim, seed + 1).vectors  # same structure, not in the collection
+        root = Path(tempfile.mkdtemp(prefix=f"vita-bench-{n}-"))
+        name = f"bench-{n}-{uuid.uuid4().hex[:6]}"
+        try:
+            store = open_store(root)
+            t0 = time.perf_counter()
+            fill(store, name, s)
+            t_fill = time.perf_counter() - t0
+            if progress:
+                progress(f"{backend} {n:,} points: filled in {t_fill:.0f} s")
+            rows += time_queries(store, name, s, q, backend, False)
+            t0 = time.perf_counter()
+            store.optimize(name)
+            t_opt = time.perf_counter() - t0
+            if progress:
+                progress(f"{backend} {n:,} points: optimized in {t_opt:.0f} s")
+            rows += time_queries(store, name, s, q, backend, True)
+            build = {"backend": backend, "points": n, "dim": dim, "upsert_s": round(t_fill, 2),
+                     "optimize_s": round(t_opt, 2), "upsert_points_per_s": round(n / t_fill),
+                     "disk_mib": round(_du(root) / 2**20, 1)}
+            if backend == "edge":
+                store.close()
+                if memory:
+                    build.update(serving_memory(root, name, dim))
+            else:
+                store.drop(name)
+                store.close()
+            builds.append(build)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return {"queries": [asdict(r) for r in rows], "builds": builds}
+
+
+def _du(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _serve(root: str, name: str | None, dim: int, queue: Any) -> None:
+    """In a fresh process: open the store, answer queries, report resident memory."""
+    import psutil
+
+    from indexer.edge import EdgeStore
+
+    store = EdgeStore(Path(root))
+    if name is not None:
+        rng = np.random.default_rng(0)
+        for _ in range(50):
+            store.query(name, rng.standard_normal(dim).astype(np.float32), limit=10)
+    queue.put(psutil.Process().memory_info().rss)
+    store.close()
+
+
+def serving_memory(root: Path, name: str, dim: int) -> dict[str, float]:
+    """RSS of a process serving the collection minus one holding an empty store."""
+    ctx = mp.get_context("spawn")
+    out = []
+    with tempfile.TemporaryDirectory() as empty:
+        for args in ((empty, None), (str(root), name)):
+            queue = ctx.Queue()
+            p = ctx.Process(target=_serve, args=(*args, dim, queue))
+            p.start()
+            out.append(queue.get(timeout=600))
+            p.join()
+    delta = max(0, out[1] - out[0])
+    n = int(name.split("-")[1])
+    return {"serving_rss_mib": round(out[1] / 2**20, 1), "baseline_rss_mib": round(out[0] / 2**20, 1),
+            "rss_mib_per_million_points": round(delta / 2**20 * 1e6 / n, 1)}
+
+
+# ---------------------------------------------------------------- indexing
+
+
+@dataclass
+class IndexRow:
+    mode: str  # "vita index, N workers" | "encoder only, N threads"
+    workers: int
+    clips: int
+    windows: int
+    seconds: float
+    clips_per_s: float
+    audio_s_per_s: float
+
+
+def encoder_only(model: Any, paths: list[str], batch_size: int, threads: int) -> IndexRow:
+    """The forward pass alone: clips decoded and windowed beforehand, embedded batch by batch
+    as a worker does (`batch_size` clips per call)."""
+    import torch
+
+    from catalog.decode import load_audio
+    from encoders.audio import sliding_windows
+
+    cfg = model.cfg.audio
+    waves = [load_audio(Path(p), cfg.sample_rate)[0] for p in paths]
+    batches = [[w.samples for wave in waves[i:i + batch_size]
+                for w in sliding_windows(wave, cfg.sample_rate, cfg.window_s, cfg.hop_s)]
+               for i in range(0, len(waves), batch_size)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model.embed_audio(batches[0][:2], crop="start")  # warm
+        t0 = time.perf_counter()
+        for b in batches:
+            model.embed_audio(b, crop="start")
+        dt_ = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(before)
+    audio_s = sum(len(w) for w in waves) / cfg.sample_rate
+    return IndexRow(f"encoder only, {threads} thread{'s' if threads > 1 else ''}", threads, len(paths),
+                    sum(len(b) for b in batches), round(dt_, 2), round(len(paths) / dt_, 2), round(audio_s / dt_, 1))
+
+
+def index_run(catalog: Any, settings: Any, model_ref: str, media_ids: list[int], workers: int,
+              batch_size: int, audio_s: float) -> IndexRow:
+    """`vita index` (its own worker processes, filesystem broker) into a throwaway store and corpus;
+    the catalog rows it writes for that corpus are removed afterwards."""
+    from sqlalchemy import delete
+
+    from catalog.models import IndexCollection, IndexEntry
+    from workers.indexing import run_index
+
+    with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp:
+        corpus = f"bench{uuid.uuid4().hex[:6]}"
+        s = replace_settings(settings, Path(tmp), corpus)
+        try:
+            report = run_index(catalog, s, model_ref, batch_size=batch_size, workers=workers, only=media_ids)
+        finally:
+            with catalog.sessions() as sess:
+                sess.execute(delete(IndexEntry).where(IndexEntry.collection.like(f"vita-{corpus}-%")))
+                sess.execute(delete(IndexCollection).where(IndexCollection.name.like(f"vita-{corpus}-%")))
+                sess.commit()
+    return IndexRow(f"vita index, {workers} worker{'s' if workers > 1 else ''}", workers, report.indexed,
+                    report.points, round(report.seconds, 2), round(report.indexed / report.seconds, 2),
+                    round(audio_s / report.seconds, 1))
+
+
+def replace_settings(settings: Any, data_dir: Path, corpus: str) -> Any:
+    """The same catalog, a scratch data dir (store, broker) and corpus."""
+    return settings.model_copy(update={"data_dir": data_dir, "corpus": corpus,
+                                       "database_url": settings.resolved_database_url, "qdrant_url": None})
+
+
+def rows_json(rows: list[Any]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in rows]
+
+
