@@ -57,4 +57,4 @@ def stage2_loss(audio: torch.Tensor, image: torch.Tensor, text: torch.Tensor, lo
     aic = info_nce(audio, image, logit_scale, labels)
     itc = info_nce(image, text, logit_scale, labels)
     total = atc + lam * (aic + itc)
-    return total, {"atc": float(atc), "aic": float(aic), "itc": float(itc), "lambda": lam}
+    return total, {"atc": float(atc.detach()), "aic": float(aic.detach()), "itc": float(itc.detach()), "lambda": lam}
