@@ -30,7 +30,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
 
 
 def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
-    cfg = TrainConfig(stage=0, out_dir=tmp_path / "run", epochs=1, batch_size=32, lr=1e-3, max_steps_per_epoch=2)
+    # the recipe's schedule (warm-up, cosine): its learning rates must survive the safe checkpoint load
+    cfg = TrainConfig(stage=0, out_dir=tmp_path / "run", epochs=1, batch_size=32, lr=1e-3, max_steps_per_epoch=2,
+                      warmup_steps=1, schedule="cosine")
     first = train(world, cfg)
     assert [h["epoch"] for h in first.history] == [1]
     state = json.loads((tmp_path / "run/last/trainer_state.json").read_text())

@@ -286,10 +286,12 @@ def val_template(cfg: TrainConfig) -> Template:
 def lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:
     """Multiplier of the base learning rate at an optimizer step."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
+        return float((step + 1) / cfg.warmup_steps)
     if cfg.schedule == "cosine" and total_steps > cfg.warmup_steps:
         progress = min(1.0, (step - cfg.warmup_steps) / (total_steps - cfg.warmup_steps))
-        return 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress))
+        # a Python float: a numpy scalar would land in the optimizer state and fail the safe
+        # (weights_only) load of a resumed run
+        return float(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
     return 1.0
 
 
