@@ -4,7 +4,10 @@
   encoder's forward alone on the same clips, pre-decoded and pre-windowed, in the same batches;
 - query: p50/p95/p99 latency with and without filters at several collection sizes, before and
   after `optimize()` (HNSW), with recall@10 against exact search, on synthetic vectors with a
-  taxonomy-like low-rank structure (families of species around shared directions);
+  taxonomy-like low-rank structure (families of species around shared directions). Two query
+  sets: "near" (held-out points of the same structure: a sound asking for similar sounds) and
+  "far" (another subspace, best cosine ~0.3: what a text or photo asking for sounds looks like in
+  a CLIP-style space, and where HNSW recall suffers first);
 - memory: resident size of a process serving the collection, per million points.
 """
 
@@ -63,6 +66,12 @@ def synthetic(n: int, dim: int, seed: int = 0, rank: int = 24) -> Synthetic:
     return Synthetic(out, fam, fam_class[fam], fam_traits[fam])
 
 
+def split_queries(s: Synthetic, n_queries: int) -> tuple[Synthetic, np.ndarray]:
+    """Hold the last `n_queries` points out as queries: same families and subspace, not stored."""
+    k = len(s.vectors) - n_queries
+    return Synthetic(s.vectors[:k], s.family[:k], s.klass[:k], s.traits[:k]), s.vectors[k:]
+
+
 def payload(s: Synthetic, i: int) -> dict[str, Any]:
     return {"family": f"F{s.family[i]}", "class": CLASSES[s.klass[i]], "traits": [TRAITS[t] for t in s.traits[i]],
             "window": 0}
@@ -97,6 +106,7 @@ class QueryRow:
     points: int
     dim: int
     optimized: bool
+    queries_kind: str  # near: held-out points of the collection's structure; far: cross-modal-like
     filter: str
     selectivity: float
     p50_ms: float
@@ -113,7 +123,8 @@ def exact_top(vectors: np.ndarray, mask: np.ndarray, q: np.ndarray, k: int = 10)
     return [set(idx[row].tolist()) for row in top]
 
 
-def time_queries(store: VectorStore, name: str, s: Synthetic, q: np.ndarray, backend: str, optimized: bool) -> list[QueryRow]:
+def time_queries(store: VectorStore, name: str, s: Synthetic, q: np.ndarray, backend: str, optimized: bool,
+                 kind: str = "near") -> list[QueryRow]:
     rows = []
     for label, (flt, mask) in filters(s).items():
         truth = exact_top(s.vectors, mask, q)
@@ -126,7 +137,7 @@ def time_queries(store: VectorStore, name: str, s: Synthetic, q: np.ndarray, bac
             got = {uuid.UUID(h.id).int - 1 for h in hits}
             rec.append(len(got & truth[i]) / max(1, min(10, len(truth[i]))))
         p = np.percentile(lat, [50, 95, 99])
-        rows.append(QueryRow(backend, len(s.vectors), s.vectors.shape[1], optimized, label, float(mask.mean()),
+        rows.append(QueryRow(backend, len(s.vectors), s.vectors.shape[1], optimized, kind, label, float(mask.mean()),
                              round(float(p[0]), 3), round(float(p[1]), 3), round(float(p[2]), 3),
                              round(float(statistics.fmean(rec)), 4), len(q)))
     return rows
@@ -139,8 +150,9 @@ def query_bench(open_store: Callable[[Path], VectorStore], sizes: list[int], dim
     rows: list[QueryRow] = []
     builds: list[dict[str, Any]] = []
     for n in sizes:
-        s = synthetic(n, dim, seed)
-        q = synthetic(n_queries, dim, seed + 1).vectors  # same structure, not in the collection
+        s, near = split_queries(synthetic(n + n_queries, dim, seed), n_queries)
+        far = synthetic(n_queries, dim, seed + 1).vectors  # another subspace: best cosine ~0.3, as cross-modal
+        sets = {"near": near, "far": far}
         root = Path(tempfile.mkdtemp(prefix=f"vita-bench-{n}-"))
         name = f"bench-{n}-{uuid.uuid4().hex[:6]}"
         try:
@@ -150,13 +162,15 @@ def query_bench(open_store: Callable[[Path], VectorStore], sizes: list[int], dim
             t_fill = time.perf_counter() - t0
             if progress:
                 progress(f"{backend} {n:,} points: filled in {t_fill:.0f} s")
-            rows += time_queries(store, name, s, q, backend, False)
+            for kind, q in sets.items():
+                rows += time_queries(store, name, s, q, backend, False, kind)
             t0 = time.perf_counter()
             store.optimize(name)
             t_opt = time.perf_counter() - t0
             if progress:
                 progress(f"{backend} {n:,} points: optimized in {t_opt:.0f} s")
-            rows += time_queries(store, name, s, q, backend, True)
+            for kind, q in sets.items():
+                rows += time_queries(store, name, s, q, backend, True, kind)
             build = {"backend": backend, "points": n, "dim": dim, "upsert_s": round(t_fill, 2),
                      "optimize_s": round(t_opt, 2), "upsert_points_per_s": round(n / t_fill),
                      "disk_mib": round(_du(root) / 2**20, 1)}
@@ -203,10 +217,21 @@ def serving_memory(root: Path, name: str, dim: int) -> dict[str, float]:
             p.start()
             out.append(queue.get(timeout=600))
             p.join()
-    delta = max(0, out[1] - out[0])
-    n = int(name.split("-")[1])
-    return {"serving_rss_mib": round(out[1] / 2**20, 1), "baseline_rss_mib": round(out[0] / 2**20, 1),
-            "rss_mib_per_million_points": round(delta / 2**20 * 1e6 / n, 1)}
+    return {"serving_rss_mib": round(out[1] / 2**20, 1), "empty_store_rss_mib": round(out[0] / 2**20, 1),
+            "rss_above_empty_mib": round(max(0, out[1] - out[0]) / 2**20, 1)}
+
+
+def rss_per_million(builds: list[dict[str, Any]]) -> float | None:
+    """Marginal resident size per million points: the slope between the two largest sizes measured
+    (a single small size is mostly fixed cost: segments, WAL, payload indexes), or, with one size
+    of at least a million points, its own figure."""
+    pts = sorted((b["points"], b["rss_above_empty_mib"]) for b in builds if "rss_above_empty_mib" in b)
+    if len(pts) >= 2 and pts[-1][0] > pts[-2][0]:
+        (n0, r0), (n1, r1) = pts[-2], pts[-1]
+        return round((r1 - r0) * 1e6 / (n1 - n0), 1)
+    if pts and pts[-1][0] >= 1_000_000:
+        return round(pts[-1][1] * 1e6 / pts[-1][0], 1)
+    return None
 
 
 # ---------------------------------------------------------------- indexing

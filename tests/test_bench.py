@@ -11,7 +11,7 @@ import pytest
 
 from bench.data import BenchItem, Embedded, Group, Modality
 from bench.retrieval import LEVELS, Scenario, TaskSet, sample_tasks, score
-from bench.speed import query_bench, synthetic
+from bench.speed import query_bench, rss_per_million, synthetic
 from bench.traits import f1_binary, macro_f1
 from bench.zeroshot import classify
 from catalog.taxonomy import Lineage
@@ -139,14 +139,16 @@ def test_query_bench_on_a_small_edge_store(tmp_path: Path) -> None:
 
     out = query_bench(lambda root: EdgeStore(root), [2000], 32, n_queries=20, memory=True)
     rows = out["queries"]
-    assert {(r["optimized"], r["filter"]) for r in rows} == {(o, f) for o in (False, True)
-                                                            for f in ("none", "family (1 of 60)", "class + trait")}
+    assert {(r["optimized"], r["queries_kind"], r["filter"]) for r in rows} == {
+        (o, k, f) for o in (False, True) for k in ("near", "far") for f in ("none", "family (1 of 60)", "class + trait")}
     exact = [r for r in rows if not r["optimized"]]
     assert all(r["recall_at_10"] == 1.0 for r in exact)  # before optimize a query is an exact scan
     assert all(r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in rows)
-    assert [r["selectivity"] for r in rows if r["filter"] == "none"] == [1.0, 1.0]
+    assert [r["selectivity"] for r in rows if r["filter"] == "none"] == [1.0] * 4
     build = out["builds"][0]
-    assert build["points"] == 2000 and build["serving_rss_mib"] > build["baseline_rss_mib"] > 0
+    assert build["points"] == 2000 and build["serving_rss_mib"] > build["empty_store_rss_mib"] > 0
+    assert rss_per_million([{"points": 1000, "rss_above_empty_mib": 10.0},
+                            {"points": 3000, "rss_above_empty_mib": 14.0}]) == 2000.0  # the slope, not 14/3000
 
 
 def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
