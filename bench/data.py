@@ -96,9 +96,11 @@ class Embedded:
         return self.vectors[[self.row[k] for k in keys]]
 
 
-def embed_items(model: object, items: list[BenchItem], template: Template = Template.COM) -> Embedded:
+def embed_items(model: object, items: list[BenchItem], template: Template = Template.COM,
+                waves: dict[str, np.ndarray] | None = None) -> Embedded:
     """Embed with any encoder (`embed_audio`/`embed_image`/`embed_text`); sounds are onset-cropped as
-    BioVITA's evaluation does, text is the species' prompt in `template`."""
+    BioVITA's evaluation does, text is the species' prompt in `template`. `waves` keeps decoded
+    sounds (at the model's rate) across calls, so several models share one decode."""
     from catalog.decode import load_audio, load_image
 
     keys: list[str] = []
@@ -110,7 +112,11 @@ def embed_items(model: object, items: list[BenchItem], template: Template = Temp
             continue
         if modality is Modality.AUDIO:
             rate = cfg.audio.sample_rate if cfg is not None and cfg.audio else None
-            vec = model.embed_audio([load_audio(Path(it.path), rate)[0] for it in chosen])  # type: ignore[attr-defined]
+            cache = waves if waves is not None else {}
+            for it in chosen:
+                if it.key not in cache:
+                    cache[it.key] = load_audio(Path(it.path), rate)[0]
+            vec = model.embed_audio([cache[it.key] for it in chosen])  # type: ignore[attr-defined]
         elif modality is Modality.IMAGE:
             vec = model.embed_image([load_image(Path(it.path)) for it in chosen])  # type: ignore[attr-defined]
         else:

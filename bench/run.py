@@ -231,9 +231,11 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
     items = test_manifest(cat)
     audio_items = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN]
     pool = species_pool(cat)
+    waves: dict[int, dict[str, np.ndarray]] = {}  # per sample rate: the models share one decode
 
     def evaluate(model: Any, trained: str, classes: tuple[str, ...]) -> list[Any]:
-        emb = embed_items(model, audio_items)
+        rate = model.cfg.audio.sample_rate if model.cfg.audio is not None else 0
+        emb = embed_items(model, audio_items, waves=waves.setdefault(rate, {}))
         out = []
         for c in classes:
             out += zero_shot(items, emb, model.embed_text, trained, c, pool)

@@ -263,8 +263,11 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
                 val = a2t_accuracy(model, table, val_items, cache, val_template(cfg))
                 record.update({"val_a2t_top1": round(val["top1"], 4), "val_a2t_top5": round(val["top5"], 4)})
             state["epoch"] = epoch + 1
-            score = record.get("val_a2t_top1", -record["loss"])
-            best = score > state.get("best", float("-inf"))
+            # top-1 first, top-5 breaking its ties, a later epoch winning a full tie: on a small validation
+            # set top-1 alone is often 0 for every epoch, and the first epoch would stay "best"
+            score = (record["val_a2t_top1"] + 1e-6 * record["val_a2t_top5"] if "val_a2t_top1" in record
+                     else -record["loss"])
+            best = score >= state.get("best", float("-inf"))
             if best:
                 state["best"] = score
             if (epoch + 1) % max(1, cfg.checkpoint_every) == 0 or epoch + 1 == cfg.epochs:
