@@ -197,3 +197,14 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     refused = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--tasks", str(other)])
     assert refused.exit_code == 2 and "other test media" in refused.output
     settings_mod.get_settings.cache_clear()
+
+
+def test_query_bench_through_the_server_code_path() -> None:
+    """What `vita bench speed` runs against a Qdrant server, on qdrant-client's local mode."""
+    from indexer.server import ServerStore
+
+    out = query_bench(lambda root: ServerStore(location=":memory:"), [600], 16, n_queries=5, backend="server",
+                      memory=False)
+    assert {r["backend"] for r in out["queries"]} == {"server"} and len(out["queries"]) == 12
+    assert all(r["recall_at_10"] == 1.0 for r in out["queries"] if not r["optimized"])
+    assert out["builds"][0]["points"] == 600 and "serving_rss_mib" not in out["builds"][0]
