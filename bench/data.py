@@ -63,7 +63,7 @@ def _lineage(t: Taxon) -> Lineage | None:
     return Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)
 
 
-def test_manifest(catalog: Catalog, groups: Iterable[Group] = tuple(Group)) -> list[BenchItem]:
+def held_out_manifest(catalog: Catalog, groups: Iterable[Group] = tuple(Group)) -> list[BenchItem]:
     """Every usable test-split audio clip and photo, and one text item per species that has media there."""
     items: list[BenchItem] = []
     with catalog.sessions() as s:

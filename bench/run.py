@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench import published, results
-from bench.data import BenchItem, Group, Modality, embed_items, test_manifest
+from bench.data import BenchItem, Group, Modality, embed_items, held_out_manifest
 from bench.results import BenchRun, pct, table
 from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, direction_name, fingerprint, sample_tasks
 from catalog.api import Catalog
@@ -131,7 +131,7 @@ def run_retrieval(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = prin
     from bench.retrieval import results_json, score
 
     t0 = time.perf_counter()
-    items = test_manifest(cat)
+    items = held_out_manifest(cat)
     tasks, path = load_or_sample(cfg, items, log)
     model = _model(cfg)
     emb = embed_items(model, items, cfg.prompt)
@@ -228,7 +228,7 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
     from indexer.models import describe_model
 
     t0 = time.perf_counter()
-    items = test_manifest(cat)
+    items = held_out_manifest(cat)
     audio_items = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN]
     pool = species_pool(cat)
     waves: dict[int, dict[str, np.ndarray]] = {}  # per sample rate: the models share one decode
