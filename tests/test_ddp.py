@@ -44,6 +44,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     loss = info_nce(a, b[rank::world], torch.tensor(2.0), labels[rank::world])
     loss.backward()
     torch.save({"loss": loss.detach(), "grad": model.module.inner.weight.grad}, Path(out) / f"rank{rank}.pt")
+    # both ranks finish their collectives before either tears the group down: without this, a rank
+    # that exits first has aborted the other ("terminate called without an active exception")
+    dist.barrier()
     dist.destroy_process_group()
 
 
