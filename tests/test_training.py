@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from catalog.api import Catalog
 from catalog.models import MediaKind, Split
@@ -17,7 +19,7 @@ from tests.conftest import make_settings
 from training.data import MediaCache, examples, species_table
 from training.evaluate import a2t_report
 from training.prompts import Template
-from training.trainer import TrainConfig, a2t_accuracy, train
+from training.trainer import TrainConfig, a2t_accuracy, lr_factor, train
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,14 @@ def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
     state = json.loads((tmp_path / "run/last/trainer_state.json").read_text())
     assert state == {"epoch": 1, "step": 2, "best": pytest.approx(-first.history[0]["loss"])}
     cfg.epochs = 2
-    second = train(world, cfg)  # picks up from last/, runs only epoch 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*lr_scheduler.step.*")  # no replay of the schedule
+        second = train(world, cfg)  # picks up from last/, runs only epoch 2
     assert [h["epoch"] for h in second.history] == [2]
     assert json.loads((tmp_path / "run/last/trainer_state.json").read_text())["step"] == 4
+    # the schedule went on from step 2, not from 0: after 4 of 4 steps the cosine is at its floor
+    saved = torch.load(tmp_path / "run/last/optimizer.pt", weights_only=True)["param_groups"][0]["lr"]
+    assert saved == pytest.approx(1e-3 * lr_factor(4, cfg, 4)) and lr_factor(4, cfg, 4) == pytest.approx(0.1)
     lines = (tmp_path / "run/metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
 

@@ -186,9 +186,8 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
     if (last / "optimizer.pt").is_file():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device, weights_only=True))
     total_steps = cfg.epochs * _steps_per_epoch(train_items, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total_steps))
-    for _ in range(int(state["step"])):  # a resumed run continues its schedule
-        sched.step()
+    start = int(state["step"])  # a resumed run continues its schedule where it stopped
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(start + step, cfg, total_steps))
     step_module: nn.Module = _Step(model)
     if world > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
