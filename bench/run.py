@@ -37,6 +37,9 @@ class BenchConfig:
     ablation_epochs: int = 6
     ablation: bool = True
     ablation_max_steps: int | None = None  # per epoch; smoke runs and tests
+    ablation_seeds: list[int] | None = None  # training seeds per variant (default: [seed])
+    ablation_variants: list[str] | None = None  # default: all of bench.zeroshot.ABLATION
+    ablation_stage2_epochs: int = 0  # > 0: each variant also goes through stage 2 (the whole recipe)
     sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
     queries: int = 200
     index_clips: int = 240
@@ -148,7 +151,7 @@ def run_retrieval(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = prin
 # ---------------------------------------------------------------- zero-shot
 
 
-def zeroshot_markdown(main: list[Any], ablation: list[Any], epochs: int) -> str:
+def zeroshot_markdown(main: list[Any], ablation: list[Any], epochs: int, stage2_epochs: int = 0) -> str:
     q = [t.value for t in ALL_TEMPLATES]
     out = ["Unseen-species classification (AnimalCLAP Table 3's protocol): each unseen test clip against the "
            "prompts of the unseen species, per query prompt type. Top-1 / Top-5 / mAP@5 (%)."]
@@ -163,39 +166,80 @@ def zeroshot_markdown(main: list[Any], ablation: list[Any], epochs: int) -> str:
     rows.append(["AnimalCLAP (paper, 300 unseen species)", *(f"{paper[t][0]} / {paper[t][1]} / {paper[t][2]}" for t in q)])
     out += ["", table(["model", *q], rows)]
     if ablation:
-        out += ["", f"**Training-prompt ablation (AnimalCLAP Tables 3 and 4)**: stage 1 from the same stage-0 "
-                f"model, {epochs} epochs each, last epoch; unseen-species top-1 (%) by query prompt; the "
-                "paper's numbers in brackets.", ""]
-        by: dict[str, dict[str, Any]] = {}
-        for r in ablation:
-            by.setdefault(r.trained, {})[r.query] = r
-        body = []
-        for trained, cells in by.items():
-            ref = published.ANIMALCLAP_TABLE3.get(trained) if "random" not in trained else None
-            row = [trained]
-            for t in q:
-                r = cells.get(t)
-                txt = pct(r.top1) if r else "–"
-                if ref:
-                    txt += f" ({ref[t][0]})"
-                elif "random" in trained and t in published.ANIMALCLAP_TABLE4["random"]:
-                    txt += f" ({published.ANIMALCLAP_TABLE4['random'][t]})"
-                row.append(txt)
-            mean1 = np.mean([c.top1 for c in cells.values()])
-            mean5 = np.mean([c.top5 for c in cells.values()])
-            row += [pct(mean1), pct(mean5), pct(np.mean([c.top1_family for c in cells.values()]))]
-            body.append(row)
-        out.append(table(["trained with", *q, "mean top-1", "mean top-5", "mean top-1 family"], body))
+        out += ["", *ablation_markdown(ablation, epochs, stage2_epochs)]
     return "\n".join(out)
+
+
+def _mean_sd(values: list[float]) -> str:
+    """A percentage; with several seeds, their mean ± standard deviation."""
+    if len(values) == 1:
+        return pct(values[0])
+    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
+
+
+def ablation_markdown(ablation: list[Any], epochs: int, stage2_epochs: int = 0) -> list[str]:
+    """The ablation table (one row per training variant, cells over seeds) and, with several
+    seeds, each variant's per-seed difference from the five-template model on the same seed."""
+    q = [t.value for t in ALL_TEMPLATES]
+    seeds = sorted({r.seed for r in ablation})
+    budget = f"stage 1 {epochs} epochs" + (f" + stage 2 {stage2_epochs} epochs" if stage2_epochs else "")
+    runs = f"{len(seeds)} training seeds each, mean ± sd over seeds" if len(seeds) > 1 else "one training run each"
+    out = [f"**Training-prompt ablation (AnimalCLAP Tables 3 and 4)**: from the same stage-0 model, {budget}, "
+           f"last epoch, {runs}; unseen-species top-1 (%) by query prompt; the paper's numbers in brackets.", ""]
+    cell: dict[tuple[str, str, int], Any] = {(r.trained, r.query, r.seed): r for r in ablation}
+    trained_all = list(dict.fromkeys(r.trained for r in ablation))
+
+    def per_seed_mean(trained: str, metric: str) -> dict[int, float]:
+        got: dict[int, float] = {}
+        for sd in seeds:
+            vals = [getattr(cell[(trained, t, sd)], metric) for t in q if (trained, t, sd) in cell]
+            if vals:
+                got[sd] = float(np.mean(vals))
+        return got
+
+    body = []
+    for trained in trained_all:
+        ref = published.ANIMALCLAP_TABLE3.get(trained) if "random" not in trained else None
+        row = [trained]
+        for t in q:
+            vals = [cell[(trained, t, sd)].top1 for sd in seeds if (trained, t, sd) in cell]
+            txt = _mean_sd(vals) if vals else "–"
+            if ref:
+                txt += f" ({ref[t][0]})"
+            elif "random" in trained and t in published.ANIMALCLAP_TABLE4["random"]:
+                txt += f" ({published.ANIMALCLAP_TABLE4['random'][t]})"
+            row.append(txt)
+        row += [_mean_sd(list(per_seed_mean(trained, m).values())) for m in ("top1", "top5", "map5", "top1_family")]
+        body.append(row)
+    out.append(table(["trained with", *q, "mean top-1", "mean top-5", "mean mAP@5", "mean top-1 family"], body))
+    if len(seeds) > 1 and "all" in trained_all:
+        out += ["", "Five templates minus each variant, same seed (points of the mean over query prompts; "
+                "positive: the five-template model is ahead):", ""]
+        diff_rows = []
+        for trained in trained_all:
+            if trained == "all":
+                continue
+            row = [f"all − {trained}"]
+            for m in ("top1", "top5", "map5", "top1_family"):
+                a, b = per_seed_mean("all", m), per_seed_mean(trained, m)
+                d = [100 * (a[sd] - b[sd]) for sd in seeds if sd in a and sd in b]
+                wins = sum(x > 0 for x in d)
+                row.append(f"{np.mean(d):+.1f} ({', '.join(f'{x:+.1f}' for x in d)}; ahead on {wins}/{len(d)})")
+            diff_rows.append(row)
+        out.append(table(["comparison", "mean top-1", "mean top-5", "mean mAP@5", "mean top-1 family"], diff_rows))
+    return out
 
 
 def ablation_plot(ablation: list[Any], path: Path) -> None:
     plt = results.pyplot()
     trained = list(dict.fromkeys(r.trained for r in ablation))
     q = [t.value for t in ALL_TEMPLATES]
+    cells: dict[tuple[int, int], list[float]] = {}
+    for r in ablation:  # the mean over seeds
+        cells.setdefault((trained.index(r.trained), q.index(r.query)), []).append(100 * r.top1)
     m = np.full((len(trained), len(q)), np.nan)
-    for r in ablation:
-        m[trained.index(r.trained), q.index(r.query)] = 100 * r.top1
+    for (i, j), vals in cells.items():
+        m[i, j] = float(np.mean(vals))
     fig, ax = plt.subplots(figsize=(7, 4))
     im = ax.imshow(m, cmap="viridis")
     ax.set_xticks(range(len(q)), q)
@@ -233,27 +277,35 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
     pool = species_pool(cat)
     waves: dict[int, dict[str, np.ndarray]] = {}  # per sample rate: the models share one decode
 
-    def evaluate(model: Any, trained: str, classes: tuple[str, ...]) -> list[Any]:
+    def evaluate(model: Any, trained: str, classes: tuple[str, ...], seed: int = 0) -> list[Any]:
         rate = model.cfg.audio.sample_rate if model.cfg.audio is not None else 0
         emb = embed_items(model, audio_items, waves=waves.setdefault(rate, {}))
         out = []
         for c in classes:
-            out += zero_shot(items, emb, model.embed_text, trained, c, pool)
+            out += zero_shot(items, emb, model.embed_text, trained, c, pool, seed=seed)
         return out
 
     main = evaluate(_model(cfg), "all", ("unseen", "all"))
     ablation: list[Any] = []
     if cfg.ablation:
         init = stage0_of(cfg.model)
-        plan = AblationPlan(init, cfg.data_dir / "runs" / "ablation" / describe_model(init).key,
-                            cfg.ablation_epochs, cfg.seed, cfg.ablation_max_steps)
-        for variant in ABLATION:
-            log(f"ablation: training {variant!r} ({cfg.ablation_epochs} epochs, stage 1)")
-            ckpt = train_variant(cat, plan, variant, progress)
-            ablation += evaluate(create_encoder(checkpoint=ckpt), variant, ("unseen",))
+        variants = cfg.ablation_variants or list(ABLATION)
+        unknown = [v for v in variants if v not in ABLATION]
+        if unknown:
+            raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION)}")
+        budget = f"{cfg.ablation_epochs} epochs stage 1" + (
+            f" + {cfg.ablation_stage2_epochs} stage 2" if cfg.ablation_stage2_epochs else "")
+        for seed in cfg.ablation_seeds or [cfg.seed]:
+            plan = AblationPlan(init, cfg.data_dir / "runs" / "ablation" / describe_model(init).key,
+                                cfg.ablation_epochs, seed, cfg.ablation_max_steps, cfg.ablation_stage2_epochs)
+            for variant in variants:
+                log(f"ablation: training {variant!r} ({budget}, seed {seed})")
+                ckpt = train_variant(cat, plan, variant, progress)
+                ablation += evaluate(create_encoder(checkpoint=ckpt), variant, ("unseen",), seed)
     data = {"model": str(cfg.model), "main": rows_json(main), "ablation": rows_json(ablation),
-            "ablation_epochs": cfg.ablation_epochs, "seconds": round(time.perf_counter() - t0, 1)}
-    run.write("zeroshot", data, zeroshot_markdown(main, ablation, cfg.ablation_epochs))
+            "ablation_epochs": cfg.ablation_epochs, "ablation_stage2_epochs": cfg.ablation_stage2_epochs,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    run.write("zeroshot", data, zeroshot_markdown(main, ablation, cfg.ablation_epochs, cfg.ablation_stage2_epochs))
     if ablation:
         ablation_plot(ablation, run.png("zeroshot-ablation"))
     return data

@@ -196,7 +196,37 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     sample_tasks(world(n_families=3), ways=10).save(other)
     refused = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--tasks", str(other)])
     assert refused.exit_code == 2 and "other test media" in refused.output
+    # the prompt comparison with several seeds and the whole recipe (stage 1, then stage 2)
+    args = ["bench", "zeroshot", "--out", str(out), "--run", "seeds", "--ablation-epochs", "1", "--ablation-max-steps",
+            "1", "--ablation-seeds", "0,1", "--ablation-variants", "com,all", "--ablation-stage2-epochs", "1"]
+    seeded = CliRunner().invoke(app, args)
+    assert seeded.exit_code == 0, seeded.output
+    zs = json.loads((out / "seeds" / "zeroshot.json").read_text())
+    assert {(r["trained"], r["seed"]) for r in zs["ablation"]} == {("com", 0), ("com", 1), ("all", 0), ("all", 1)}
+    runs = {p.name for p in (settings.data_dir / "runs" / "ablation").glob("*/*")}
+    assert {"com-e1-m1-s0-then-e1", "all-e1-m1-s1-then-e1", "all-e1-m1-s1"} <= runs
+    assert "all − com" in (out / "seeds" / "zeroshot.md").read_text()
+    bad = CliRunner().invoke(app, ["bench", "zeroshot", "--out", str(out), "--ablation-variants", "com,every"])
+    assert bad.exit_code == 2 and "every" in bad.output
     settings_mod.get_settings.cache_clear()
+
+
+def test_ablation_table_over_seeds_by_hand() -> None:
+    from bench.run import ablation_markdown
+    from bench.zeroshot import ZeroShotRow
+
+    def row(trained: str, query: str, seed: int, top1: float) -> ZeroShotRow:
+        return ZeroShotRow(trained, query, "unseen", 10, 5, top1, top1, top1, top1, top1, seed)
+
+    queries = ("com", "sci", "tax", "sci+com", "tax+com")
+    rows = [row("all", q, 0, 0.30) for q in queries] + [row("all", q, 1, 0.20) for q in queries]
+    rows += [row("com", q, 0, 0.10 if q == "com" else 0.20) for q in queries]  # mean over queries 0.18
+    rows += [row("com", q, 1, 0.25) for q in queries]
+    md = "\n".join(ablation_markdown(rows, 6))
+    assert "2 training seeds" in md
+    assert "| all | 25.0 ± 7.1 (21.4) |" in md  # mean and sd of 30 and 20; the paper's figure in brackets
+    # per seed: all − com = 30 − 18 = +12 and 20 − 25 = −5; mean +3.5, ahead on one of two
+    assert "+3.5 (+12.0, -5.0; ahead on 1/2)" in md
 
 
 def test_query_bench_through_the_server_code_path() -> None:

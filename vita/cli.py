@@ -608,6 +608,17 @@ def _ints(text: str, what: str) -> list[int]:
         raise _fail(f"{what}: want comma-separated integers, got {text!r}") from None
 
 
+def _variants(text: str) -> list[str]:
+    """Ablation variant names; 'random' stands for 'all, random order' (a comma in a name)."""
+    from bench.zeroshot import ABLATION
+
+    names = ["all, random order" if v.strip() == "random" else v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in names if v not in ABLATION]
+    if bad:
+        raise _fail(f"--ablation-variants: unknown {', '.join(bad)}; known: com, sci, tax, sci+com, tax+com, all, random")
+    return names
+
+
 @app.command("bench")
 def bench_cmd(
     suite: Annotated[str, typer.Argument(help="retrieval | zeroshot | traits | speed | all")],
@@ -624,6 +635,13 @@ def bench_cmd(
     ablation_epochs: Annotated[int, typer.Option(help="Stage-1 epochs per ablation model.")] = 6,
     ablation_max_steps: Annotated[Optional[int], typer.Option(help="At most this many steps per ablation "
                                                                    "epoch (smoke runs).")] = None,
+    ablation_seeds: Annotated[Optional[str], typer.Option(help="Train each ablation variant once per seed "
+                                                                "(e.g. 0,1,2; default: --seed).")] = None,
+    ablation_variants: Annotated[Optional[str], typer.Option(help="Only these variants, comma-separated "
+                                                                   "(com sci tax sci+com tax+com all; 'all, random order' "
+                                                                   "as random).")] = None,
+    ablation_stage2_epochs: Annotated[int, typer.Option(help="Also run stage 2 for this many epochs after "
+                                                             "each ablation model's stage 1 (the whole recipe).")] = 0,
     sizes: Annotated[str, typer.Option(help="Collection sizes for the query benchmark.")] = "10000,100000",
     queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
     index_clips: Annotated[int, typer.Option(help="Clips for the indexing benchmark.")] = 240,
@@ -650,7 +668,10 @@ def bench_cmd(
         raise _fail(f"no encoder at {ckpt}; run `vita train --preset {preset}` (or `make demo`) first, or pass --model")
     cfg = BenchConfig(model=ckpt, data_dir=s.data_dir, seed=seed, ways=ways, max_tasks=max_tasks, tasks=tasks,
                       prompt=tpl, ablation_epochs=ablation_epochs, ablation=ablation,
-                      ablation_max_steps=ablation_max_steps, sizes=_ints(sizes, "--sizes"), queries=queries,
+                      ablation_max_steps=ablation_max_steps,
+                      ablation_seeds=_ints(ablation_seeds, "--ablation-seeds") if ablation_seeds else None,
+                      ablation_variants=_variants(ablation_variants) if ablation_variants else None,
+                      ablation_stage2_epochs=ablation_stage2_epochs, sizes=_ints(sizes, "--sizes"), queries=queries,
                       index_clips=index_clips, index_workers=_ints(index_workers, "--index-workers"))
     bench_run = BenchRun(out, run) if run else BenchRun(out)
     suites = [x for x in Suite if x is not Suite.ALL] if chosen is Suite.ALL else [chosen]
