@@ -222,9 +222,10 @@ def ablation_markdown(ablation: list[Any], epochs: int, stage2_epochs: int = 0) 
             row = [f"all − {trained}"]
             for m in ("top1", "top5", "map5", "top1_family"):
                 a, b = per_seed_mean("all", m), per_seed_mean(trained, m)
-                d = [100 * (a[sd] - b[sd]) for sd in seeds if sd in a and sd in b]
-                wins = sum(x > 0 for x in d)
-                row.append(f"{np.mean(d):+.1f} ({', '.join(f'{x:+.1f}' for x in d)}; ahead on {wins}/{len(d)})")
+                d = [round(100 * (a[sd] - b[sd]), 6) for sd in seeds if sd in a and sd in b]  # no float dust
+                wins, level = sum(x > 0 for x in d), sum(x == 0 for x in d)
+                tie = f", level on {level}" if level else ""
+                row.append(f"{np.mean(d):+.1f} ({', '.join(f'{x:+.1f}' for x in d)}; ahead on {wins}/{len(d)}{tie})")
             diff_rows.append(row)
         out.append(table(["comparison", "mean top-1", "mean top-5", "mean mAP@5", "mean top-1 family"], diff_rows))
     return out

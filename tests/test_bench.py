@@ -227,6 +227,10 @@ def test_ablation_table_over_seeds_by_hand() -> None:
     assert "| all | 25.0 ± 7.1 (21.4) |" in md  # mean and sd of 30 and 20; the paper's figure in brackets
     # per seed: all − com = 30 − 18 = +12 and 20 − 25 = −5; mean +3.5, ahead on one of two
     assert "+3.5 (+12.0, -5.0; ahead on 1/2)" in md
+    # a dead heat is level, not a win, even when the means differ by float dust
+    rows = [row("all", q, sd, 0.1 + 0.2) for q in queries for sd in (0, 1)]
+    rows += [row("com", q, sd, 0.3) for q in queries for sd in (0, 1)]
+    assert "+0.0 (+0.0, +0.0; ahead on 0/2, level on 2)" in "\n".join(ablation_markdown(rows, 6))
 
 
 def test_query_bench_through_the_server_code_path() -> None:
