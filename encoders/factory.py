@@ -15,6 +15,7 @@ Everything loads without unpickling arbitrary objects: safetensors, or `torch.lo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,35 @@ def _clap_audio_config(cfg: EncoderConfig, source: str | Path | None) -> Any:
     return ClapAudioConfig(**fields)
 
 
+def _released_open_clip_config(source: str | Path | None) -> dict[str, Any] | None:
+    """`open_clip_config.json` of a released directory or hub repo (already fetched by open_clip)."""
+    if isinstance(source, Path) and (source / OPEN_CLIP_CONFIG).is_file():
+        return json.loads((source / OPEN_CLIP_CONFIG).read_text())
+    if isinstance(source, str) and source.startswith("hf-hub:"):
+        return json.loads(_hub_file(source.removeprefix("hf-hub:"), OPEN_CLIP_CONFIG).read_text())
+    return None
+
+
+def _as_built(cfg: EncoderConfig, source: str | Path | None, clap_cfg: Any) -> EncoderConfig:
+    """The config with the architecture actually built from released weights written into it
+    (HTS-AT fields, open_clip model config), so a VITA checkpoint of a fine-tuned biovita model
+    rebuilds offline, without the hub or the released directory it started from."""
+    if source is None:
+        return cfg
+    audio, vt = cfg.audio, cfg.vision_text
+    if audio is not None and clap_cfg is not None:
+        fields = clap_cfg.to_diff_dict()
+        for key in ("model_type", "transformers_version"):
+            fields.pop(key, None)
+        audio = replace(audio, clap=fields)
+    released = _released_open_clip_config(source) if vt is not None else None
+    model_cfg = released.get("model_cfg") if released else None
+    if vt is not None and model_cfg and not model_cfg.get("custom_text") and "hf_model_name" not in model_cfg.get(
+            "text_cfg", {}):  # CLIP(**model_cfg) rebuilds exactly these; others keep their source
+        vt = replace(vt, model_cfg=model_cfg, preprocess_cfg=released.get("preprocess_cfg", vt.preprocess_cfg))
+    return replace(cfg, audio=audio, vision_text=vt)
+
+
 def _open_clip_parts(cfg: EncoderConfig, source: str | Path | None) -> tuple[nn.Module, Any, Any]:
     """(model, tokenizer, image transform) from a hub repo, a released directory, or a config."""
     import open_clip
@@ -133,7 +163,7 @@ def _load_clap_weights(tower: AudioTower, path: Path) -> None:
 def _build(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
     if cfg.clap_text:
         return _build_clap(cfg, source)
-    audio = None
+    audio = clap_cfg = None
     if cfg.audio is not None:
         clap_cfg = _clap_audio_config(cfg, source)
         audio = AudioTower(clap_cfg, cfg.dim, adapter=True)
@@ -149,7 +179,7 @@ def _build(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
     clip = tokenizer = transform = None
     if cfg.vision_text is not None:
         clip, tokenizer, transform = _open_clip_parts(cfg, source)
-    return VitaEncoder(cfg, audio, clip, tokenizer, transform)
+    return VitaEncoder(_as_built(cfg, source, clap_cfg), audio, clip, tokenizer, transform)
 
 
 def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,17 @@ def test_biovita_loads_its_released_format(tmp_path: Path) -> None:
     _assert_same(enc.embed_audio(waves()), ref_audio.numpy())
     _assert_same(enc.embed_image(images()), ref_image.numpy())
     _assert_same(enc.embed_text(TEXTS), ref_text.numpy())
+
+    # what training writes (a VITA checkpoint) loads back without the released directory: the
+    # architecture it was built with travels in its config
+    save_vita(enc, tmp_path / "trained")
+    shutil.rmtree(release.with_name("elsewhere"), ignore_errors=True)
+    release.rename(release.with_name("elsewhere"))
+    again = create_encoder(checkpoint=tmp_path / "trained", device="cpu")
+    _assert_same(again.embed_audio(waves()), ref_audio.numpy())
+    _assert_same(again.embed_image(images()), ref_image.numpy())
+    _assert_same(again.embed_text(TEXTS), ref_text.numpy())
+    release.with_name("elsewhere").rename(release)
 
     wrong = {"dim": 48, "audio": {**SMALL_AUDIO_PRESET, "clap": {**TINY_AUDIO, "depths": [1, 1, 2, 1]}}}
     with pytest.raises(CheckpointError, match="do not fit"):
