@@ -273,6 +273,11 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
     from indexer.models import describe_model
 
     t0 = time.perf_counter()
+    variants = cfg.ablation_variants or list(ABLATION)
+    unknown = [v for v in variants if v not in ABLATION]
+    if unknown:  # before any work
+        raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION)}")
+    init = stage0_of(cfg.model) if cfg.ablation else None
     items = held_out_manifest(cat)
     audio_items = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN]
     pool = species_pool(cat)
@@ -288,12 +293,7 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
 
     main = evaluate(_model(cfg), "all", ("unseen", "all"))
     ablation: list[Any] = []
-    if cfg.ablation:
-        init = stage0_of(cfg.model)
-        variants = cfg.ablation_variants or list(ABLATION)
-        unknown = [v for v in variants if v not in ABLATION]
-        if unknown:
-            raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION)}")
+    if init is not None:
         budget = f"{cfg.ablation_epochs} epochs stage 1" + (
             f" + {cfg.ablation_stage2_epochs} stage 2" if cfg.ablation_stage2_epochs else "")
         for seed in cfg.ablation_seeds or [cfg.seed]:

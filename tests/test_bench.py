@@ -211,6 +211,16 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     settings_mod.get_settings.cache_clear()
 
 
+def test_zeroshot_refuses_an_unknown_variant_before_any_work(tmp_path: Path) -> None:
+    from bench.run import BenchConfig, run_zeroshot
+
+    cfg = BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path, ablation_variants=["all", "every"])
+    with pytest.raises(ValueError, match="every"):
+        run_zeroshot(None, cfg, None)  # type: ignore[arg-type]  # no catalog, no run: nothing is touched
+    with pytest.raises(FileNotFoundError, match="stage-0"):  # nor without the ablation's start
+        run_zeroshot(None, BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path), None)  # type: ignore[arg-type]
+
+
 def test_ablation_table_over_seeds_by_hand() -> None:
     from bench.run import ablation_markdown
     from bench.zeroshot import ZeroShotRow
