@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 APT_TEST := postgresql
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test setup services clean
+.PHONY: demo test test-quick lint setup services clean
 
 setup: $(STAMP)
 
@@ -44,9 +44,18 @@ services:
 demo: setup
 	$(BIN)/vita demo
 
-test: setup services
+# ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify) and mypy with the pydantic plugin
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: setup services lint
 	@VITA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ] && ! ls tests/test_*.py >/dev/null 2>&1; then rc=0; fi; exit $$rc
+
+# the quick set for a developer (no world-building, training, worker or browser tests; under 2 minutes)
+test-quick: setup lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) vita-data .pytest_cache test-artifacts

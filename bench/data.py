@@ -57,12 +57,6 @@ class BenchItem:
                 "family": self.lineage.family, "class": self.lineage.class_}[level]
 
 
-def _lineage(t: Taxon) -> Lineage | None:
-    if not (t.class_name and t.order_name and t.family_name and t.genus_name):
-        return None
-    return Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)
-
-
 def held_out_manifest(catalog: Catalog, groups: Iterable[Group] = tuple(Group)) -> list[BenchItem]:
     """Every usable test-split audio clip and photo, and one text item per species that has media there."""
     items: list[BenchItem] = []
@@ -73,7 +67,7 @@ def held_out_manifest(catalog: Catalog, groups: Iterable[Group] = tuple(Group)) 
                                     Taxon.rank == "species").order_by(Media.id)).all()
             species: dict[str, BenchItem] = {}
             for m, t in rows:
-                lin = _lineage(t)
+                lin = t.lineage()
                 if lin is None or m.kind not in ("audio", "image"):
                     continue
                 items.append(BenchItem(f"{m.kind}:{m.id}", Modality(m.kind), lin, group, m.path, t.common_name))
@@ -115,12 +109,12 @@ def embed_items(model: object, items: list[BenchItem], template: Template = Temp
             cache = waves if waves is not None else {}
             for it in chosen:
                 if it.key not in cache:
-                    cache[it.key] = load_audio(Path(it.path), rate)[0]
-            vec = model.embed_audio([cache[it.key] for it in chosen])  # type: ignore[attr-defined]
+                    cache[it.key] = load_audio(Path(str(it.path)), rate)[0]
+            vec = model.embed_audio([cache[it.key] for it in chosen])  # type: ignore[attr-defined]  # model: any encoder, passed as object
         elif modality is Modality.IMAGE:
-            vec = model.embed_image([load_image(Path(it.path)) for it in chosen])  # type: ignore[attr-defined]
+            vec = model.embed_image([load_image(Path(str(it.path))) for it in chosen])  # type: ignore[attr-defined]  # model: a VitaEncoder passed as object
         else:
-            vec = model.embed_text([render(template, it.lineage, it.common) for it in chosen])  # type: ignore[attr-defined]
+            vec = model.embed_text([render(template, it.lineage, it.common) for it in chosen])  # type: ignore[attr-defined]  # model: any encoder, passed as object
         keys += [it.key for it in chosen]
         parts.append(np.asarray(vec, dtype=np.float32))
     dim = parts[0].shape[1] if parts else 1

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.data import BenchItem, Embedded, Group, Modality
+from catalog.errors import ConfigError
 
 LEVELS = ("species", "genus", "family")
 DIRECTIONS: tuple[tuple[Modality, Modality], ...] = (
@@ -93,7 +94,7 @@ class TaskSet:
         with gzip.open(path, "rt") as fh:
             data = json.load(fh)
         if data.get("format") != TASKS_FORMAT:
-            raise ValueError(f"{path}: task file format {data.get('format')}, this version reads {TASKS_FORMAT}")
+            raise ConfigError(f"{path}: task file format {data.get('format')}, this version reads {TASKS_FORMAT}")
         sp = data["species"]
         return cls(data["seed"], data["ways"], data["max_tasks"], data["fingerprint"],
                    {n: [Task(q, [sp[i] for i in c]) for q, c in ts] for n, ts in data["scenarios"].items()})
@@ -174,8 +175,8 @@ def score(items: list[BenchItem], emb: Embedded, tasks: TaskSet) -> list[Scenari
         per_class: dict[str, list[bool]] = defaultdict(list)
         err_genus, err_family = [], []
         for i, t in enumerate(ts):
-            s = best[i, [col[c] for c in t.candidates]]
-            beaten = int((s[1:] >= s[0]).sum())
+            row = best[i, [col[c] for c in t.candidates]]
+            beaten = int((row[1:] >= row[0]).sum())
             top1.append(beaten < 1)
             top5.append(beaten < 5)
             qi = by_key[t.query]

@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from bench import published, results
+from bench import Suite, published, results
 from bench.data import BenchItem, Group, Modality, embed_items, held_out_manifest
 from bench.results import BenchRun, pct, table
 from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, direction_name, fingerprint, sample_tasks
+from bench.speed import ScratchIndex
 from catalog.api import Catalog
+from catalog.errors import ConfigError, NotFoundError
+from indexer.store import StoreConfig, open_store
 from training.prompts import ALL_TEMPLATES, Template
 
 Log = Callable[[str], None]
@@ -64,7 +67,7 @@ def load_or_sample(cfg: BenchConfig, items: list[BenchItem], log: Log) -> tuple[
             log(f"tasks: {path} (saved; same test media)")
             return ts, path
         if cfg.tasks is not None:
-            raise ValueError(f"{path}: these tasks were drawn from other test media (fingerprint "
+            raise ConfigError(f"{path}: these tasks were drawn from other test media (fingerprint "
                              f"{ts.fingerprint}, the catalog's is {fingerprint(items)})")
         log(f"tasks: {path} is from other test media; drawing new ones")
     ts = sample_tasks(items, cfg.seed, cfg.ways, cfg.max_tasks)
@@ -85,7 +88,7 @@ def retrieval_markdown(rows: list[ScenarioResult], prompt: str) -> str:
             res = [by.get(f"{d}/{level}/{group.value}") for d in dirs]
             ok = [r for r in res if r is not None and r.tasks]
             cells = [f"{pct(r.top1)} / {pct(r.top5)}" if r is not None and r.tasks else "–" for r in res]
-            avg = f"{pct(np.mean([r.top1 for r in ok]))} / {pct(np.mean([r.top5 for r in ok]))}" if ok else "–"
+            avg = f"{pct(float(np.mean([r.top1 for r in ok])))} / {pct(float(np.mean([r.top5 for r in ok])))}" if ok else "–"
             ways = sorted({r.ways for r in ok})
             tasks = "/".join(str(r.tasks if r else 0) for r in res)
             body.append([level, "ours (demo world)", *cells, avg, ",".join(map(str, ways)) or "–", tasks])
@@ -261,7 +264,7 @@ def stage0_of(model: Path) -> Path:
     model at `<data>/models/<name>`."""
     cand = model.parent.parent / "runs" / model.name / "stage0" / "last"
     if not cand.is_dir():
-        raise FileNotFoundError(f"no stage-0 checkpoint for {model} (want {cand}); train with `vita train` "
+        raise NotFoundError(f"no stage-0 checkpoint for {model} (want {cand}); train with `vita train` "
                                 "first, or skip the ablation (--no-ablation)")
     return cand
 
@@ -276,7 +279,7 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
     variants = cfg.ablation_variants or list(ABLATION)
     unknown = [v for v in variants if v not in ABLATION]
     if unknown:  # before any work
-        raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION)}")
+        raise ConfigError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION)}")
     init = stage0_of(cfg.model) if cfg.ablation else None
     items = held_out_manifest(cat)
     audio_items = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN]
@@ -382,12 +385,15 @@ def run_traits(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print) 
 # ---------------------------------------------------------------- speed
 
 
-def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, settings: Any, log: Log = print) -> dict[str, Any]:
+def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, scratch: ScratchIndex, server: StoreConfig | None = None,
+              log: Log = print) -> dict[str, Any]:
+    """Indexing through `vita index` into scratch stores (`scratch(dir, corpus)` configures one), the
+    query benchmark on the embedded store, and on `server` too when one is configured."""
     from sqlalchemy import select
 
     from bench.speed import encoder_only, index_run, query_bench, rss_per_million
     from catalog.models import Media
-    from indexer.edge import EdgeStore
+    from indexer.store.edge import EdgeStore
 
     t0 = time.perf_counter()
     model = _model(cfg)
@@ -403,15 +409,11 @@ def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, settings: Any, log:
         log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} clips/s")
     audio_s = index_rows[0].audio_s_per_s * index_rows[0].seconds
     for w in cfg.index_workers:
-        index_rows.append(index_run(cat, settings, str(cfg.model), ids, w, cfg.batch_size, audio_s))
+        index_rows.append(index_run(cat, scratch, str(cfg.model), ids, w, cfg.batch_size, audio_s))
         log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} clips/s")
     q = query_bench(lambda root: EdgeStore(root), cfg.sizes, dim, cfg.queries, cfg.seed, "edge", True, log)
-    if settings.qdrant_url:
-        from indexer.server import ServerStore
-
-        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        srv = query_bench(lambda root: ServerStore(url=settings.qdrant_url, api_key=key), cfg.sizes, dim,
-                          cfg.queries, cfg.seed, "server", False, log)
+    if server is not None and server.url:
+        srv = query_bench(lambda root: open_store(server), cfg.sizes, dim, cfg.queries, cfg.seed, "server", False, log)
         q["queries"] += srv["queries"]
         q["builds"] += srv["builds"]
     q["rss_mib_per_million_points"] = rss_per_million([b for b in q["builds"] if b["backend"] == "edge"])
@@ -467,3 +469,24 @@ def speed_plot(data: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- all suites
+
+
+def run_suites(cat: Catalog, cfg: BenchConfig, suite: Suite, run: BenchRun, scratch: ScratchIndex,
+               server: StoreConfig | None = None, log: Log = print,
+               progress: Callable[[str, int, int], None] | None = None) -> list[tuple[str, Path]]:
+    """One suite, or all of them in order; returns (suite, Markdown file) of what was written."""
+    suites = [x for x in Suite if x is not Suite.ALL] if suite is Suite.ALL else [suite]
+    for one in suites:
+        log(f"[bold]bench {one.value}[/bold] -> {run.dir}")
+        if one is Suite.RETRIEVAL:
+            run_retrieval(cat, cfg, run, log)
+        elif one is Suite.ZEROSHOT:
+            run_zeroshot(cat, cfg, run, log, progress)
+        elif one is Suite.TRAITS:
+            run_traits(cat, cfg, run, log)
+        else:
+            run_speed(cat, cfg, run, scratch, server, log)
+    return [(one.value, md) for one in suites if (md := run.dir / f"{one.value}.md").is_file()]

@@ -28,6 +28,7 @@ import numpy as np
 
 from indexer.filters import Filter
 from indexer.store import Point, VectorStore
+from workers.config import IndexConfig
 
 FAMILIES = 60
 CLASSES = ("Aves", "Mammalia", "Amphibia", "Insecta")
@@ -195,7 +196,7 @@ def _serve(root: str, name: str | None, dim: int, queue: Any) -> None:
     """In a fresh process: open the store, answer queries, report resident memory."""
     import psutil
 
-    from indexer.edge import EdgeStore
+    from indexer.store.edge import EdgeStore
 
     store = EdgeStore(Path(root))
     if name is not None:
@@ -276,7 +277,11 @@ def encoder_only(model: Any, paths: list[str], batch_size: int, threads: int) ->
                     sum(len(b) for b in batches), round(dt_, 2), round(len(paths) / dt_, 2), round(audio_s / dt_, 1))
 
 
-def index_run(catalog: Any, settings: Any, model_ref: str, media_ids: list[int], workers: int,
+#: (scratch data dir, corpus) -> the configuration of a throwaway `vita index` on the same catalog
+ScratchIndex = Callable[[Path, str], IndexConfig]
+
+
+def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: list[int], workers: int,
               batch_size: int, audio_s: float) -> IndexRow:
     """`vita index` (its own worker processes, filesystem broker) into a throwaway store and corpus;
     the catalog rows it writes for that corpus are removed afterwards."""
@@ -287,9 +292,9 @@ def index_run(catalog: Any, settings: Any, model_ref: str, media_ids: list[int],
 
     with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp:
         corpus = f"bench{uuid.uuid4().hex[:6]}"
-        s = replace_settings(settings, Path(tmp), corpus)
         try:
-            report = run_index(catalog, s, model_ref, batch_size=batch_size, workers=workers, only=media_ids)
+            report = run_index(catalog, scratch(Path(tmp), corpus), model_ref, batch_size=batch_size,
+                               workers=workers, only=media_ids)
         finally:
             with catalog.sessions() as sess:
                 sess.execute(delete(IndexEntry).where(IndexEntry.collection.like(f"vita-{corpus}-%")))
@@ -298,12 +303,6 @@ def index_run(catalog: Any, settings: Any, model_ref: str, media_ids: list[int],
     return IndexRow(f"vita index, {workers} worker{'s' if workers > 1 else ''}", workers, report.indexed,
                     report.points, round(report.seconds, 2), round(report.indexed / report.seconds, 2),
                     round(audio_s / report.seconds, 1))
-
-
-def replace_settings(settings: Any, data_dir: Path, corpus: str) -> Any:
-    """The same catalog, a scratch data dir (store, broker) and corpus."""
-    return settings.model_copy(update={"data_dir": data_dir, "corpus": corpus,
-                                       "database_url": settings.resolved_database_url, "qdrant_url": None})
 
 
 def rows_json(rows: list[Any]) -> list[dict[str, Any]]:

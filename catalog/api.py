@@ -10,29 +10,28 @@ from catalog.decode import Limits
 from catalog.ingest import Ingestor, IngestReport, Progress
 from catalog.sources.base import Source
 from catalog.splits import SplitPolicy, assign_splits
-from vita.settings import Settings, get_settings
 
 
 class Catalog:
-    """One catalog database; opening it applies any pending migration."""
+    """One catalog database; opening it applies any pending migration.
 
-    def __init__(self, settings: Settings | None = None, *, url: str | None = None,
-                 engine: Engine | None = None) -> None:
-        self.settings = settings or get_settings()
-        self.engine = engine or make_engine(url or self.settings.resolved_database_url)
+    It is given its URL and bad-input limits by the edge (`Settings.open_catalog()` in the CLI,
+    the UI and the workers); it reads no configuration of its own.
+    """
+
+    def __init__(self, url: str, *, limits: Limits | None = None, engine: Engine | None = None) -> None:
+        self.url = url
+        self.limits = limits or Limits()
+        self.engine = engine or make_engine(url)
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
-
-    @property
-    def limits(self) -> Limits:
-        return Limits.from_settings(self.settings)
 
     def ingest(self, source: Source, progress: Progress | None = None) -> IngestReport:
         return Ingestor(self.sessions, self.limits).run(source, progress)
 
-    def assign_splits(self, policy: SplitPolicy = SplitPolicy()) -> None:
+    def assign_splits(self, policy: SplitPolicy | None = None) -> None:
         with self.sessions() as session:
-            assign_splits(session, policy)
+            assign_splits(session, policy or SplitPolicy())
 
     def stats(self) -> queries.CatalogStats:
         with self.sessions() as session:

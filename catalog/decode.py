@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ class MediaError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The bad-input limits, usually taken from `Settings`."""
+    """The bad-input limits; the defaults here are the only ones (`Settings` reads its defaults from them)."""
 
     max_file_bytes: int = 2 * 1024**3
     max_audio_seconds: float = 4 * 3600.0
@@ -51,10 +52,6 @@ class Limits:
     silence_peak: float = 1e-4
     max_image_pixels: int = 100_000_000
     min_image_side: int = 8
-
-    @classmethod
-    def from_settings(cls, s: object) -> Limits:
-        return cls(**{f: getattr(s, f) for f in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +161,7 @@ def probe_audio(path: Path, fmt: str) -> tuple[float | None, int, int]:
             pass  # fall through to PyAV (e.g. WAV flavours libsndfile refuses)
     try:
         with av.open(str(path)) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
+            stream = container.streams.audio[0] if container.streams.audio else None
             if stream is None:
                 raise MediaError("decode", "container has no audio stream")
             dur = None
@@ -184,7 +181,7 @@ def _iter_blocks(path: Path, fmt: str) -> tuple[int, object]:
             info = sf.info(str(path))
             sr = info.samplerate
 
-            def sf_blocks():  # type: ignore[no-untyped-def]
+            def sf_blocks() -> Iterator[np.ndarray]:
                 for block in sf.blocks(str(path), blocksize=_BLOCK, dtype="float32", always_2d=True):
                     yield block.mean(axis=1)
 
@@ -199,16 +196,16 @@ def _av_blocks(path: Path) -> tuple[int, object]:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
         raise MediaError("decode", f"cannot decode audio: {exc}") from None
-    stream = next((s for s in container.streams if s.type == "audio"), None)
+    stream = container.streams.audio[0] if container.streams.audio else None
     if stream is None:
         container.close()
         raise MediaError("decode", "container has no audio stream")
     sr = int(stream.rate or stream.codec_context.sample_rate)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
 
-    def blocks():  # type: ignore[no-untyped-def]
+    def blocks() -> Iterator[np.ndarray]:
         try:
-            for frame in container.decode(stream):
+            for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
                     yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
             for out in resampler.resample(None):
@@ -231,7 +228,7 @@ def load_audio(path: Path | str, target_sr: int | None = None, *, max_seconds: f
     total = 0
     limit = int(max_seconds * sr) if max_seconds else None
     try:
-        for block in blocks:  # type: ignore[attr-defined]
+        for block in blocks:  # type: ignore[attr-defined]  # blocks is the iterator _iter_blocks returns as object
             parts.append(block)
             total += len(block)
             if limit is not None and total >= limit:
@@ -276,7 +273,7 @@ def validate_audio(path: Path, fmt: str, limits: Limits) -> tuple[float, int, in
     _, blocks = _iter_blocks(path, fmt)
     frames, peak, nonfinite = 0, 0.0, 0
     try:
-        for block in blocks:  # type: ignore[attr-defined]
+        for block in blocks:  # type: ignore[attr-defined]  # blocks is the iterator _iter_blocks returns as object
             frames += len(block)
             finite = np.isfinite(block)
             bad = int(block.size - np.count_nonzero(finite))

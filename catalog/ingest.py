@@ -109,9 +109,9 @@ class Ingestor:
                 resolve_failure(session, source.name, run_item)
             session.commit()
             assign_splits(session)
-            run = session.get(IngestRun, report.run_id)
+            run = session.get(IngestRun, report.run_id)  # type: ignore[assignment]  # the run row was added at the start of this run
             assert run is not None
-            run.finished_at = dt.datetime.now(dt.timezone.utc)
+            run.finished_at = dt.datetime.now(dt.UTC)
             run.added, run.skipped, run.duplicates, run.failed = (
                 report.added, report.skipped, report.duplicates, report.failed)
             run.status = "ok" if report.ok else "partial"

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from catalog.taxonomy import RANKS, Lineage
+
 
 class MediaKind(str, Enum):
     AUDIO = "audio"
@@ -48,7 +50,7 @@ class MediaStatus(str, Enum):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -76,6 +78,19 @@ class Taxon(Base):
 
     parent: Mapped[Taxon | None] = relationship(remote_side="Taxon.id")
     traits: Mapped[list[TraitValue]] = relationship(back_populates="taxon", cascade="all, delete-orphan")
+
+    def lineage_names(self) -> list[str]:
+        """Class .. this taxon, broad to narrow (the ranks that are filled)."""
+        names = [self.class_name, self.order_name, self.family_name, self.genus_name]
+        upto = names[:RANKS.index(self.rank)] if self.rank in RANKS else names
+        return [n for n in upto if n] + [self.name]
+
+    def lineage(self) -> Lineage | None:
+        """A species' full lineage, or None when a rank is missing (the one place that builds one from a row)."""
+        if self.rank != "species" or not (self.class_name and self.order_name and self.family_name
+                                          and self.genus_name):
+            return None
+        return Lineage(self.class_name, self.order_name, self.family_name, self.genus_name, self.name)
 
 
 class TraitValue(Base):

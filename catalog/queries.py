@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.errors import VitaError
 from catalog.models import Failure, Media, Taxon, TraitValue
 from catalog.taxonomy import Rank, normalise_scientific_name
 from catalog.traits import BY_KEY, CATEGORIES
@@ -63,10 +64,10 @@ def stats(session: Session) -> CatalogStats:
         select(Taxon.class_name, Media.kind, func.count(), func.coalesce(func.sum(Media.duration_s), 0.0))
         .join(Taxon, Media.taxon_id == Taxon.id).group_by(Taxon.class_name, Media.kind)
     )
-    for cls, kind, n, seconds in media_rows:
+    for cls, kind, n, seconds in media_rows:  # type: ignore[assignment]  # a species without a class is grouped under "?"
         c = per_class.setdefault(cls or "?", ClassStats(cls or "?"))
         if kind == "audio":
-            c.audio, c.audio_hours = n, float(seconds) / 3600
+            c.audio, c.audio_hours = n, float(seconds or 0.0) / 3600
         else:
             c.images = n
     splits: dict[str, dict[str, int]] = defaultdict(dict)
@@ -134,7 +135,7 @@ class SpeciesCard:
     media: list[MediaRow] = field(default_factory=list)
 
 
-class SpeciesNotFound(LookupError):
+class SpeciesNotFound(VitaError, LookupError):
     pass
 
 

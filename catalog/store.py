@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import Failure, Taxon, TraitValue
 from catalog.taxonomy import Lineage, Rank
-from catalog.traits import ALL_LABELS, TraitSource
+from catalog.traits import ALL_LABELS, TraitSource, keyword
 
 _LINEAGE_COLUMNS = ("class_name", "order_name", "family_name", "genus_name")
 
@@ -70,7 +70,7 @@ def set_traits(session: Session, taxon_id: int, facts: dict[tuple[str, str], boo
     valid = set(ALL_LABELS)
     unknown = [f for f in facts if f not in valid]
     if unknown:
-        raise ValueError(f"unknown trait label {unknown[0][0]}={unknown[0][1]}")
+        raise ValueError(f"unknown trait label {keyword(*unknown[0])}")
     existing = {
         (t.category, t.label): t
         for t in session.scalars(
@@ -94,7 +94,7 @@ def record_failure(session: Session, source: str, item: str, stage: str, reason:
                    run_id: int | None) -> None:
     """Upsert the one failure row of (source, item)."""
     row = session.scalar(select(Failure).where(Failure.source == source, Failure.item == item))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if row is None:
         session.add(Failure(source=source, item=item, stage=stage, reason=reason, run_id=run_id,
                             resolved=False, created_at=now, updated_at=now))
@@ -107,7 +107,7 @@ def resolve_failure(session: Session, source: str, item: str) -> None:
                                                Failure.resolved.is_(False)))
     if row is not None:
         row.resolved = True
-        row.updated_at = dt.datetime.now(dt.timezone.utc)
+        row.updated_at = dt.datetime.now(dt.UTC)
 
 
 def lineage_via_genus(session: Session, cache: TaxonCache, species: str) -> Lineage | None:

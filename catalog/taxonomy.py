@@ -18,13 +18,16 @@ class Rank(str, Enum):
 
     @classmethod
     def ordered(cls) -> list[Rank]:
-        return [cls.CLASS, cls.ORDER, cls.FAMILY, cls.GENUS, cls.SPECIES]
+        return [cls(r) for r in RANKS]
 
     @property
     def level(self) -> int:
         """0 for class .. 4 for species."""
         return Rank.ordered().index(self)
 
+
+#: The rank names, broad to narrow: the one list every layer uses (payload fields, filters, the UI).
+RANKS: tuple[str, ...] = ("class", "order", "family", "genus", "species")
 
 _BINOMIAL = re.compile(r"^[A-Z][a-z-]+ [a-z][a-z-]+$")
 

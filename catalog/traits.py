@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from catalog.errors import VitaError
+
 
 class TraitKind(str, Enum):
     CATEGORICAL = "categorical"
@@ -84,7 +86,7 @@ ANIMALCLAP_TRAITS: dict[str, tuple[str, str | None]] = {
 assert len(ANIMALCLAP_TRAITS) == 22, len(ANIMALCLAP_TRAITS)
 
 
-class TraitError(ValueError):
+class TraitError(VitaError, ValueError):
     """A trait name or value outside the vocabulary."""
 
 
@@ -139,12 +141,25 @@ def from_animalclap(row: Mapping[str, str | bool]) -> dict[tuple[str, str], bool
             raise TraitError(f"unknown AnimalCLAP trait {name!r}")
         key, label = ANIMALCLAP_TRAITS[name]
         if label is None:
-            facts.update({(key, lab): v for lab, v in expand(key, value).items()})  # type: ignore[arg-type]
+            facts.update({(key, lab): v for lab, v in expand(key, value).items()})
         else:
-            facts[(key, label)] = _truth(value, name, label)  # type: ignore[arg-type]
+            facts[(key, label)] = _truth(value, name, label)
     return facts
+
+
+def keyword(key: str, label: str) -> str:
+    """A trait fact as one payload keyword, 'category=label' (e.g. 'activity=nocturnal'): the one spelling."""
+    return f"{key}={label}"
+
+
+def split_keyword(text: str) -> tuple[str, str]:
+    """'activity=nocturnal' -> ('activity', 'nocturnal'); TraitError unless it names a known label."""
+    key, _, label = text.partition("=")
+    if (key, label) not in ALL_LABELS:
+        raise TraitError(f"trait {text!r}: want category=label, e.g. activity=nocturnal or habitat=wetland")
+    return key, label
 
 
 def payload_values(facts: Iterable[tuple[str, str, bool]]) -> list[str]:
     """True facts as keyword values for search payloads: ['activity=nocturnal', ...]."""
-    return sorted(f"{key}={label}" for key, label, present in facts if present)
+    return sorted(keyword(key, label) for key, label, present in facts if present)

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from catalog.errors import VitaError
 from encoders.config import EncoderConfig, Preset, get_config
 from encoders.model import AudioTower, VitaEncoder
 
@@ -34,7 +35,7 @@ CLAP_WEIGHTS = "clap_weights.pth"
 CLAP_AUDIO_PREFIXES = ("audio_model.", "audio_projection.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VitaError, ValueError):
     """A checkpoint that does not fit the preset, or a directory we cannot read as one."""
 
 
@@ -71,7 +72,7 @@ def _clap_audio_config(cfg: EncoderConfig, source: str | Path | None) -> Any:
         data = json.loads(local.read_text())
         base = data.get("audio_config", data)
     elif isinstance(source, str) and source.startswith("hf-hub:") and cfg.audio.clap_hub:
-        base = ClapConfig.from_pretrained(cfg.audio.clap_hub).audio_config.to_dict()
+        base = ClapConfig.from_pretrained(cfg.audio.clap_hub).audio_config.to_dict()  # type: ignore[union-attr]  # a ClapConfig always has its audio_config object
     fields = {**base, **cfg.audio.clap}
     fields.pop("model_type", None)
     return ClapAudioConfig(**fields)
@@ -102,7 +103,7 @@ def _as_built(cfg: EncoderConfig, source: str | Path | None, clap_cfg: Any) -> E
     model_cfg = released.get("model_cfg") if released else None
     if vt is not None and model_cfg and not model_cfg.get("custom_text") and "hf_model_name" not in model_cfg.get(
             "text_cfg", {}):  # CLIP(**model_cfg) rebuilds exactly these; others keep their source
-        vt = replace(vt, model_cfg=model_cfg, preprocess_cfg=released.get("preprocess_cfg", vt.preprocess_cfg))
+        vt = replace(vt, model_cfg=model_cfg, preprocess_cfg=released.get("preprocess_cfg", vt.preprocess_cfg))  # type: ignore[union-attr]  # the released config always has a model_cfg here
     return replace(cfg, audio=audio, vision_text=vt)
 
 
@@ -191,10 +192,10 @@ def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
     where = str(source).removeprefix("hf-hub:")
     clap = ClapModel.from_pretrained(where)
     tok = AutoTokenizer.from_pretrained(where)
-    audio = AudioTower(clap.config.audio_config, cfg.dim, adapter=False)
+    audio = AudioTower(clap.config.audio_config, cfg.dim, adapter=False)  # type: ignore[arg-type]  # transformers types sub-configs loosely
     audio.clap.audio_model = clap.audio_model
     audio.clap.audio_projection = clap.audio_projection
-    text = ClapTextModelWithProjection(clap.config.text_config)
+    text = ClapTextModelWithProjection(clap.config.text_config)  # type: ignore[arg-type]  # transformers types sub-configs loosely
     text.text_model = clap.text_model
     text.text_projection = clap.text_projection
 
@@ -202,7 +203,7 @@ def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
         enc = tok(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
-    return VitaEncoder(cfg, audio, None, tokenizer, None, clap_text=text)
+    return VitaEncoder(cfg, audio, None, tokenizer, None, clap_text=text)  # type: ignore[arg-type]  # the CLAP tokenizer returns a dict the text tower takes
 
 
 # ---------------------------------------------------------------- VITA checkpoints

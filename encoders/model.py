@@ -74,11 +74,11 @@ class VitaEncoder(nn.Module):
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         if self.clip is None:
             raise NotImplementedError(f"preset {self.cfg.name} has no image tower")
-        return F.normalize(self.clip.encode_image(pixels), dim=-1)
+        return F.normalize(self.clip.encode_image(pixels), dim=-1)  # type: ignore[operator]  # open_clip types encode_image as a Tensor attribute
 
     def encode_text(self, tokens: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
         if self.clip is not None:
-            return F.normalize(self.clip.encode_text(tokens), dim=-1)
+            return F.normalize(self.clip.encode_text(tokens), dim=-1)  # type: ignore[operator]  # open_clip types encode_text as a Tensor attribute
         if self.clap_text is not None:
             assert isinstance(tokens, dict)
             return F.normalize(self.clap_text(**tokens).text_embeds, dim=-1)
@@ -108,7 +108,7 @@ class VitaEncoder(nn.Module):
 
     # ------------------------------------------------------------ the public interface
 
-    def _autocast(self):  # type: ignore[no-untyped-def]
+    def _autocast(self):
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from catalog.decode import MediaError, load_audio, load_image
 from catalog.models import IndexEntry, Media, MediaStatus, Taxon, TraitValue
 from catalog.store import record_failure, resolve_failure
+from catalog.traits import keyword
 from encoders.audio import sliding_windows
 from encoders.model import VitaEncoder
 from indexer.schema import day_number, point_id
@@ -67,7 +68,7 @@ def trait_keywords(session: Session, taxon_ids: list[int]) -> dict[int, list[str
                            .where(TraitValue.taxon_id.in_(taxon_ids), TraitValue.present.is_(True),
                                   TraitValue.source != "predicted"))
     for tid, cat, label in rows:
-        kw = f"{cat}={label}"
+        kw = keyword(cat, label)
         if kw not in out[tid]:
             out[tid].append(kw)
     return out
@@ -124,7 +125,7 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
             out.stage, out.reason = exc.stage, exc.reason
         except FileNotFoundError:
             out.stage, out.reason = "decode", "file is missing (moved or deleted since ingest)"
-        except Exception as exc:  # noqa: BLE001 - one bad file must not fail its batch
+        except Exception as exc:
             out.stage, out.reason = "embed", f"{type(exc).__name__}: {exc}"
     found = {m.id for m, _ in rows}
     result.outcomes += [Outcome(mid, f"media #{mid}", stage="plan", reason="no such media in the catalog")
@@ -140,7 +141,7 @@ def commit_batch(session: Session, store: VectorStore, collection: str, result: 
     entries = {e.media_id: e for e in session.scalars(
         select(IndexEntry).where(IndexEntry.collection == collection, IndexEntry.media_id.in_(ids)))}
     media = {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(ids)))}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for o in result.outcomes:
         m = media.get(o.media_id)
         if m is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from catalog.errors import ConfigError
 from indexer.schema import day_number
 
 
@@ -22,7 +23,7 @@ class BBox:
 
     def __post_init__(self) -> None:
         if not (-90 <= self.south <= self.north <= 90) or not (-180 <= self.west <= 180 and -180 <= self.east <= 180):
-            raise ValueError(f"bad bounding box {self}: want south<=north in [-90, 90], west/east in [-180, 180]")
+            raise ConfigError(f"bad bounding box {self}: want south<=north in [-90, 90], west/east in [-180, 180]")
 
     @classmethod
     def parse(cls, text: str) -> BBox:
@@ -30,7 +31,7 @@ class BBox:
         try:
             s, w, n, e = (float(v) for v in text.split(","))
         except ValueError:
-            raise ValueError(f"bounding box {text!r}: want 'south,west,north,east' in degrees") from None
+            raise ConfigError(f"bounding box {text!r}: want 'south,west,north,east' in degrees") from None
         return cls(s, w, n, e)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from catalog.errors import NotFoundError
 from encoders.config import EncoderConfig, get_config
 from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, VITA_CONFIG, VITA_WEIGHTS, create_encoder
 from encoders.model import VitaEncoder
@@ -55,7 +56,7 @@ def describe_model(ref: str | Path, preset: str = "tiny") -> ModelSpec:
         return ModelSpec(str(path), cfg.name, f"{cfg.name}-{_digest([path / VITA_CONFIG, path / VITA_WEIGHTS])}", cfg)
     weights = [path / f for f in (OPEN_CLIP_WEIGHTS, CLAP_WEIGHTS, "model.safetensors") if (path / f).is_file()]
     if not weights:
-        raise FileNotFoundError(f"{path}: no model here (want a `vita train` checkpoint or a released "
+        raise NotFoundError(f"{path}: no model here (want a `vita train` checkpoint or a released "
                                 "BioVITA / CLAP directory); run `vita train` or pass --model")
     cfg = get_config(preset)
     return ModelSpec(str(path), cfg.name, f"{cfg.name}-{_digest(weights)}", cfg)

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.models import Taxon
-from catalog.traits import CATEGORIES
+from catalog.taxonomy import RANKS
+from catalog.traits import CATEGORIES, keyword
+from training.prompts import taxon_prompt
 
 MODALITY_WORDS: dict[str, str] = {
     **{w: "audio" for w in ("call", "calls", "song", "songs", "sound", "sounds", "recording", "recordings",
@@ -23,7 +25,8 @@ MODALITY_WORDS: dict[str, str] = {
     **{w: "image" for w in ("photo", "photos", "image", "images", "picture", "pictures", "pics")},
     **{w: "text" for w in ("species", "taxa", "taxon", "names")},
 }
-STOPWORDS = frozenset("a an the of and or with in on at from by for that which show me find all any some".split())
+STOPWORDS = frozenset(["a", "an", "the", "of", "and", "or", "with", "in", "on", "at", "from", "by", "for", "that",
+                       "which", "show", "me", "find", "all", "any", "some"])
 _SKIP_LABELS = frozenset({"other"})  # too common a word to read as a trait
 _TOKEN = re.compile(r"[\w'-]+", re.UNICODE)
 MAX_PHRASE = 5
@@ -59,7 +62,7 @@ class Vocabulary:
     """Lower-cased phrase -> (field, value); built once from the catalog."""
 
     phrases: dict[str, tuple[str, str]]
-    lineage: dict[tuple[str, str], list[str]]  # (rank, name) -> class..name, for the fallback prompt
+    lineage: dict[tuple[str, str], str]  # (rank, name) -> its Tax prompt, for the fallback
 
     @classmethod
     def from_catalog(cls, session: Session) -> Vocabulary:
@@ -67,19 +70,16 @@ class Vocabulary:
         for cat in CATEGORIES:
             for label in cat.labels:
                 if label not in _SKIP_LABELS:
-                    value = ("traits", f"{cat.key}={label}")
+                    value = ("traits", keyword(cat.key, label))
                     phrases[label] = value
                     phrases[label + "s"] = value  # wetlands, predators
-        lineage: dict[tuple[str, str], list[str]] = {}
+        lineage: dict[tuple[str, str], str] = {}
         for t in session.scalars(select(Taxon)):
             phrases[t.name.lower()] = (t.rank, t.name)
             if t.common_name:
                 phrases.setdefault(t.common_name.lower(), (t.rank, t.name))
                 phrases.setdefault(t.common_name.lower() + "s", (t.rank, t.name))
-            # the Tax prompt's order, broad to narrow, ending in the epithet for a species (as in training)
-            names = [t.class_name, t.order_name, t.family_name, t.genus_name]
-            lineage[(t.rank, t.name)] = ([n for n in names if n]
-                                         + (t.name.split()[1:2] if t.rank == "species" else []))
+            lineage[(t.rank, t.name)] = taxon_prompt(t.rank, t.lineage_names())
         return cls(phrases, lineage)
 
     def parse(self, text: str) -> Interpretation:
@@ -109,9 +109,8 @@ class Vocabulary:
         """What to embed: the free words, else the narrowest named taxon's lineage, else the trait words."""
         if interp.remainder:
             return interp.remainder
-        ranks = ("species", "genus", "family", "order", "class")
-        taxa = sorted((m for m in interp.matches if m.field in ranks), key=lambda m: ranks.index(m.field))
+        taxa = sorted((m for m in interp.matches if m.field in RANKS), key=lambda m: -RANKS.index(m.field))
         if taxa:
-            return " ".join(self.lineage.get((taxa[0].field, taxa[0].value), [taxa[0].value]))
+            return self.lineage.get((taxa[0].field, taxa[0].value), taxa[0].value)
         words = [m.phrase for m in interp.matches if m.field == "traits"]
         return " ".join(words)

@@ -10,6 +10,8 @@ import datetime as dt
 import uuid
 from enum import Enum
 
+from catalog.taxonomy import RANKS
+
 #: Keyword payload fields, each with a payload index (filters and facets need one in Qdrant Edge).
 KEYWORD_FIELDS: tuple[str, ...] = (
     "modality", "species", "genus", "family", "order", "class", "common_name", "traits", "license",
@@ -18,7 +20,7 @@ KEYWORD_FIELDS: tuple[str, ...] = (
 #: `window` is 0 for an image and for a recording's first window: browsing and facets count media with it.
 INTEGER_FIELDS: tuple[str, ...] = ("media_id", "observed_day", "window")
 GEO_FIELD = "location"
-RANK_FIELDS: tuple[str, ...] = ("class", "order", "family", "genus", "species")
+RANK_FIELDS: tuple[str, ...] = RANKS
 
 _NAMESPACE = uuid.UUID("6f1c2a52-4a8e-4c33-9d0b-7a1e52f0c1a9")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.traits import CATEGORIES, TraitKind
+from catalog.traits import CATEGORIES, TraitKind, split_keyword
 from indexer.filters import Filter
-from indexer.search import Searcher
+from indexer.search import QueryError, Searcher
 
 VOTE_SPECIES = 10  # nearest species that vote
 VOTE_TEMPERATURE = 0.05  # softmax temperature over their similarities
@@ -46,7 +46,7 @@ def predict_traits(searcher: Searcher, *, audio: Path | None = None, image: Path
         hits = list(searcher.store.scroll(searcher.media_c, Filter({"media_id": [str(media_ids[0])]})))
         modality, query = hits[0].payload["modality"], f"media {media_ids}"
     else:
-        raise ValueError("give an audio file, an image file or media ids")
+        raise QueryError("give an audio file, an image file or media ids")
     report = TraitReport(query)
     if media_ids:
         report.species = hits[0].payload.get("species")
@@ -77,15 +77,14 @@ def _vote(searcher: Searcher, vector: np.ndarray, modality: str, exclude: Filter
         votes: dict[str, float] = defaultdict(float)
         total = 0.0
         for weight, (_, (_, traits)) in zip(w, top):
-            labels = [t.split("=", 1)[1] for t in traits if t.startswith(cat.key + "=")]
+            labels = [label for key, label in map(split_keyword, traits) if key == cat.key]
             if not labels and cat.kind is not TraitKind.BINARY:
                 continue  # this neighbour's value is unknown: it does not vote here
             total += weight
             for lab in labels:
                 votes[lab] += weight
         if total > 0:
-            labels = cat.labels
-            report.neighbours[cat.key] = sorted(((lab, round(float(votes[lab] / total), 4)) for lab in labels),
+            report.neighbours[cat.key] = sorted(((lab, round(float(votes[lab] / total), 4)) for lab in cat.labels),
                                                 key=lambda t: -t[1])
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when streamlit runs this file
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from search_ui import pages  # noqa: E402
+from search_ui import pages
 
 st.set_page_config(page_title="VITA Search", page_icon="🐸", layout="wide")
 nav = st.navigation([

@@ -80,8 +80,8 @@ def search_page() -> None:
 
 def _chips(resp: object) -> None:
     """The parsed filters as removable chips: a click drops that reading of the words."""
-    interp = resp.interpretation  # type: ignore[attr-defined]
-    if not interp.matches and not resp.embedded_text:  # type: ignore[attr-defined]
+    interp = resp.interpretation  # type: ignore[attr-defined]  # resp comes from session state, typed object
+    if not interp.matches and not resp.embedded_text:  # type: ignore[attr-defined]  # resp comes from session state, typed object
         return
     st.caption("Understood as (click to remove):")
     cols = st.columns(max(1, len(interp.matches)) + 1)
@@ -89,8 +89,8 @@ def _chips(resp: object) -> None:
         if cols[i].button(f"{m.field}: {m.value} ✕", key=f"chip-{m.field}-{m.value}"):
             st.session_state.setdefault("ignored", []).append((m.field, m.value))
             st.rerun()
-    if resp.embedded_text:  # type: ignore[attr-defined]
-        cols[-1].caption(f"embedded: {md(resp.embedded_text)}")  # type: ignore[attr-defined]
+    if resp.embedded_text:  # type: ignore[attr-defined]  # resp comes from session state, typed object
+        cols[-1].caption(f"embedded: {md(resp.embedded_text)}")  # type: ignore[attr-defined]  # resp comes from session state, typed object
 
 
 def browse_page() -> None:

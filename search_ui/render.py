@@ -53,7 +53,7 @@ def card(r: Result, key: str, on_more: object | None = None) -> None:
             try:
                 st.image(spectrogram(r.path, start, float(r.duration_s or 0.0)),
                          caption=f"{start:.0f}-{start + float(r.duration_s or 0):.0f} s")
-            except Exception as exc:  # noqa: BLE001 - a picture we cannot draw must not hide the result
+            except Exception as exc:
                 st.caption(f"no spectrogram: {md(exc)}")
         elif r.modality == "image" and r.path and Path(r.path).exists():
             st.image(r.path)
@@ -62,6 +62,5 @@ def card(r: Result, key: str, on_more: object | None = None) -> None:
         st.caption(md(" > ".join(r.lineage.values())))
         st.text((f"score {r.score:.3f} · " if r.score else "") + f"{r.modality} · media {r.media_id}")
         st.text(f"licence {r.license or '?'} · {r.attribution or r.rights_holder or 'no attribution'}")
-        if on_more is not None and r.media_id is not None:
-            if st.button("More like this", key=f"more-{key}-{r.media_id}-{r.offset_s}"):
-                on_more(r.media_id)  # type: ignore[operator]
+        if on_more is not None and r.media_id is not None and st.button("More like this", key=f"more-{key}-{r.media_id}-{r.offset_s}"):
+            on_more(r.media_id)  # type: ignore[operator]  # on_more is a callback stored as object

@@ -1,13 +1,19 @@
-"""Resources the UI holds for its whole life: the catalog and one Searcher (the store's owner)."""
+"""Resources the UI holds for its whole life: the catalog and one Searcher (the store's owner).
+
+This is the UI's start-up edge: the settings are read here (from the `VITA_*` variables that
+`vita serve` passes), once per data directory, and handed down.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from catalog.api import Catalog
 from indexer.search import Searcher
 from indexer.store import StoreError
-from vita.settings import get_settings
+from vita.settings import Settings
 
 MAX_UPLOAD_MB = 50  # also passed to `streamlit run` as server.maxUploadSize
 OPENED: list[Searcher] = []  # what this process holds open (tests hand the store back through it)
@@ -16,10 +22,10 @@ OPENED: list[Searcher] = []  # what this process holds open (tests hand the stor
 @st.cache_resource(show_spinner="Opening the index ...")
 def _open(data_dir: str) -> tuple[Catalog, Searcher]:
     """Cached per data directory; a failure is not cached, so a reload after `vita index` works."""
-    settings = get_settings()
-    cat = Catalog(settings)
+    settings = Settings(data_dir=Path(data_dir))
+    cat = settings.open_catalog()
     try:
-        searcher = Searcher(cat, settings)
+        searcher = Searcher(cat, settings.store_config(), settings.corpus)
         OPENED.append(searcher)
         return cat, searcher
     except StoreError:
@@ -30,7 +36,7 @@ def _open(data_dir: str) -> tuple[Catalog, Searcher]:
 def resources() -> tuple[Catalog, Searcher]:
     """The catalog and searcher; stops the page with an explanation when there is no index."""
     try:
-        return _open(str(get_settings().data_dir.resolve()))
+        return _open(str(Settings().data_dir.resolve()))
     except StoreError as exc:
         st.error(f"No index to search: {exc}")
         st.info("Build one with `vita index` (after `vita ingest` and `vita train`), then reload.")

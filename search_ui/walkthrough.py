@@ -47,6 +47,8 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         box.fill("nocturnal Hylidae calls")
         box.press("Enter")
         pg.get_by_text("results · audio").wait_for(timeout=TIMEOUT_MS)
+        for chip in ("family: Hylidae", "activity=nocturnal"):  # the parsed filters' chips, drawn with the results
+            pg.get_by_text(chip, exact=False).first.wait_for(timeout=TIMEOUT_MS)
         _idle(pg)
         search_text, search_audio = pg.inner_text("body"), pg.locator("audio").count()
         pg.screenshot(path=str(out / "ui-search.png"))

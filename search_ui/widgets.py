@@ -9,11 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from catalog.taxonomy import RANKS
 from indexer.filters import Filter
 from indexer.search import Searcher
 from search_ui.state import MAX_UPLOAD_MB
 
-RANKS = ("class", "order", "family", "genus", "species")
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a"]
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
 
@@ -23,11 +23,11 @@ def sidebar_filters(searcher: Searcher, key: str) -> Filter:
     st.sidebar.header("Filters")
     for rank in RANKS:  # each rank's options depend on the choices above it
         counts = searcher.facets(rank, flt, limit=100_000)
-        options = sorted(counts)
+        options: list[str] = sorted(counts)
         linked = st.query_params.get(rank)  # links such as /browse?family=Hylidae preselect a taxon
-        pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",
+        pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",  # type: ignore[list-item]  # streamlit types options loosely
                                     index=options.index(linked) + 1 if linked in options else 0,
-                                    format_func=lambda v, c=counts: v if v == "(any)" else f"{v} ({c[v]})")
+                                    format_func=lambda v, c=counts: str(v) if v == "(any)" else f"{v} ({c[v]})")  # type: ignore[misc]  # the lambda binds the counts of this rank
         if pick and pick != "(any)":
             flt.add(rank, pick)
     traits = searcher.facets("traits", flt)

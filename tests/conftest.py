@@ -10,17 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from catalog.api import Catalog
+from tests.support import make_settings
 from vita.settings import Settings
 
 PG_URL = os.environ.get("VITA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def make_settings(tmp: Path, **overrides: object) -> Settings:
-    """Settings for a test: its own data dir, and no politeness delays against mocked servers."""
-    values: dict[str, object] = {"data_dir": tmp / "data", "requests_per_second": 1000.0, **overrides}
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -28,15 +24,23 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+#: What an absent server looks like; anything else (a broken driver, bad credentials) is a real failure.
+_UNREACHABLE = ("connection refused", "could not connect", "timeout expired", "no route to host",
+                "could not translate host name", "network is unreachable")
+
+
 def _pg_available() -> bool:
+    engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
     try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
         with engine.connect():
             pass
-        engine.dispose()
         return True
-    except Exception:
-        return False
+    except OperationalError as exc:
+        if any(s in str(exc).lower() for s in _UNREACHABLE):
+            return False
+        raise
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +77,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def catalog(settings: Settings, db_url: str) -> Iterator[Catalog]:
-    cat = Catalog(settings, url=db_url)
+    cat = settings.open_catalog(db_url)
     yield cat
     cat.close()
 
 
-def small_world(root: Path) -> tuple[Catalog, Settings, Path]:
-    """The small demo world in its own data dir, and a random-weight tiny model saved beside it:
-    enough for tests of machinery (indexing, search, UI), not of accuracy."""
-    from catalog.sources.demo import DemoWorldSource
-    from encoders.factory import create_encoder, save_vita
-
-    settings = make_settings(root)
-    cat = Catalog(settings)
-    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
-    save_vita(create_encoder("tiny", pretrained=False), root / "model")
-    return cat, settings, root / "model"

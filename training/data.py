@@ -51,13 +51,12 @@ class SpeciesTable:
 
 def species_table(session: Session) -> SpeciesTable:
     rows = session.scalars(select(Taxon).where(Taxon.rank == "species").order_by(Taxon.name)).all()
-    rows = [t for t in rows if t.class_name and t.order_name and t.family_name and t.genus_name]
+    pairs = [(t, lin) for t in rows if (lin := t.lineage()) is not None]
     return SpeciesTable(
-        names=[t.name for t in rows],
-        lineages=[Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)  # type: ignore[arg-type]
-                  for t in rows],
-        common=[t.common_name for t in rows],
-        split_role=[t.split_role for t in rows],
+        names=[t.name for t, _ in pairs],
+        lineages=[lin for _, lin in pairs],
+        common=[t.common_name for t, _ in pairs],
+        split_role=[t.split_role for t, _ in pairs],
     )
 
 

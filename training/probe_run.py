@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from catalog.api import Catalog
+from catalog.errors import ConfigError
 from catalog.models import MediaKind, Split
 from catalog.traits import CATEGORIES, TraitKind
 from encoders.factory import create_encoder
@@ -30,7 +31,7 @@ def train_trait_probes(catalog: Catalog, checkpoint: Path, modality: str = "audi
         items = examples(s, table, kind, [Split.TRAIN])
         facts_by_name = species_traits(s, table.names)
     if not items:
-        raise ValueError(f"no training {modality} in the catalog")
+        raise ConfigError(f"no training {modality} in the catalog")
     cache = MediaCache(model.cfg.audio.sample_rate if model.cfg.audio else None)
     x = embed_items(model, items, cache, kind)
     facts = [facts_by_name[table.names[e.species]] for e in items]

@@ -17,6 +17,7 @@ from enum import Enum
 
 import numpy as np
 
+from catalog.errors import ConfigError
 from catalog.taxonomy import Lineage
 
 
@@ -31,9 +32,23 @@ class Template(str, Enum):
 ALL_TEMPLATES: tuple[Template, ...] = tuple(Template)
 
 
+def taxon_parts(rank: str, names: Sequence[str]) -> list[str]:
+    """The Tax prompt's words for a taxon of any rank: class .. the taxon, broad to narrow; a species
+    ends in its epithet, not its binomial (the one definition of the taxon prompt)."""
+    parts = [n for n in names if n]
+    if rank == "species" and parts:
+        parts[-1] = parts[-1].split(" ", 1)[-1]
+    return parts
+
+
+def taxon_prompt(rank: str, names: Sequence[str]) -> str:
+    """'Amphibia Anura Hylidae' for a family, 'Amphibia Anura Hylidae Hyla versicolor' for a species."""
+    return " ".join(taxon_parts(rank, names))
+
+
 def taxonomic_sequence(lineage: Lineage, rng: np.random.Generator | None = None) -> str:
     """class order family genus epithet; shuffled when an rng is given (the ablation)."""
-    parts = [lineage.class_, lineage.order, lineage.family, lineage.genus, lineage.epithet]
+    parts = taxon_parts("species", lineage.names())
     if rng is not None:
         parts = [parts[i] for i in rng.permutation(len(parts))]
     return " ".join(parts)
@@ -61,7 +76,7 @@ class PromptSampler:
     def __init__(self, templates: Sequence[Template] = ALL_TEMPLATES, random_order: bool = False,
                  seed: int = 0) -> None:
         if not templates:
-            raise ValueError("at least one template")
+            raise ConfigError("at least one template")
         self.templates = tuple(Template(t) for t in templates)
         self.random_order = random_order
         self.rng = np.random.default_rng(seed)

@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 
 from catalog.api import Catalog
+from catalog.errors import ConfigError
 from catalog.models import MediaKind, Split
 from encoders.factory import create_encoder, load_vita, save_vita
 from encoders.model import VitaEncoder
@@ -175,7 +176,7 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
         val_items = examples(s, table, MediaKind.AUDIO, [Split.VAL])
         images = examples(s, table, MediaKind.IMAGE, [Split.TRAIN]) if cfg.stage == 2 else []
     if not train_items:
-        raise ValueError(f"no training {kind.value} in the catalog (ingest something first)")
+        raise ConfigError(f"no training {kind.value} in the catalog (ingest something first)")
     by_species: dict[int, list[Any]] = {}
     for e in images:
         by_species.setdefault(e.species, []).append(e)
@@ -223,7 +224,7 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
                 pixels = _pixels(model, [cache.image(e.path) for e in mine], device)
             else:
                 np_rng = np.random.default_rng(rng.getrandbits(32))
-                win = model.cfg.audio.window_s  # type: ignore[union-attr]
+                win = model.cfg.audio.window_s  # type: ignore[union-attr]  # stages 1 and 2 run only for presets with an audio tower
                 featurize = model.featurizer
                 assert featurize is not None
                 feats = torch.cat([cache.features(featurize, e.path, win, np_rng) for e in mine]).to(device)
@@ -233,6 +234,7 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
                         pixels = _pixels(model, pix, device)
             with amp if amp is not None else torch.autocast("cpu", enabled=False):
                 a, t, v, scale = step_module(feats, tokens, pixels)
+                parts: dict[str, float]
                 if cfg.stage == 0:
                     loss, parts = info_nce(v.float(), t.float(), scale, labels), {}
                 elif cfg.stage == 1 or v is None:

@@ -1,27 +1,26 @@
 """All configuration in one place: `VITA_*` environment variables (or a `.env` file).
 
-Every component reads its knobs from `Settings`, so a curator can point the whole
-system at another data directory or database with one variable.
+`Settings` is built once at an edge (the CLI's callback, the UI's start-up, a worker's
+start-up) and hands each lower layer the small typed record it needs (`open_catalog`,
+`fetch_config`, `store_config`, `index_config`, ...). No module below `vita/` imports this one
+(`tests/test_architecture.py` checks it).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Creative Commons licence codes as iNaturalist spells them; the default accepts all of them.
-CC_LICENSES: tuple[str, ...] = (
-    "cc0",
-    "cc-by",
-    "cc-by-sa",
-    "cc-by-nd",
-    "cc-by-nc",
-    "cc-by-nc-sa",
-    "cc-by-nc-nd",
-)
+from catalog.api import Catalog
+from catalog.decode import Limits
+from catalog.sources.base import CC_LICENSES, FetchConfig
+from indexer.store import StoreConfig
+from workers.config import BrokerConfig, IndexConfig, WorkerConfig
+
+_LIMITS = Limits()  # the one home of the limit defaults
 
 
 class Settings(BaseSettings):
@@ -44,12 +43,12 @@ class Settings(BaseSettings):
     http_timeout_s: float = 60.0
 
     # Bad-input limits (media that break them are recorded as failures, not ingested)
-    max_file_bytes: int = Field(2 * 1024**3, description="Larger files are refused unread.")
-    max_audio_seconds: float = Field(4 * 3600.0, description="Longer recordings are refused.")
-    min_audio_seconds: float = Field(0.05, description="Shorter recordings are refused.")
-    silence_peak: float = Field(1e-4, description="A recording whose peak is below this is silent.")
-    max_image_pixels: int = Field(100_000_000, description="Decompression-bomb guard.")
-    min_image_side: int = Field(8, description="Smaller images are refused.")
+    max_file_bytes: int = Field(_LIMITS.max_file_bytes, description="Larger files are refused unread.")
+    max_audio_seconds: float = Field(_LIMITS.max_audio_seconds, description="Longer recordings are refused.")
+    min_audio_seconds: float = Field(_LIMITS.min_audio_seconds, description="Shorter recordings are refused.")
+    silence_peak: float = Field(_LIMITS.silence_peak, description="A recording whose peak is below this is silent.")
+    max_image_pixels: int = Field(_LIMITS.max_image_pixels, description="Decompression-bomb guard.")
+    min_image_side: int = Field(_LIMITS.min_image_side, description="Smaller images are refused.")
 
     # Index, search and workers
     corpus: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$",
@@ -60,6 +59,8 @@ class Settings(BaseSettings):
                                    "default: a filesystem broker in data_dir (no server).")
     result_backend: str | None = Field(None, description="Celery results; default: SQLite in data_dir.")
     workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
+
+    # ------------------------------------------------------------ paths
 
     @property
     def resolved_database_url(self) -> str:
@@ -78,8 +79,55 @@ class Settings(BaseSettings):
         """Where generated and downloaded media are written."""
         return self.data_dir / "media"
 
+    @property
+    def models_dir(self) -> Path:
+        """Where `vita train` writes models (`<models_dir>/<name>`)."""
+        return self.data_dir / "models"
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    # ------------------------------------------------------------ what each layer is handed
+
+    def limits(self) -> Limits:
+        return Limits(**{f: getattr(self, f) for f in Limits.__dataclass_fields__})
+
+    def open_catalog(self, url: str | None = None) -> Catalog:
+        """The catalog at `url` (default: this configuration's database) with these limits."""
+        return Catalog(url or self.resolved_database_url, limits=self.limits())
+
+    def fetch_config(self) -> FetchConfig:
+        return FetchConfig(media_dir=self.media_dir, cache_dir=self.data_dir / "cache",
+                           licenses=tuple(self.licenses), requests_per_second=self.requests_per_second,
+                           timeout_s=self.http_timeout_s, max_file_bytes=self.max_file_bytes)
+
+    def xc_api_key(self) -> str | None:
+        return self.xc_key.get_secret_value() if self.xc_key else None
+
+    def store_config(self) -> StoreConfig:
+        key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+        return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key)
+
+    def broker_config(self) -> BrokerConfig:
+        return BrokerConfig(folder=(self.data_dir / "broker").resolve(), url=self.broker_url,
+                            result_backend=self.result_backend)
+
+    def worker_config(self) -> WorkerConfig:
+        return WorkerConfig(database_url=self.resolved_database_url, store=self.store_config(),
+                            broker=self.broker_config(), limits=self.limits())
+
+    def index_config(self, workers: int | None = None) -> IndexConfig:
+        return IndexConfig(corpus=self.corpus, worker=self.worker_config(), log_dir=self.data_dir / "logs",
+                           workers=workers or self.workers, worker_env=self.to_env())
+
+    def to_env(self) -> dict[str, str]:
+        """`VITA_*` variables that rebuild these settings in a child process (workers, the UI server)."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, Path):
+                value = value.resolve()
+            env[f"VITA_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+        env["VITA_DATABASE_URL"] = self.resolved_database_url
+        return env

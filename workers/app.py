@@ -1,4 +1,4 @@
-"""The Celery app. Its broker and result backend come from the settings:
+"""The Celery app, made by `make_app` from a `WorkerConfig` (built from the settings at the edge):
 
 - embedded default (no server): kombu's filesystem broker and a SQLite result backend under
   the data directory; `vita index` starts and stops its own worker processes;
@@ -13,28 +13,28 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_init
 
-from vita.settings import Settings, get_settings
+from workers.config import BrokerConfig, WorkerConfig
 
 
-def broker_urls(settings: Settings, create_dirs: bool = True) -> tuple[str, str, dict[str, object]]:
+def broker_urls(cfg: BrokerConfig, create_dirs: bool = True) -> tuple[str, str, dict[str, object]]:
     """(broker, result backend, transport options); creates the filesystem broker's folders if asked."""
-    if settings.broker_url:
-        backend = settings.result_backend or settings.broker_url
+    if cfg.url:
+        backend = cfg.result_backend or cfg.url
         options: dict[str, object] = {"visibility_timeout": 3600}
-        return settings.broker_url, backend, options
-    root = (settings.data_dir / "broker").resolve()
+        return cfg.url, backend, options
+    root = cfg.folder
     queue, control = root / "queue", root / "control"
     for d in (queue, control) if create_dirs else ():
         d.mkdir(parents=True, exist_ok=True)
-    backend = settings.result_backend or f"db+sqlite:///{root / 'results.sqlite'}"
+    backend = cfg.result_backend or f"db+sqlite:///{root / 'results.sqlite'}"
     # data_folder_in must equal data_folder_out (measured: otherwise nothing is delivered)
     return "filesystem://", backend, {"data_folder_in": str(queue), "data_folder_out": str(queue),
                                       "control_folder": str(control), "polling_interval": 0.1}
 
 
-def make_app(settings: Settings | None = None, create_dirs: bool = True) -> Celery:
-    settings = settings or get_settings()
-    broker, backend, options = broker_urls(settings, create_dirs)
+def make_app(cfg: WorkerConfig, create_dirs: bool = True) -> Celery:
+    """A Celery app for this configuration; its tasks find the catalog and store through `app.conf.vita_worker`."""
+    broker, backend, options = broker_urls(cfg.broker, create_dirs)
     app = Celery("vita", broker=broker, backend=backend, include=["workers.tasks"])
     app.conf.update(
         broker_transport_options=options,
@@ -48,12 +48,9 @@ def make_app(settings: Settings | None = None, create_dirs: bool = True) -> Cele
         result_expires=24 * 3600,
         worker_hijack_root_logger=False,
         database_short_lived_sessions=True,
+        vita_worker=cfg,
     )
     return app
-
-
-# What `celery -A workers.app worker` loads; `vita index` made the broker's folders before starting it.
-app = make_app(create_dirs=False)
 
 
 @worker_process_init.connect

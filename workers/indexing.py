@@ -22,14 +22,15 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.api import Catalog
+from catalog.errors import VitaError
 from catalog.models import IndexCollection, IndexEntry, Media, MediaStatus, Taxon
-from catalog.taxonomy import Lineage
 from indexer.build import BatchResult, Outcome, commit_batch, lineage_payload, trait_keywords
 from indexer.models import ModelSpec, describe_model, load_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
 from indexer.store import Point, VectorStore, open_store
-from training.prompts import Template, render
-from vita.settings import Settings
+from training.prompts import Template, render, taxon_prompt
+from workers.config import IndexConfig
+from workers.tasks import decode_matrix, run_batch
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
 MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
@@ -37,6 +38,10 @@ MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
 #: worker process dies while running it, but not one whose process dies before the task has started
 #: (seen with kill -9 here); ids are deterministic, so a batch done twice is stored once.
 STALL_S = 300.0
+
+
+class WorkerError(VitaError, RuntimeError):
+    """The index workers could not be kept running (their log says why)."""
 
 
 @dataclass
@@ -83,13 +88,12 @@ def taxa_prompts(catalog: Catalog) -> list[tuple[str, str, str, dict[str, Any]]]
         traits = trait_keywords(s, [t.id for t in taxa if t.rank == "species"])
         for t in sorted(taxa, key=lambda t: (t.rank, t.name)):
             if t.rank == "species":
-                if not t.genus_name:
+                lin = t.lineage()
+                if lin is None:
                     continue
-                lin = Lineage(t.class_name, t.order_name, t.family_name, t.genus_name, t.name)  # type: ignore[arg-type]
                 prompt = render(Template.TAX_COM, lin, t.common_name)
             else:
-                parts = [t.class_name, t.order_name, t.family_name] + ([t.name] if t.rank == "genus" else [])
-                prompt = " ".join(p for p in parts if p)
+                prompt = taxon_prompt(t.rank, t.lineage_names())
             payload = {**{k: v for k, v in lineage_payload(t).items() if v is not None}, "modality": "text",
                        "rank": t.rank, "name": t.name, "prompt": prompt, "traits": traits.get(t.id, [])}
             out.append((t.rank, t.name, prompt, payload))
@@ -99,19 +103,16 @@ def taxa_prompts(catalog: Catalog) -> list[tuple[str, str, str, dict[str, Any]]]
 class WorkerPool:
     """Celery worker processes this run starts for itself, and stops at the end."""
 
-    def __init__(self, settings: Settings, concurrency: int) -> None:
-        self.settings, self.concurrency = settings, concurrency
+    def __init__(self, cfg: IndexConfig, concurrency: int) -> None:
+        self.cfg, self.concurrency = cfg, concurrency
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = settings.data_dir / "logs" / "index-worker.log"
+        self.log = cfg.log_dir / "index-worker.log"
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "VITA_DATA_DIR": str(self.settings.data_dir.resolve()),
-               "VITA_DATABASE_URL": self.settings.resolved_database_url,
+        env = {**os.environ, **self.cfg.worker_env,
                "VITA_WORKER_THREADS": str(max(1, (os.cpu_count() or 1) // self.concurrency))}
-        if self.settings.broker_url:
-            env["VITA_BROKER_URL"] = self.settings.broker_url
-        cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "prefork",
+        cmd = [sys.executable, "-m", "celery", "-A", self.cfg.worker_app, "worker", "--pool", "prefork",
                "--concurrency", str(self.concurrency), "--loglevel", "WARNING", "--without-gossip",
                "--without-mingle", "--hostname", f"vita-index-{os.getpid()}@%h"]
         with self.log.open("ab") as log:
@@ -132,7 +133,7 @@ class WorkerPool:
             self.proc.wait()
 
 
-def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: str = "tiny",
+def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str = "tiny",
               batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
               eager: bool = False, retry_failed: bool = False, limit: int | None = None,
               store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.1,
@@ -142,28 +143,29 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
     so search uses what is indexed."""
     t0 = time.monotonic()
     spec = describe_model(model_ref, preset)
-    media_c = collection_name(settings.corpus, spec.key, CollectionKind.MEDIA)
-    taxa_c = collection_name(settings.corpus, spec.key, CollectionKind.TAXA)
+    media_c = collection_name(cfg.corpus, spec.key, CollectionKind.MEDIA)
+    taxa_c = collection_name(cfg.corpus, spec.key, CollectionKind.TAXA)
     report = IndexReport(media_c, taxa_c, spec.ref)
     own_store = store is None
-    store = store or open_store(settings)
-    commit_here = not settings.qdrant_url  # embedded: only this process (the store's owner) may write
+    store = store or open_store(cfg.worker.store)
+    commit_here = not cfg.worker.store.shared  # embedded: only this process (the store's owner) may write
     try:
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.create(name, spec.dim)
-            _register(catalog, settings, spec, name, kind)
+            _register(catalog, cfg.corpus, spec, name, kind)
         todo = plan(catalog, spec, media_c, retry_failed, limit, only)
         report.planned = len(todo)
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         taxa = _missing_taxa(catalog, store, taxa_c, spec) if "text" in spec.modalities else []
+        target = _Target(catalog, store, spec, media_c, taxa_c, report, progress)
         if eager:
-            _run_eager(catalog, store, spec, media_c, taxa_c, batches, taxa, report, progress)
+            _run_eager(target, batches, taxa)
         elif batches or taxa:
-            _run_celery(catalog, settings, store, spec, media_c, taxa_c, batches, taxa, report, progress,
-                        workers or settings.workers, start_workers, commit_here, poll_s, stall_s)
+            pool = WorkerPool(cfg, workers or cfg.workers) if start_workers else None
+            _CeleryRun(target, cfg, pool, batches, taxa, commit_here, stall_s).run(poll_s)
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.optimize(name)
-            store.set_alias(alias_name(settings.corpus, kind), name)
+            store.set_alias(alias_name(cfg.corpus, kind), name)
             _complete(catalog, name, store.count(name))
     finally:
         if own_store:
@@ -172,10 +174,10 @@ def run_index(catalog: Catalog, settings: Settings, model_ref: str, *, preset: s
     return report
 
 
-def _register(catalog: Catalog, settings: Settings, spec: ModelSpec, name: str, kind: CollectionKind) -> None:
+def _register(catalog: Catalog, corpus: str, spec: ModelSpec, name: str, kind: CollectionKind) -> None:
     with catalog.sessions() as s:
         if s.scalar(select(IndexCollection).where(IndexCollection.name == name)) is None:
-            s.add(IndexCollection(name=name, kind=kind.value, alias=alias_name(settings.corpus, kind),
+            s.add(IndexCollection(name=name, kind=kind.value, alias=alias_name(corpus, kind),
                                   model_ref=spec.ref, model_key=spec.key, preset=spec.preset, dim=spec.dim))
             s.commit()
 
@@ -184,7 +186,7 @@ def _complete(catalog: Catalog, name: str, points: int) -> None:
     with catalog.sessions() as s:
         row = s.scalar(select(IndexCollection).where(IndexCollection.name == name))
         if row is not None:
-            row.points, row.completed_at = points, dt.datetime.now(dt.timezone.utc)
+            row.points, row.completed_at = points, dt.datetime.now(dt.UTC)
             s.commit()
 
 
@@ -199,113 +201,136 @@ def _missing_taxa(catalog: Catalog, store: VectorStore, taxa_c: str,
     return [w for w in want if w[0] not in have]
 
 
-def _commit(catalog: Catalog, store: VectorStore, media_c: str, result: BatchResult, report: IndexReport) -> None:
-    with catalog.sessions() as s:
-        commit_batch(s, store, media_c, result)
-    _count(result.outcomes, report)
+Taxa = list[tuple[str, str, dict[str, Any]]]  # (point id, prompt, payload)
 
 
-def _count(outcomes: list[Outcome], report: IndexReport) -> None:
-    for o in outcomes:
-        if o.ok:
-            report.indexed += 1
-            report.points += o.points
-        else:
-            report.failed += 1
-            report.failures.append((o.path, o.stage or "index", o.reason or "?"))
+@dataclass
+class _Target:
+    """Where a run's results go: the catalog, the store's two collections, the report, the bar."""
+
+    catalog: Catalog
+    store: VectorStore
+    spec: ModelSpec
+    media_c: str
+    taxa_c: str
+    report: IndexReport
+    progress: Progress | None
+    done: int = 0
+
+    def commit(self, result: BatchResult) -> None:
+        with self.catalog.sessions() as s:
+            commit_batch(s, self.store, self.media_c, result)
+        self.count(result.outcomes)
+
+    def count(self, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            if o.ok:
+                self.report.indexed += 1
+                self.report.points += o.points
+            else:
+                self.report.failed += 1
+                self.report.failures.append((o.path, o.stage or "index", o.reason or "?"))
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, self.report.planned)
+
+    def upsert_taxa(self, taxa: Taxa, vectors: Any) -> None:
+        self.store.upsert(self.taxa_c, [Point(pid, v, payload) for (pid, _, payload), v in zip(taxa, vectors)])
+        self.report.taxa_points += len(taxa)
 
 
-def _upsert_taxa(store: VectorStore, taxa_c: str, taxa: list[tuple[str, str, dict[str, Any]]], vectors: Any,
-                 report: IndexReport) -> None:
-    store.upsert(taxa_c, [Point(pid, v, payload) for (pid, _, payload), v in zip(taxa, vectors)])
-    report.taxa_points += len(taxa)
-
-
-def _run_eager(catalog: Catalog, store: VectorStore, spec: ModelSpec, media_c: str, taxa_c: str,
-               batches: list[list[int]], taxa: list[tuple[str, str, dict[str, Any]]], report: IndexReport,
-               progress: Progress | None) -> None:
+def _run_eager(t: _Target, batches: list[list[int]], taxa: Taxa) -> None:
     """In-process, for tests and single-shot scripts: the same task body, no broker."""
-    from workers.tasks import run_batch
 
-    model = load_model(spec.ref, spec.preset)
+    model = load_model(t.spec.ref, t.spec.preset)
     if taxa:
-        _upsert_taxa(store, taxa_c, taxa, model.embed_text([t[1] for t in taxa]), report)
-    done = 0
+        t.upsert_taxa(taxa, model.embed_text([x[1] for x in taxa]))
     for ids in batches:
-        out = run_batch(ids, spec.ref, spec.preset, spec.key, media_c, True, catalog=catalog, store=store)
-        _count([Outcome(**o) for o in out["outcomes"]], report)
-        done += len(ids)
-        if progress:
-            progress(done, report.planned)
+        out = run_batch(ids, t.spec.ref, t.spec.preset, t.spec.key, t.media_c, True, t.catalog, t.store)
+        t.count([Outcome(**o) for o in out["outcomes"]])
+        t.advance(len(ids))
 
 
-def _run_celery(catalog: Catalog, settings: Settings, store: VectorStore, spec: ModelSpec, media_c: str,
-                taxa_c: str, batches: list[list[int]], taxa: list[tuple[str, str, dict[str, Any]]],
-                report: IndexReport, progress: Progress | None, workers: int, start_workers: bool,
-                commit_here: bool, poll_s: float, stall_s: float) -> None:
-    from workers.app import make_app
-    from workers.tasks import decode_matrix
+class _CeleryRun:
+    """Batches out to Celery workers and back; restarts and re-sends when workers die or stall."""
 
-    app = make_app(settings)
-    pool = WorkerPool(settings, workers) if start_workers else None
-    if pool:
-        pool.start()
+    def __init__(self, target: _Target, cfg: IndexConfig, pool: WorkerPool | None, batches: list[list[int]],
+                 taxa: Taxa, commit_here: bool, stall_s: float) -> None:
+        from workers.app import make_app
 
-    def send(ids: list[int]) -> Any:
-        return app.send_task("vita.embed_batch", args=[ids, spec.ref, spec.preset, spec.key, media_c,
-                                                       not commit_here])
+        self.t, self.pool, self.batches, self.taxa = target, pool, batches, taxa
+        self.commit_here, self.stall_s = commit_here, stall_s
+        self.app = make_app(cfg.worker)
+        self.pending: dict[int, Any] = {}
+        self.taxa_job: Any = None
+        self.restarts, self.last_back = 0, time.monotonic()
 
-    try:
-        def send_taxa() -> Any:
-            return app.send_task("vita.embed_texts", args=[[t[1] for t in taxa], spec.ref, spec.preset])
+    def _send(self, ids: list[int]) -> Any:
+        s = self.t.spec
+        return self.app.send_task("vita.embed_batch", args=[ids, s.ref, s.preset, s.key, self.t.media_c,
+                                                            not self.commit_here])
 
-        taxa_job = send_taxa() if taxa else None
-        pending = {i: send(ids) for i, ids in enumerate(batches)}
-        done, restarts, last_back = 0, 0, time.monotonic()
-        while pending or taxa_job is not None:
-            if (pending or taxa_job is not None) and time.monotonic() - last_back > stall_s:
-                # a task lost with a worker process; the worker may also have stopped consuming (seen
-                # after a kill -9): restart our workers on an empty queue and send everything again
-                if pool:
-                    pool.stop(timeout=0)
-                    app.control.purge()
-                    pool.start()
-                pending = {i: send(batches[i]) for i in pending}
-                if taxa_job is not None:
-                    taxa_job = send_taxa()
-                report.redispatched += len(pending) + (taxa_job is not None)
-                last_back = time.monotonic()
-            if pool and not pool.alive():  # the whole worker died: restart it, send what is unfinished
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    raise RuntimeError(f"the index workers keep dying; see {pool.log}")
-                pool.start()
-                pending = {i: send(batches[i]) for i in pending}
-                report.redispatched += len(pending)
-                if taxa_job is not None:
-                    taxa_job = send_taxa()
-            if taxa_job is not None and taxa_job.ready():
-                _upsert_taxa(store, taxa_c, taxa, decode_matrix(taxa_job.get(), spec.dim), report)
-                taxa_job.forget()
-                taxa_job, last_back = None, time.monotonic()
-            for i in [i for i, r in pending.items() if r.ready()]:
-                res = pending.pop(i)
-                last_back = time.monotonic()
-                try:
-                    out = res.get()
-                except Exception as exc:  # noqa: BLE001 - retries exhausted: record the batch, go on
-                    out = {"committed": False, "points": [], "outcomes": [
-                        {"media_id": m, "path": f"media #{m}", "stage": "index",
-                         "reason": f"batch failed: {type(exc).__name__}: {exc}"} for m in batches[i]]}
-                res.forget()
-                if out.get("committed"):
-                    _count([Outcome(**o) for o in out["outcomes"]], report)
-                else:
-                    _commit(catalog, store, media_c, BatchResult.from_wire(out), report)
-                done += len(batches[i])
-                if progress:
-                    progress(done, report.planned)
-            time.sleep(poll_s)
-    finally:
-        if pool:
-            pool.stop()
+    def _send_taxa(self) -> Any:
+        return self.app.send_task("vita.embed_texts", args=[[x[1] for x in self.taxa], self.t.spec.ref,
+                                                            self.t.spec.preset])
+
+    def _resend(self) -> None:
+        """Everything unfinished, again (ids are deterministic: a batch done twice is stored once)."""
+        self.pending = {i: self._send(self.batches[i]) for i in self.pending}
+        if self.taxa_job is not None:
+            self.taxa_job = self._send_taxa()
+        self.t.report.redispatched += len(self.pending) + (self.taxa_job is not None)
+        self.last_back = time.monotonic()
+
+    def run(self, poll_s: float) -> None:
+        if self.pool:
+            self.pool.start()
+        try:
+            self.taxa_job = self._send_taxa() if self.taxa else None
+            self.pending = {i: self._send(ids) for i, ids in enumerate(self.batches)}
+            while self.pending or self.taxa_job is not None:
+                self._recover()
+                self._collect()
+                time.sleep(poll_s)
+        finally:
+            if self.pool:
+                self.pool.stop()
+
+    def _recover(self) -> None:
+        if time.monotonic() - self.last_back > self.stall_s:
+            # a task lost with a worker process; the worker may also have stopped consuming (seen
+            # after a kill -9): restart our workers on an empty queue and send everything again
+            if self.pool:
+                self.pool.stop(timeout=0)
+                self.app.control.purge()
+                self.pool.start()
+            self._resend()
+        if self.pool and not self.pool.alive():  # the whole worker died: restart it, send what is unfinished
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise WorkerError(f"the index workers keep dying; see {self.pool.log}")
+            self.pool.start()
+            self._resend()
+
+    def _collect(self) -> None:
+        if self.taxa_job is not None and self.taxa_job.ready():
+            self.t.upsert_taxa(self.taxa, decode_matrix(self.taxa_job.get(), self.t.spec.dim))
+            self.taxa_job.forget()
+            self.taxa_job, self.last_back = None, time.monotonic()
+        for i in [i for i, r in self.pending.items() if r.ready()]:
+            res = self.pending.pop(i)
+            self.last_back = time.monotonic()
+            try:
+                out = res.get()
+            except Exception as exc:
+                out = {"committed": False, "points": [], "outcomes": [
+                    {"media_id": m, "path": f"media #{m}", "stage": "index",
+                     "reason": f"batch failed: {type(exc).__name__}: {exc}"} for m in self.batches[i]]}
+            res.forget()
+            if out.get("committed"):
+                self.t.count([Outcome(**o) for o in out["outcomes"]])
+            else:
+                self.t.commit(BatchResult.from_wire(out))
+            self.t.advance(len(self.batches[i]))

@@ -1,62 +1,82 @@
 """Celery tasks: a batch of media ids -> points (and, with a Qdrant server, into the store).
 
-The model, the catalog connection and the store are opened once per worker process.
-Transient errors (database or network) retry with exponential backoff; a bad file is an
-outcome in the result, recorded by the commit, and never fails its batch.
+The tasks are shared (`shared_task`): they run on whichever app `workers.app.make_app` made,
+and find the catalog and store through its `vita_worker` configuration. The model, the
+catalog connection and the store are opened once per worker process. Transient errors
+(database or network) retry with exponential backoff; a bad file is an outcome in the result,
+recorded by the commit, and never fails its batch.
 """
 
 from __future__ import annotations
 
 import base64
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from catalog.api import Catalog
 from indexer.build import BatchResult, commit_batch, embed_media
 from indexer.models import load_model
 from indexer.store import VectorStore, open_store
-from vita.settings import get_settings
-from workers.app import app
+from workers.config import WorkerConfig
 
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
 
 
-@lru_cache(maxsize=1)
-def _catalog() -> Catalog:
-    return Catalog(get_settings())
+@dataclass
+class _Opened:
+    """What this worker process opened for its configuration (once)."""
+
+    cfg: WorkerConfig
+    catalog: Catalog
+    store: VectorStore | None = None
 
 
-@lru_cache(maxsize=1)
-def _store() -> VectorStore:
-    return open_store(get_settings())
+_OPENED: list[_Opened] = []
+
+
+def _opened(task: Any) -> _Opened:
+    cfg: WorkerConfig = task.app.conf.vita_worker
+    if not _OPENED or _OPENED[0].cfg != cfg:
+        _OPENED[:] = [_Opened(cfg, Catalog(cfg.database_url, limits=cfg.limits))]
+    return _OPENED[0]
+
+
+def _store(opened: _Opened) -> VectorStore:
+    if opened.store is None:
+        opened.store = open_store(opened.cfg.store)
+    return opened.store
 
 
 def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str, collection: str,
-              commit: bool, catalog: Catalog | None = None, store: VectorStore | None = None) -> dict[str, Any]:
-    """The task's body, callable in-process (eager indexing, tests)."""
-    cat = catalog or _catalog()
+              commit: bool, catalog: Catalog, store: VectorStore | None = None) -> dict[str, Any]:
+    """The task's body, callable in-process (eager indexing, tests); `store` is needed to commit."""
     model = load_model(model_ref, preset)
-    with cat.sessions() as session:
+    with catalog.sessions() as session:
         result = embed_media(session, model, model_key, media_ids)
         if commit:
-            commit_batch(session, store or _store(), collection, result)
+            if store is None:
+                raise ValueError("run_batch: commit=True needs a store")
+            commit_batch(session, store, collection, result)
             return {"committed": True, "outcomes": [o.__dict__ for o in result.outcomes],
                     "points": len(result.points)}
     return {"committed": False, **result.to_wire()}
 
 
-@app.task(name="vita.embed_batch", bind=True, acks_late=True, reject_on_worker_lost=True,
-          autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=5)
+@shared_task(name="vita.embed_batch", bind=True, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=5)
 def embed_batch(self: Any, media_ids: list[int], model_ref: str, preset: str, model_key: str,
                 collection: str, commit: bool = False) -> dict[str, Any]:
-    return run_batch(media_ids, model_ref, preset, model_key, collection, commit)
+    opened = _opened(self)
+    return run_batch(media_ids, model_ref, preset, model_key, collection, commit, opened.catalog,
+                     _store(opened) if commit else None)
 
 
-@app.task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True,
-          autoretry_for=TRANSIENT, retry_backoff=2, max_retries=5)
+@shared_task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=TRANSIENT, retry_backoff=2, max_retries=5)
 def embed_texts(texts: list[str], model_ref: str, preset: str) -> str:
     """Text prompts -> base64 float32 matrix (the taxa collection)."""
     vectors = load_model(model_ref, preset).embed_text(texts)

@@ -101,6 +101,26 @@ class LocalFetchMixin:
         return record.path
 
 
+#: Creative Commons licence codes as iNaturalist spells them; online sources accept these by default.
+CC_LICENSES: tuple[str, ...] = ("cc0", "cc-by", "cc-by-sa", "cc-by-nd", "cc-by-nc", "cc-by-nc-sa", "cc-by-nc-nd")
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """What an online source needs to fetch politely: where files and caches go, which licences it
+    takes, how fast and how long it may ask, and how large a file may be. Built at the edge."""
+
+    media_dir: Path
+    cache_dir: Path
+    licenses: tuple[str, ...] = CC_LICENSES
+    requests_per_second: float = 1.0
+    timeout_s: float = 60.0
+    max_file_bytes: int = 2 * 1024**3
+
+    def downloader(self, session: requests.Session) -> Downloader:
+        return Downloader(session, RateLimiter(self.requests_per_second), self.timeout_s, self.max_file_bytes)
+
+
 class RateLimiter:
     """At most `per_second` calls per second (monotonic clock; one process)."""
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from catalog.errors import VitaError
 from catalog.licenses import normalise_license
 from catalog.sources.base import (
     LocalFetchMixin,
@@ -35,7 +36,7 @@ ID_COLUMNS = ("catalogNumber", "occurrenceID", "id")
 DEFAULT_CSV_NAMES = ("metadata.csv", "occurrences.csv", "media.csv")
 
 
-class FolderError(ValueError):
+class FolderError(VitaError, ValueError):
     """The folder or its CSV cannot be read at all (as opposed to one bad row)."""
 
 
@@ -106,7 +107,7 @@ class FolderSource(LocalFetchMixin):
                     yield RecordFailure(f"{item} ({where})", "csv", str(exc))
 
     def _row(self, row: dict[str, str], path_col: str, id_col: str | None, where: str) -> MediaRecord:
-        get = lambda k: (row.get(k) or "").strip()  # noqa: E731
+        get = lambda k: (row.get(k) or "").strip()
         rel = get(path_col)
         if not rel:
             raise ValueError(f"empty {path_col}")
@@ -122,7 +123,7 @@ class FolderSource(LocalFetchMixin):
         ranks = [get(k) for k in ("class", "order", "family", "genus")]
         lineage = None
         if all(ranks):
-            lineage = Lineage(*(r.capitalize() for r in ranks), species)  # type: ignore[call-arg]
+            lineage = Lineage(*(r.capitalize() for r in ranks), species)  # type: ignore[call-arg]  # four capitalised ranks and the species: exactly the five fields
         return MediaRecord(
             source_id=get(id_col) if id_col and get(id_col) else str(path.relative_to(self.root)),
             species=species, path=path, lineage=lineage,

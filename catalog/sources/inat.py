@@ -18,19 +18,18 @@ import requests
 from pyinaturalist import ClientSession, get_observations, get_taxa, get_taxa_by_id
 
 from catalog.decode import MediaError
+from catalog.errors import ConfigError
 from catalog.licenses import is_allowed, normalise_license
 from catalog.models import MediaKind
 from catalog.sources.base import (
-    Downloader,
+    FetchConfig,
     MediaRecord,
-    RateLimiter,
     Record,
     RecordFailure,
     TaxonRecord,
     parse_coordinate,
 )
 from catalog.taxonomy import Lineage, Rank
-from vita.settings import Settings
 
 _RANKS = {r.value for r in Rank}
 TAXA_PER_REQUEST = 30
@@ -80,29 +79,27 @@ class Ancestry:
             raise ValueError(f"taxon {taxon.get('name')!r}: ancestry lacks {', '.join(missing)}")
         sp = by_rank["species"]
         names = [by_rank[r.value]["name"] for r in Rank.ordered()]
-        return Lineage(*names), sp.get("preferred_common_name")  # type: ignore[arg-type]
+        return Lineage(*names), sp.get("preferred_common_name")
 
 
 class INatSource:
     name = "inat"
 
-    def __init__(self, settings: Settings, *, taxon: str | int | None = None, place_id: int | None = None,
+    def __init__(self, fetch: FetchConfig, *, taxon: str | int | None = None, place_id: int | None = None,
                  kinds: Iterable[MediaKind] = (MediaKind.AUDIO, MediaKind.IMAGE),
                  quality_grade: str = "research", max_observations: int | None = None,
                  per_page: int = 200, photo_size: str = "medium",
                  session: ClientSession | None = None, download_session: requests.Session | None = None) -> None:
         if taxon is None and place_id is None:
-            raise ValueError("give a taxon and/or a place; the whole of iNaturalist is too much")
+            raise ConfigError("give a taxon and/or a place; the whole of iNaturalist is too much")
         self.taxon, self.place_id = taxon, place_id
         self.kinds = frozenset(kinds)
         self.quality_grade, self.max_observations, self.per_page = quality_grade, max_observations, per_page
         self.photo_size = photo_size
-        self.licenses = [lic.lower() for lic in settings.licenses]
-        self.root = settings.media_dir / "inat"
-        self.session = session or api_session(settings.data_dir / "cache", settings.requests_per_second)
-        self.downloader = Downloader(download_session or requests.Session(),
-                                     RateLimiter(settings.requests_per_second),
-                                     settings.http_timeout_s, settings.max_file_bytes)
+        self.licenses = [lic.lower() for lic in fetch.licenses]
+        self.root = fetch.media_dir / "inat"
+        self.session = session or api_session(fetch.cache_dir, fetch.requests_per_second)
+        self.downloader = fetch.downloader(download_session or requests.Session())
         self.ancestry = Ancestry(self.session)
 
     def params(self) -> dict[str, Any]:
@@ -195,7 +192,7 @@ class INatSource:
                                     "no file URL in the API response")
                 continue
             yield MediaRecord(source_id=f"{label}/{m.get('id')}", kind=kind, url=url, license=lic,
-                              attribution=m.get("attribution"), extra=extra, **common)  # type: ignore[arg-type]
+                              attribution=m.get("attribution"), extra=extra, **common)  # type: ignore[arg-type]  # the shared fields of a mixed-type dict are MediaRecord fields
 
     def _photo_url(self, url: str) -> str:
         for size in ("square", "thumb", "small", "medium", "large", "original"):

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 import requests
 
 from catalog.decode import MediaError
+from catalog.errors import VitaError
 from catalog.licenses import is_allowed, normalise_license
 from catalog.models import MediaKind
 from catalog.sources.base import (
     Downloader,
+    FetchConfig,
     MediaRecord,
     RateLimiter,
     Record,
@@ -27,12 +29,11 @@ from catalog.sources.base import (
     parse_date,
 )
 from catalog.taxonomy import Lineage, normalise_scientific_name
-from vita.settings import Settings
 
 API_URL = "https://xeno-canto.org/api/3/recordings"
 
 
-class XenoCantoError(RuntimeError):
+class XenoCantoError(VitaError, RuntimeError):
     """The API refused the query (bad key, bad query, server error)."""
 
 
@@ -48,21 +49,21 @@ def species_query(name: str) -> str:
 class XenoCantoSource:
     name = "xc"
 
-    def __init__(self, settings: Settings, query: str, *, max_recordings: int | None = None,
+    def __init__(self, fetch: FetchConfig, key: str | None, query: str, *, max_recordings: int | None = None,
                  per_page: int = 100, resolver: Resolver | None = None,
                  session: requests.Session | None = None) -> None:
-        if settings.xc_key is None:
+        if not key:
             raise XenoCantoError("Xeno-canto API v3 needs a key: set VITA_XC_KEY "
                                  "(every verified xeno-canto account has one)")
-        self.key = settings.xc_key.get_secret_value()
+        self.key = key
         self.query, self.max_recordings, self.per_page = query, max_recordings, per_page
-        self.licenses = [lic.lower() for lic in settings.licenses]
+        self.licenses = [lic.lower() for lic in fetch.licenses]
         self.resolver = resolver
         self.session = session or requests.Session()
-        self.limiter = RateLimiter(settings.requests_per_second)
-        self.timeout = settings.http_timeout_s
-        self.downloader = Downloader(self.session, self.limiter, settings.http_timeout_s, settings.max_file_bytes)
-        self.root = settings.media_dir / "xc"
+        self.limiter = RateLimiter(fetch.requests_per_second)
+        self.timeout = fetch.timeout_s
+        self.downloader = Downloader(self.session, self.limiter, fetch.timeout_s, fetch.max_file_bytes)
+        self.root = fetch.media_dir / "xc"
 
     def params(self) -> dict[str, Any]:
         return {"query": self.query, "max_recordings": self.max_recordings, "licenses": self.licenses}
@@ -70,7 +71,7 @@ class XenoCantoSource:
     def _page(self, page: int) -> dict[str, Any]:
         self.limiter.wait()
         try:
-            resp = self.session.get(API_URL, params={"query": self.query, "key": self.key, "page": page,
+            resp = self.session.get(API_URL, params={"query": self.query, "key": self.key, "page": page,  # type: ignore[arg-type]  # requests accepts these int and str values
                                                      "per_page": self.per_page}, timeout=self.timeout)
         except requests.RequestException as exc:
             raise XenoCantoError(f"xeno-canto unreachable: {exc}") from None

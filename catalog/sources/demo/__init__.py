@@ -126,10 +126,10 @@ class DemoWorldSource:
             if obs < p.audio_per_species:
                 ext = ".wav" if obs % 3 == 2 else ".flac"
                 yield MediaRecord(source_id=f"{self.size.value}/{s.slug}/{obs:03d}a", kind=MediaKind.AUDIO,
-                                  path=stem.with_name(stem.name + "_call" + ext), **base)  # type: ignore[arg-type]
+                                  path=stem.with_name(stem.name + "_call" + ext), **base)  # type: ignore[arg-type]  # the shared fields of a mixed-type dict are MediaRecord fields
             if obs < p.images_per_species:
                 yield MediaRecord(source_id=f"{self.size.value}/{s.slug}/{obs:03d}i", kind=MediaKind.IMAGE,
-                                  path=stem.with_name(stem.name + "_photo.png"), **base)  # type: ignore[arg-type]
+                                  path=stem.with_name(stem.name + "_photo.png"), **base)  # type: ignore[arg-type]  # the shared fields of a mixed-type dict are MediaRecord fields
 
     def fetch(self, record: MediaRecord) -> Path:
         """Synthesise the record's file unless it exists (it would be identical)."""

@@ -171,7 +171,7 @@ def _body(size: int, looks: Looks) -> tuple[Image.Image, Image.Image, list[tuple
         hx, hy = c + length / 2, c - height * 0.45
         b.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=255)
         a.ellipse([hx + hr * 0.3, hy - hr * 0.1, hx + hr * 1.5, hy + hr * 0.6], fill=255)
-        for side in (-0.6, 0.3):
+        for side in (-0.6, 0.3):  # type: ignore[assignment]  # PIL takes float coordinates
             b.polygon([(hx + side * hr, hy - hr * 0.6), (hx + side * hr + hr * 0.2, hy - hr * (1.4 + looks.tail * 0.6)),
                        (hx + side * hr + hr * 0.6, hy - hr * 0.7)], fill=255)
         for x in (-0.35, -0.2, 0.2, 0.35):
@@ -189,17 +189,18 @@ def render(looks: Looks, habitat: str, size: int, rng: np.random.Generator) -> I
     base = np.array(BACKGROUNDS.get(habitat, BACKGROUNDS["forest"]), dtype=np.float32)
     tint = base * float(rng.uniform(0.75, 1.2)) + rng.normal(0, 12, 3)
     field = rng.normal(0, 1, (big // 16 + 1, big // 16 + 1, 3)).astype(np.float32)
-    field = np.asarray(Image.fromarray(((field * 20) + 128).clip(0, 255).astype(np.uint8)).resize((big, big), Image.BICUBIC),
+    cubic = Image.Resampling.BICUBIC
+    field = np.asarray(Image.fromarray(((field * 20) + 128).clip(0, 255).astype(np.uint8)).resize((big, big), cubic),
                        dtype=np.float32) - 128
     bg = Image.fromarray((tint + field + rng.normal(0, 6, (big, big, 3))).clip(0, 255).astype(np.uint8))
 
     body, accent, eyes = _body(big, looks)
     pattern = ImageChops.multiply(_pattern(big, looks, rng), body)
     shade = tuple(int(np.clip(v * rng.uniform(0.85, 1.15), 0, 255)) for v in looks.body)
-    layer = Image.new("RGB", (big, big), shade)  # type: ignore[arg-type]
+    layer = Image.new("RGB", (big, big), shade)
     layer.paste(Image.new("RGB", (big, big), looks.accent), mask=ImageChops.multiply(accent, body) if looks.plan != "bat" else accent)
     dark = tuple(int(v * 0.45) for v in looks.body)
-    layer.paste(Image.new("RGB", (big, big), dark), mask=pattern)  # type: ignore[arg-type]
+    layer.paste(Image.new("RGB", (big, big), dark), mask=pattern)
     d = ImageDraw.Draw(layer)
     for x, y, r in eyes:
         d.ellipse([x - r, y - r, x + r, y + r], fill=(15, 15, 15))
@@ -209,11 +210,11 @@ def render(looks: Looks, habitat: str, size: int, rng: np.random.Generator) -> I
     scale = float(rng.uniform(0.65, 1.0))
     flip = bool(rng.integers(0, 2))
     new = max(8, int(big * scale))
-    layer, full = (im.rotate(angle, resample=Image.BICUBIC).resize((new, new), Image.BICUBIC) for im in (layer, full))
+    layer, full = (im.rotate(angle, resample=cubic).resize((new, new), cubic) for im in (layer, full))
     if flip:
-        layer, full = layer.transpose(Image.FLIP_LEFT_RIGHT), full.transpose(Image.FLIP_LEFT_RIGHT)
+        layer, full = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT), full.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     ox, oy = (int(rng.uniform(0, big - new + 1)) for _ in range(2))
     bg.paste(layer, (ox, oy), full.filter(ImageFilter.GaussianBlur(1)))
     light = float(rng.uniform(0.8, 1.15))
     arr = np.asarray(bg, dtype=np.float32) * light
-    return Image.fromarray(arr.clip(0, 255).astype(np.uint8)).resize((size, size), Image.LANCZOS)
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8)).resize((size, size), Image.Resampling.LANCZOS)

@@ -79,7 +79,7 @@ def traits_of(species: DemoSpecies) -> dict[tuple[str, str], bool]:
         merged.update(table[level].get(key, {}))
     facts: dict[tuple[str, str], bool] = {}
     for cat, value in merged.items():
-        facts.update({(cat, lab): v for lab, v in expand(cat, value).items()})  # type: ignore[arg-type]
+        facts.update({(cat, lab): v for lab, v in expand(cat, value).items()})  # type: ignore[arg-type]  # expand() accepts the str | list values the table holds
     return facts
 
 

@@ -1,0 +1,56 @@
+"""Browsing without a query: pages of media cards, facet counts, and the index status overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from catalog.api import Catalog
+from catalog.models import IndexCollection, IndexEntry, Media
+from indexer.filters import Filter
+from indexer.store import Hit, VectorStore
+
+FIRST_WINDOW = Filter({"window": ["0"]})  # one point per media item: its first window
+
+
+class Browser:
+    """Counts and pages over the media collection; one card per media item, not per window."""
+
+    def __init__(self, catalog: Catalog, store: VectorStore, media_c: str, taxa_c: str) -> None:
+        self.catalog, self.store, self.media_c, self.taxa_c = catalog, store, media_c, taxa_c
+
+    def page(self, flt: Filter, page: int = 0, per_page: int = 20) -> tuple[list[Hit], int]:
+        """The hits of one page, in store order, and how many media match in all."""
+        first = flt.merged(FIRST_WINDOW)
+        total = self.store.count(self.media_c, first)
+        hits = []
+        for i, h in enumerate(self.store.scroll(self.media_c, first, batch=per_page)):
+            if i >= (page + 1) * per_page:
+                break
+            if i >= page * per_page:
+                hits.append(h)
+        return hits, total
+
+    def count(self, flt: Filter | None = None) -> int:
+        """Media (not windows) matching a filter."""
+        return self.store.count(self.media_c, (flt or Filter()).merged(FIRST_WINDOW))
+
+    def facets(self, key: str, flt: Filter | None = None, limit: int = 200) -> dict[str, int]:
+        """Media per value of a payload field (trait facets count `category=label` keywords)."""
+        return self.store.facet(self.media_c, key, (flt or Filter()).merged(FIRST_WINDOW), limit)
+
+    def overview(self) -> dict[str, Any]:
+        """What the index status page shows: collections, counts per modality and split, progress."""
+        with self.catalog.sessions() as s:
+            cols = [{"name": c.name, "kind": c.kind, "alias": c.alias, "model": c.model_ref, "points": c.points,
+                     "completed": c.completed_at.isoformat() if c.completed_at else None}
+                    for c in s.scalars(select(IndexCollection).order_by(IndexCollection.id))]
+            media = len(s.scalars(select(Media.id)).all())
+            done = {status: n for status, n in s.execute(
+                select(IndexEntry.status, func.count()).where(IndexEntry.collection == self.media_c)
+                .group_by(IndexEntry.status))}
+        return {"collections": cols, "media_collection": self.media_c, "taxa_collection": self.taxa_c,
+                "points": self.store.count(self.media_c), "taxa_points": self.store.count(self.taxa_c),
+                "by_modality": self.facets("modality"), "by_split": self.facets("split"),
+                "catalog_media": media, "indexed": done.get("indexed", 0), "failed": done.get("error", 0)}

@@ -1,0 +1,113 @@
+"""`Searcher`: the thin facade the CLI, the UI and the trait lookup call; the parts do the work.
+
+- `query.QueryEncoder`: text parsing, upload checks, encoding;
+- `engine.VectorSearch`: targets and grouping;
+- `browse.Browser`: pages, facets, the status overview;
+- `join.join`: the catalog join.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from catalog.api import Catalog
+from catalog.models import IndexCollection
+from indexer.filters import Filter
+from indexer.parse import Vocabulary
+from indexer.schema import CollectionKind, alias_name
+from indexer.search.browse import Browser
+from indexer.search.engine import VectorSearch
+from indexer.search.join import join
+from indexer.search.query import QueryEncoder
+from indexer.search.request import GroupBy, Result, SearchRequest, SearchResponse, Target
+from indexer.store import StoreConfig, StoreError, VectorStore, open_store
+
+
+class Searcher:
+    """Holds the store, the model and the vocabulary; open once, query many times.
+
+    Given a `StoreConfig` it opens (and on `close` closes) the store itself; given an open store,
+    it leaves it to the caller.
+    """
+
+    def __init__(self, catalog: Catalog, store: VectorStore | StoreConfig, corpus: str = "main") -> None:
+        self.catalog = catalog
+        self._own_store = isinstance(store, StoreConfig)
+        self.store: VectorStore = open_store(store) if isinstance(store, StoreConfig) else store
+        try:
+            self.media_c = self.store.resolve(alias_name(corpus, CollectionKind.MEDIA))
+            self.taxa_c = self.store.resolve(alias_name(corpus, CollectionKind.TAXA))
+            with catalog.sessions() as s:
+                row = s.scalar(select(IndexCollection).where(IndexCollection.name == self.media_c))
+            if row is None:
+                raise StoreError(f"collection {self.media_c} is not in this catalog; was it indexed from "
+                                 "another data directory?")
+        except StoreError:
+            self.close()
+            raise
+        self.model_ref, self.preset = row.model_ref, row.preset
+        self.query = QueryEncoder(catalog, self.store, self.media_c, self.model_ref, self.preset)
+        self.engine = VectorSearch(self.store, self.media_c, self.taxa_c)
+        self.browser = Browser(catalog, self.store, self.media_c, self.taxa_c)
+
+    @property
+    def model(self) -> Any:
+        return self.query.model
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.query.vocabulary
+
+    def close(self) -> None:
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ query vectors
+
+    def audio_vector(self, path: Any) -> np.ndarray:
+        return self.query.audio_vector(path)
+
+    def image_vector(self, path: Any) -> np.ndarray:
+        return self.query.image_vector(path)
+
+    def media_vector(self, media_ids: list[int]) -> np.ndarray:
+        return self.query.media_vector(media_ids)
+
+    # ------------------------------------------------------------ search and browse
+
+    def search(self, req: SearchRequest) -> SearchResponse:
+        q = self.query.encode(req)
+        results = join(self.catalog, self.engine.run(q.vector, q.target, q.filters, req.k, req.group_by))
+        return SearchResponse(results, q.target, q.kind, q.embedded_text, q.interpretation, q.filters)
+
+    def nearest_species(self, species: str, k: int = 8) -> list[Result]:
+        """Other species whose media lie closest to this species' media (mean vector)."""
+        hits = list(self.store.scroll(self.media_c, Filter({"species": [species]}), with_vector=True))
+        if not hits:
+            return []
+        v = np.mean([h.vector for h in hits if h.vector is not None], axis=0)
+        return join(self.catalog, self.engine.run(v, Target.ANY, Filter(exclude={"species": [species]}), k,
+                                                  GroupBy.SPECIES))
+
+    def browse(self, flt: Filter, page: int = 0, per_page: int = 20) -> tuple[list[Result], int]:
+        """One card per media item (its first window), in store order; (page, total)."""
+        hits, total = self.browser.page(flt, page, per_page)
+        return join(self.catalog, hits), total
+
+    def count(self, flt: Filter | None = None) -> int:
+        return self.browser.count(flt)
+
+    def facets(self, key: str, flt: Filter | None = None, limit: int = 200) -> dict[str, int]:
+        return self.browser.facets(key, flt, limit)
+
+    def overview(self) -> dict[str, Any]:
+        return self.browser.overview()

@@ -1,0 +1,111 @@
+"""The query side of a search: read the text into filters, check an upload, and embed it.
+
+A `Query` is what the search part needs: a vector, the filters and the target it implies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catalog.api import Catalog
+from catalog.decode import MediaError, inspect, load_audio, load_image
+from catalog.models import MediaKind
+from indexer.filters import Filter
+from indexer.models import load_model
+from indexer.parse import Interpretation, Vocabulary
+from indexer.search.request import QueryError, SearchRequest, Target
+from indexer.store import VectorStore
+
+
+@dataclass
+class Query:
+    kind: str  # text | audio | image | media
+    vector: np.ndarray
+    filters: Filter
+    target: Target
+    embedded_text: str | None = None
+    interpretation: Interpretation | None = None
+
+
+class QueryEncoder:
+    """Turns a request into a vector; holds the model (loaded on first use) and the vocabulary."""
+
+    def __init__(self, catalog: Catalog, store: VectorStore, media_c: str, model_ref: str, preset: str) -> None:
+        self.catalog, self.store, self.media_c = catalog, store, media_c
+        self.model_ref, self.preset = model_ref, preset
+        self._vocab: Vocabulary | None = None
+
+    @property
+    def model(self) -> Any:
+        return load_model(self.model_ref, self.preset)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocab is None:
+            with self.catalog.sessions() as s:
+                self._vocab = Vocabulary.from_catalog(s)
+        return self._vocab
+
+    def encode(self, req: SearchRequest) -> Query:
+        if sum(x is not None and x != [] for x in (req.text, req.audio, req.image, req.media_ids)) != 1:
+            raise QueryError("give exactly one of: text, an audio file, an image file, media ids")
+        if req.text is not None:
+            return self._text(req)
+        if req.audio is not None:
+            return Query("audio", self.audio_vector(Path(req.audio)), req.filters, req.target or Target.ANY)
+        if req.image is not None:
+            return Query("image", self.image_vector(Path(req.image)), req.filters, req.target or Target.ANY)
+        flt = req.filters.merged(Filter(exclude={"media_id": [str(m) for m in req.media_ids]}))
+        return Query("media", self.media_vector(req.media_ids), flt, req.target or Target.ANY)
+
+    def _text(self, req: SearchRequest) -> Query:
+        """Taxon, trait and modality words become filters; what is left (or the named taxon's prompt) is embedded."""
+        assert req.text is not None
+        flt, target, interp, text = req.filters, req.target, None, req.text
+        if req.parse:
+            interp = self.vocabulary.parse(req.text)
+            dropped = [m for m in interp.matches if (m.field, m.value) in set(req.ignore)]
+            interp.matches = [m for m in interp.matches if m not in dropped]
+            interp.remainder = " ".join([interp.remainder, *(m.phrase for m in dropped
+                                                              if m.field != "target")]).strip()
+            parsed = Filter()
+            for key, values in interp.filters().items():
+                parsed.add(key, *values)
+            flt = flt.merged(parsed)
+            target = target or (Target(interp.target) if interp.target else None)
+            text = self.vocabulary.prompt_for(interp) or req.text
+        return Query("text", self.model.embed_text([text])[0], flt, target or Target.ANY, text, interp)
+
+    def audio_vector(self, path: Path) -> np.ndarray:
+        """An upload is checked like ingest input (size, format, length, silence) before decoding."""
+        self._check(path, MediaKind.AUDIO)
+        sr = self.model.cfg.audio.sample_rate if self.model.cfg.audio else None
+        if sr is None:
+            raise QueryError(f"model {self.preset} has no audio tower")
+        wave, _ = load_audio(path, sr)
+        return self.model.embed_audio([wave], crop="onset")[0]
+
+    def image_vector(self, path: Path) -> np.ndarray:
+        self._check(path, MediaKind.IMAGE)
+        return self.model.embed_image([load_image(path, self.catalog.limits)])[0]
+
+    def media_vector(self, media_ids: list[int]) -> np.ndarray:
+        """The mean of the items' stored vectors (all windows of a recording)."""
+        hits = list(self.store.scroll(self.media_c, Filter({"media_id": [str(m) for m in media_ids]}),
+                                      with_vector=True))
+        if not hits:
+            raise QueryError(f"media {media_ids} are not in the index (unknown ids, or not indexed yet)")
+        v = np.mean([h.vector for h in hits if h.vector is not None], axis=0)
+        return v / max(float(np.linalg.norm(v)), 1e-12)
+
+    def _check(self, path: Path, kind: MediaKind) -> None:
+        try:
+            inspect(Path(path), kind, self.catalog.limits)
+        except MediaError as exc:
+            raise QueryError(f"{path}: {exc.stage}: {exc.reason}") from None
+        except FileNotFoundError:
+            raise QueryError(f"{path}: no such file") from None

@@ -1,0 +1,75 @@
+"""What a search is asked and what it answers: small typed records shared by the CLI, the UI and bench."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from catalog.errors import VitaError
+from indexer.filters import Filter
+from indexer.parse import Interpretation
+
+
+class Target(str, Enum):
+    AUDIO = "audio"
+    IMAGE = "image"
+    TEXT = "text"  # taxa: species, genus and family prompts
+    ANY = "any"
+
+
+class GroupBy(str, Enum):
+    NONE = "none"
+    SPECIES = "species"
+    RECORDING = "recording"
+
+
+class QueryError(VitaError, ValueError):
+    """A query that cannot run: no input, an unreadable upload, unknown media ids."""
+
+
+@dataclass
+class SearchRequest:
+    text: str | None = None
+    audio: Path | None = None
+    image: Path | None = None
+    media_ids: list[int] = field(default_factory=list)
+    target: Target | None = None  # None: from the text's modality words, else any
+    filters: Filter = field(default_factory=Filter)
+    k: int = 10
+    group_by: GroupBy = GroupBy.NONE
+    parse: bool = True  # read taxon, trait and modality words of the text as filters
+    ignore: list[tuple[str, str]] = field(default_factory=list)  # parsed (field, value) pairs the user removed
+
+
+@dataclass
+class Result:
+    score: float
+    modality: str
+    species: str | None
+    common_name: str | None
+    lineage: dict[str, str]
+    traits: list[str]
+    media_id: int | None = None
+    offset_s: float | None = None
+    duration_s: float | None = None
+    rank: str | None = None  # taxa results
+    name: str | None = None
+    license: str | None = None
+    rights_holder: str | None = None
+    attribution: str | None = None
+    source: str | None = None
+    observed_on: str | None = None
+    path: str | None = None
+    url: str | None = None
+    point_id: str = ""
+
+
+@dataclass
+class SearchResponse:
+    results: list[Result]
+    target: Target
+    query_kind: str  # text | audio | image | media
+    embedded_text: str | None = None
+    interpretation: Interpretation | None = None
+    filters: Filter = field(default_factory=Filter)

@@ -1,0 +1,92 @@
+"""The vector store interface: points, hits, the one store error, and the abstract base.
+
+Backends (`edge`, `server`) implement it; `loader.open_store` picks one. This module imports
+no backend, so nothing here imports back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+
+from catalog.errors import VitaError
+from indexer.filters import Filter
+
+
+@dataclass
+class Point:
+    id: str
+    vector: np.ndarray
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vector: np.ndarray | None = None
+
+
+class StoreError(VitaError, RuntimeError):
+    """The store cannot do what was asked (missing collection, locked directory, ...)."""
+
+
+class VectorStore(ABC):
+    """A vector store: named collections of points, aliases, filtered nearest-neighbour queries.
+
+    Every backend passes the same contract suite (`tests/indexer/test_store.py`). A store is a
+    context manager: `with open_store(cfg) as store: ...` closes it (and frees the embedded
+    store's single-owner lock) however the block ends.
+    """
+
+    @abstractmethod
+    def collections(self) -> list[str]: ...
+    @abstractmethod
+    def create(self, name: str, dim: int) -> None: ...
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+    @abstractmethod
+    def drop(self, name: str) -> None: ...
+    @abstractmethod
+    def set_alias(self, alias: str, name: str) -> None: ...
+    @abstractmethod
+    def resolve(self, alias_or_name: str) -> str: ...
+    @abstractmethod
+    def aliases(self) -> dict[str, str]: ...
+    @abstractmethod
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    @abstractmethod
+    def delete(self, name: str, ids: Sequence[str]) -> None: ...
+    @abstractmethod
+    def query(self, name: str, vector: np.ndarray, flt: Filter | None = None, limit: int = 10,
+              exact: bool = False, with_vector: bool = False) -> list[Hit]: ...
+    @abstractmethod
+    def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]: ...
+    @abstractmethod
+    def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
+               with_vector: bool = False) -> Iterator[Hit]: ...
+    @abstractmethod
+    def count(self, name: str, flt: Filter | None = None) -> int: ...
+    @abstractmethod
+    def facet(self, name: str, key: str, flt: Filter | None = None, limit: int = 100) -> dict[str, int]: ...
+    @abstractmethod
+    def optimize(self, name: str) -> None: ...
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def unit(vector: np.ndarray) -> list[float]:
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return (v / n if n > 0 else v).tolist()

@@ -1,0 +1,39 @@
+"""The one place that picks a vector-store backend (perch-hoplite's manner: backends chosen in a loader).
+
+- `EdgeStore` (default): Qdrant Edge in-process (WAL, HNSW after `optimize`, payload indexes).
+  One process may open a store directory at a time: the indexing run, then the UI or a search.
+- `ServerStore`: a Qdrant server through qdrant-client (docker-compose, clusters), for
+  indexing while serving and for several machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.store.interface import VectorStore
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the vectors live: a Qdrant server when `url` is set, else the embedded store in `index_dir`."""
+
+    index_dir: Path
+    url: str | None = None
+    api_key: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        """A server takes writes from many processes; the embedded store has one owner."""
+        return self.url is not None
+
+
+def open_store(cfg: StoreConfig) -> VectorStore:
+    """The server when a URL is configured, else the embedded store under the data dir."""
+    if cfg.url:
+        from indexer.store.server import ServerStore
+
+        return ServerStore(url=cfg.url, api_key=cfg.api_key)
+    from indexer.store.edge import EdgeStore
+
+    return EdgeStore(cfg.index_dir)

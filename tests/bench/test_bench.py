@@ -1,0 +1,252 @@
+"""Benchmarks: the retrieval protocol's chance and ceiling, saved tasks, zero-shot and trait
+metrics against hand computations, the query benchmark on a small store, and `vita bench all`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.data import BenchItem, Embedded, Group, Modality
+from bench.retrieval import LEVELS, Scenario, TaskSet, sample_tasks, score
+from bench.speed import query_bench, rss_per_million, synthetic
+from bench.traits import f1_binary, macro_f1
+from bench.zeroshot import classify
+from catalog.taxonomy import Lineage
+
+
+def world(n_families: int = 40, genera: int = 3, species: int = 2, per_modality: int = 3,
+          group: Group = Group.SEEN, prefix: str = "") -> list[BenchItem]:
+    """240 species in 120 genera in 40 families; `per_modality` clips and photos each, one text."""
+    items = []
+    for f in range(n_families):
+        for g in range(genera):
+            for s in range(species):
+                lin = Lineage(f"C{f % 4}", f"O{f % 8}", f"{prefix}F{f}", f"{prefix}G{f}_{g}", f"{prefix}G{f}_{g} s{s}")
+                for m in (Modality.AUDIO, Modality.IMAGE):
+                    items += [BenchItem(f"{m.value}:{lin.species}:{k}", m, lin, group) for k in range(per_modality)]
+                items.append(BenchItem(f"text:{lin.species}", Modality.TEXT, lin, group, common=f"c{f}{g}{s}"))
+    return items
+
+
+def random_embedding(items: list[BenchItem], dim: int = 64, seed: int = 0) -> Embedded:
+    v = np.random.default_rng(seed).standard_normal((len(items), dim)).astype(np.float32)
+    return Embedded([it.key for it in items], v / np.linalg.norm(v, axis=1, keepdims=True))
+
+
+def only(tasks: TaskSet, level: str) -> TaskSet:
+    return TaskSet(tasks.seed, tasks.ways, tasks.max_tasks, tasks.fingerprint,
+                   {n: t for n, t in tasks.scenarios.items() if Scenario.parse(n).level == level})
+
+
+def test_random_embeddings_score_chance() -> None:
+    items = world()
+    tasks = sample_tasks(items, seed=1, ways=100, max_tasks=1000)
+    rows = [r for r in score(items, random_embedding(items), tasks) if r.tasks]
+    for level in ("species", "genus"):  # 240 species, 120 genera: 100-way
+        mine = [r for r in rows if r.scenario.split("/")[1] == level]
+        assert {r.ways for r in mine} == {100}
+        n = sum(r.tasks for r in mine)
+        top1 = sum(r.top1 * r.tasks for r in mine) / n
+        top5 = sum(r.top5 * r.tasks for r in mine) / n
+        assert abs(top1 - 0.01) < 4 * np.sqrt(0.01 * 0.99 / n), (level, top1, n)
+        assert abs(top5 - 0.05) < 4 * np.sqrt(0.05 * 0.95 / n), (level, top5, n)
+    fam = [r for r in rows if r.scenario.split("/")[1] == "family"]
+    assert {r.ways for r in fam} == {40}  # fewer taxa than 100: all of them, and chance says so
+    n = sum(r.tasks for r in fam)
+    assert abs(sum(r.top1 * r.tasks for r in fam) / n - 1 / 40) < 4 * np.sqrt(0.025 * 0.975 / n)
+
+
+def oracle(items: list[BenchItem], level: str) -> Embedded:
+    """One-hot by taxon at `level`: every item of a taxon is the same point."""
+    taxa = sorted({it.taxon(level) for it in items})
+    eye = np.eye(len(taxa), dtype=np.float32)
+    return Embedded([it.key for it in items], eye[[taxa.index(it.taxon(level)) for it in items]])
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_oracle_scores_100_percent(level: str) -> None:
+    items = world()
+    tasks = only(sample_tasks(items, seed=2, ways=100, max_tasks=200), level)
+    rows = [r for r in score(items, oracle(items, level), tasks) if r.tasks]  # the world has no unseen species
+    assert len(rows) == 6
+    assert all(r.top1 == 1.0 and r.top5 == 1.0 for r in rows)
+
+
+def test_ties_count_against_the_model() -> None:
+    items = world(n_families=10)
+    same = Embedded([it.key for it in items], np.ones((len(items), 8), np.float32) / np.sqrt(8))
+    rows = score(items, same, sample_tasks(items, ways=100))
+    assert all(r.top1 == 0.0 and r.top5 == 0.0 for r in rows if r.tasks)  # a constant model learns nothing
+
+
+def test_tasks_follow_the_protocol_and_round_trip(tmp_path: Path) -> None:
+    items = world(n_families=12) + world(n_families=3, group=Group.UNSEEN, prefix="U")
+    by_key = {it.key: it for it in items}
+    species = {it.species: it for it in items}
+    tasks = sample_tasks(items, seed=3, ways=100, max_tasks=50)
+    assert len(tasks.scenarios) == 36
+    assert tasks.scenarios == sample_tasks(items, seed=3, ways=100, max_tasks=50).scenarios  # deterministic
+    assert tasks.scenarios != sample_tasks(items, seed=4, ways=100, max_tasks=50).scenarios
+    for name, ts in tasks.scenarios.items():
+        sc = Scenario.parse(name)
+        assert sc.name == name and 0 < len(ts) <= 50
+        for t in ts:
+            q = by_key[t.query]
+            assert q.modality is sc.query and q.group is sc.group
+            right, wrong = species[t.candidates[0]], [species[c] for c in t.candidates[1:]]
+            assert right.taxon(sc.level) == q.taxon(sc.level)
+            if sc.level != "species":
+                assert right.species != q.species  # a different species of the same taxon
+            assert all(w.taxon(sc.level) != q.taxon(sc.level) and w.group is sc.group for w in wrong)
+            assert len({w.taxon(sc.level) for w in wrong}) == len(wrong)
+    path = tmp_path / "tasks.json.gz"
+    tasks.save(path)
+    back = TaskSet.load(path)
+    assert back.scenarios == tasks.scenarios and back.fingerprint == tasks.fingerprint
+
+
+def test_zero_shot_ranks_and_map5_by_hand() -> None:
+    audio = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], np.float32)
+    text = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6]], np.float32)
+    r = classify(audio, np.array([0, 0, 2]), text)
+    # clip 0: class 0 scores 1.0, best -> rank 1; clip 1: class 0 scores 0 (worst of 3) -> rank 3;
+    # clip 2: class 2 scores 0.96, class 1 0.8, class 0 0.6 -> rank 1
+    assert r["rank"].tolist() == [1, 3, 1]
+    assert np.where(r["rank"] <= 5, 1 / r["rank"], 0).mean() == pytest.approx((1 + 1 / 3 + 1) / 3)
+
+
+def test_trait_f1_by_hand() -> None:
+    pred = np.array([1, 1, 0, 0], bool)
+    truth = np.array([1, 0, 1, 0], bool)
+    assert f1_binary(pred, truth) == pytest.approx(0.5)  # tp 1, fp 1, fn 1
+    assert np.isnan(f1_binary(np.zeros(3, bool), np.zeros(3, bool)))
+    # labels 0, 1, 2: F1 1.0 (0), 0.667 (1: tp 1 fp 0 fn 1), 0 (2: fp 1) -> mean over labels present
+    assert macro_f1(np.array([0, 1, 2, 0]), np.array([0, 1, 1, 0]), 3) == pytest.approx((1 + 2 / 3 + 0) / 3)
+
+
+def test_synthetic_vectors_are_low_rank_and_unit() -> None:
+    s = synthetic(3000, 128, seed=0, rank=24)
+    assert np.allclose(np.linalg.norm(s.vectors, axis=1), 1, atol=1e-5)
+    sv = np.linalg.svd(s.vectors - s.vectors.mean(0), compute_uv=False)
+    assert (sv[:24] ** 2).sum() / (sv ** 2).sum() > 0.9  # the structure is in 24 directions
+
+
+def test_query_bench_on_a_small_edge_store(tmp_path: Path) -> None:
+    from indexer.store.edge import EdgeStore
+
+    out = query_bench(lambda root: EdgeStore(root), [2000], 32, n_queries=20, memory=True)
+    rows = out["queries"]
+    assert {(r["optimized"], r["queries_kind"], r["filter"]) for r in rows} == {
+        (o, k, f) for o in (False, True) for k in ("near", "far") for f in ("none", "family (1 of 60)", "class + trait")}
+    exact = [r for r in rows if not r["optimized"]]
+    assert all(r["recall_at_10"] == 1.0 for r in exact)  # before optimize a query is an exact scan
+    assert all(r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in rows)
+    assert [r["selectivity"] for r in rows if r["filter"] == "none"] == [1.0] * 4
+    build = out["builds"][0]
+    assert build["points"] == 2000 and build["serving_rss_mib"] > build["empty_store_rss_mib"] > 0
+    assert rss_per_million([{"points": 1000, "rss_above_empty_mib": 10.0},
+                            {"points": 3000, "rss_above_empty_mib": 14.0}]) == 2000.0  # the slope, not 14/3000
+
+
+@pytest.mark.slow
+def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from encoders.factory import create_encoder, save_vita
+    from tests.support import small_world
+    from vita.cli import app
+
+    cat, settings, _ = small_world(tmp_path)
+    cat.close()
+    model = settings.data_dir / "models" / "tiny"
+    enc = create_encoder("tiny", pretrained=False)
+    save_vita(enc, model)
+    save_vita(enc, settings.data_dir / "runs" / "tiny" / "stage0" / "last")  # where the ablation starts
+    monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "results"
+    args = ["bench", "all", "--out", str(out), "--run", "one", "--ablation-epochs", "1", "--ablation-max-steps", "1",
+            "--sizes", "500", "--queries", "10", "--index-clips", "6", "--index-workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = out / "one"
+    for suite in ("retrieval", "zeroshot", "traits", "speed"):
+        assert (run / f"{suite}.json").is_file() and (run / f"{suite}.md").read_text().startswith(("Top", "Un", "Tr", "**"))
+    assert {p.name for p in run.glob("*.png")} == {"retrieval.png", "zeroshot-ablation.png", "traits.png", "speed.png"}
+    assert (out / "latest").resolve() == run.resolve()
+    retrieval = json.loads((run / "retrieval.json").read_text())
+    assert len(retrieval["scenarios"]) == 36
+    zs = json.loads((run / "zeroshot.json").read_text())
+    assert {r["query"] for r in zs["main"]} == {"com", "sci", "tax", "sci+com", "tax+com"}
+    assert len({r["trained"] for r in zs["ablation"]}) == 7
+    speed = json.loads((run / "speed.json").read_text())
+    modes = [r["mode"] for r in speed["indexing"]]
+    assert "vita index, 1 worker" in modes and any(m.startswith("encoder only") for m in modes)
+    assert all(r["clips"] == 6 for r in speed["indexing"])
+    traits = json.loads((run / "traits.json").read_text())
+    assert traits["rows"] and all(0 <= r["accuracy"] <= 1 for r in traits["rows"])
+    # a second run compares on the same saved tasks; tasks from other media are refused
+    again = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--run", "two"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "two" / "retrieval.json").read_text())["tasks_file"] == retrieval["tasks_file"]
+    other = tmp_path / "other.json.gz"
+    sample_tasks(world(n_families=3), ways=10).save(other)
+    refused = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--tasks", str(other)])
+    assert refused.exit_code == 2 and "other test media" in refused.output
+    # the prompt comparison with several seeds and the whole recipe (stage 1, then stage 2)
+    args = ["bench", "zeroshot", "--out", str(out), "--run", "seeds", "--ablation-epochs", "1", "--ablation-max-steps",
+            "1", "--ablation-seeds", "0,1", "--ablation-variants", "com,all", "--ablation-stage2-epochs", "1"]
+    seeded = CliRunner().invoke(app, args)
+    assert seeded.exit_code == 0, seeded.output
+    zs = json.loads((out / "seeds" / "zeroshot.json").read_text())
+    assert {(r["trained"], r["seed"]) for r in zs["ablation"]} == {("com", 0), ("com", 1), ("all", 0), ("all", 1)}
+    runs = {p.name for p in (settings.data_dir / "runs" / "ablation").glob("*/*")}
+    assert {"com-e1-m1-s0-then-e1", "all-e1-m1-s1-then-e1", "all-e1-m1-s1"} <= runs
+    assert "all − com" in (out / "seeds" / "zeroshot.md").read_text()
+    bad = CliRunner().invoke(app, ["bench", "zeroshot", "--out", str(out), "--ablation-variants", "com,every"])
+    assert bad.exit_code == 2 and "every" in bad.output
+
+
+def test_zeroshot_refuses_an_unknown_variant_before_any_work(tmp_path: Path) -> None:
+    from bench.run import BenchConfig, run_zeroshot
+
+    cfg = BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path, ablation_variants=["all", "every"])
+    with pytest.raises(ValueError, match="every"):
+        run_zeroshot(None, cfg, None)  # type: ignore[arg-type]  # no catalog, no run: nothing is touched
+    with pytest.raises(FileNotFoundError, match="stage-0"):  # nor without the ablation's start
+        run_zeroshot(None, BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path), None)  # type: ignore[arg-type]
+
+
+def test_ablation_table_over_seeds_by_hand() -> None:
+    from bench.run import ablation_markdown
+    from bench.zeroshot import ZeroShotRow
+
+    def row(trained: str, query: str, seed: int, top1: float) -> ZeroShotRow:
+        return ZeroShotRow(trained, query, "unseen", 10, 5, top1, top1, top1, top1, top1, seed)
+
+    queries = ("com", "sci", "tax", "sci+com", "tax+com")
+    rows = [row("all", q, 0, 0.30) for q in queries] + [row("all", q, 1, 0.20) for q in queries]
+    rows += [row("com", q, 0, 0.10 if q == "com" else 0.20) for q in queries]  # mean over queries 0.18
+    rows += [row("com", q, 1, 0.25) for q in queries]
+    md = "\n".join(ablation_markdown(rows, 6))
+    assert "2 training seeds" in md
+    assert "| all | 25.0 ± 7.1 (21.4) |" in md  # mean and sd of 30 and 20; the paper's figure in brackets
+    # per seed: all − com = 30 − 18 = +12 and 20 − 25 = −5; mean +3.5, ahead on one of two
+    assert "+3.5 (+12.0, -5.0; ahead on 1/2)" in md
+    # a dead heat is level, not a win, even when the means differ by float dust
+    rows = [row("all", q, sd, 0.1 + 0.2) for q in queries for sd in (0, 1)]
+    rows += [row("com", q, sd, 0.3) for q in queries for sd in (0, 1)]
+    assert "+0.0 (+0.0, +0.0; ahead on 0/2, level on 2)" in "\n".join(ablation_markdown(rows, 6))
+
+
+def test_query_bench_through_the_server_code_path() -> None:
+    """What `vita bench speed` runs against a Qdrant server, on qdrant-client's local mode."""
+    from indexer.store.server import ServerStore
+
+    out = query_bench(lambda root: ServerStore(location=":memory:"), [600], 16, n_queries=5, backend="server",
+                      memory=False)
+    assert {r["backend"] for r in out["queries"]} == {"server"} and len(out["queries"]) == 12
+    assert all(r["recall_at_10"] == 1.0 for r in out["queries"] if not r["optimized"])
+    assert out["builds"][0]["points"] == 600 and "serving_rss_mib" not in out["builds"][0]

@@ -1,0 +1,267 @@
+"""Indexing the small demo world and searching it: every query kind, filter, grouping, the
+free-text parser, trait lookup, bad files at index time, and the CLI. A random-weight tiny model
+is enough here: these tests are about the machinery (self-retrieval and filters), not accuracy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from typer.testing import CliRunner
+
+from catalog.api import Catalog
+from catalog.models import IndexEntry, Media, Taxon, TraitValue
+from indexer.filters import BBox, Filter
+from indexer.models import describe_model
+from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
+from indexer.store import open_store
+from indexer.traitlookup import predict_traits, species_traits
+from tests.support import small_world
+from vita.settings import Settings
+from workers.indexing import plan, run_index
+
+pytestmark = pytest.mark.slow  # a small world indexed once per module
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Settings, Path]]:
+    root = tmp_path_factory.mktemp("index")
+    cat, settings, model_dir = small_world(root)
+    # one long recording of a known species: several windows, for grouping by recording
+    long_dir = root / "long"
+    long_dir.mkdir()
+    with cat.sessions() as s:
+        wave, sr = sf.read(s.scalar(select(Media.path).where(Media.kind == "audio").order_by(Media.id)))
+    period = np.zeros(5 * sr)  # 5 s periodic: the windows at 0, 5 and 10 s are the same sound
+    period[: min(len(wave), 5 * sr)] = wave[: 5 * sr]
+    long = np.tile(period, 5)[: 24 * sr]
+    sf.write(long_dir / "long.wav", long, sr)
+    sf.write(root / "first-window.wav", long[: 10 * sr], sr)
+    (long_dir / "metadata.csv").write_text("file,scientificName,license,rightsHolder\n"
+                                           "long.wav,Hyla versicolor,cc-by,A. Recordist\n")
+    from catalog.sources.folder import FolderSource
+
+    assert cat.ingest(FolderSource(long_dir)).added == 1
+    report = run_index(cat, settings.index_config(), str(model_dir), eager=True, batch_size=64)
+    assert report.failed == 0
+    yield cat, settings, model_dir
+    cat.close()
+
+
+@pytest.fixture
+def searcher(world: tuple[Catalog, Settings, Path]) -> Iterator[Searcher]:
+    cat, settings, _ = world
+    with Searcher(cat, settings.store_config(), settings.corpus) as s:
+        yield s
+
+
+def _media(cat: Catalog, **where: object) -> list[Media]:
+    with cat.sessions() as s:
+        q = select(Media).join(Taxon, Media.taxon_id == Taxon.id).options(selectinload(Media.taxon))
+        for k, v in where.items():
+            q = q.where(getattr(Taxon if k.endswith("_name") else Media, k) == v)
+        return list(s.scalars(q))
+
+
+def test_index_is_complete_and_a_rerun_adds_nothing(world: tuple[Catalog, Settings, Path],
+                                                    searcher: Searcher) -> None:
+    cat, settings, model_dir = world
+    with cat.sessions() as s:
+        entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == searcher.media_c)))
+        n_media = len(list(s.scalars(select(Media.id))))
+    assert len(entries) == n_media and all(e.status == "indexed" for e in entries)
+    assert searcher.store.count(searcher.media_c) == sum(e.points for e in entries)
+    long = _media(cat, source="folder")[0]
+    assert [e.points for e in entries if e.media_id == long.id] == [4]  # 24 s: windows at 0, 5, 10, 14 s
+    n_points, n_taxa = searcher.store.count(searcher.media_c), searcher.store.count(searcher.taxa_c)
+    with cat.sessions() as s:
+        assert n_taxa == len(list(s.scalars(select(Taxon.id).where(Taxon.rank.in_(["species", "genus", "family"])))))
+    searcher.close()  # the embedded store has one owner: hand it to the indexing run
+    again = run_index(cat, settings.index_config(), str(model_dir), eager=True)
+    assert (again.planned, again.points, again.taxa_points) == (0, 0, 0)
+    with open_store(settings.store_config()) as store:
+        assert store.count(searcher.media_c) == n_points and store.count(searcher.taxa_c) == n_taxa
+
+
+def test_free_text_nocturnal_hylidae_calls_returns_only_their_audio(world: tuple[Catalog, Settings, Path],
+                                                                    searcher: Searcher) -> None:
+    cat = world[0]
+    resp = searcher.search(SearchRequest(text="nocturnal Hylidae calls", k=500))
+    assert resp.target is Target.AUDIO and resp.filters.keywords == {"family": ["Hylidae"]}
+    assert resp.filters.traits == {"activity": ["activity=nocturnal"]}
+    assert resp.embedded_text == "Amphibia Anura Hylidae"
+    with cat.sessions() as s:
+        nocturnal = set(s.scalars(select(Taxon.name).join(TraitValue, TraitValue.taxon_id == Taxon.id).where(
+            Taxon.family_name == "Hylidae", TraitValue.category == "activity", TraitValue.label == "nocturnal",
+            TraitValue.present.is_(True))))
+    expected = {m.id for m in _media(cat, kind="audio") if m.taxon.name in nocturnal}
+    assert expected and {r.media_id for r in resp.results} == expected
+    assert all(r.modality == "audio" and r.lineage["family"] == "Hylidae" for r in resp.results)
+    assert all(r.path and r.license and r.offset_s is not None for r in resp.results)
+
+
+def test_parser_reads_common_names_ranks_traits_and_keeps_the_rest(searcher: Searcher) -> None:
+    interp = searcher.vocabulary.parse("Gray Treefrog songs in wetlands at dusk")
+    assert interp.filters() == {"species": ["Hyla versicolor"], "traits": ["habitat=wetland"]}
+    assert interp.target == "audio" and interp.remainder == "dusk"
+    assert searcher.vocabulary.prompt_for(searcher.vocabulary.parse("Gray Treefrog songs")) == \
+        "Amphibia Anura Hylidae Hyla versicolor"  # the Tax template the model was trained on
+    assert searcher.vocabulary.parse("photos of Strigidae").filters() == {"family": ["Strigidae"]}
+    assert searcher.vocabulary.parse("owl pictures").remainder == "owl"  # not a taxon name: embedded
+
+
+def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Settings, Path],
+                                                       searcher: Searcher) -> None:
+    cat = world[0]
+    clip = _media(cat, kind="audio")[5]
+    photo = _media(cat, kind="image")[7]
+    top = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.AUDIO, k=3)).results[0]
+    assert top.media_id == clip.id and top.score == pytest.approx(1.0, abs=1e-3)
+    top = searcher.search(SearchRequest(image=Path(photo.path), target=Target.IMAGE, k=3)).results[0]
+    assert top.media_id == photo.id and top.score == pytest.approx(1.0, abs=1e-3)
+    more = searcher.search(SearchRequest(media_ids=[clip.id], target=Target.AUDIO, k=5))
+    assert len(more.results) == 5 and clip.id not in {r.media_id for r in more.results}
+    taxa = searcher.search(SearchRequest(text="Hyla versicolor", target=Target.TEXT, parse=False, k=3))
+    assert all(r.rank in ("species", "genus", "family") and r.media_id is None for r in taxa.results)
+    both = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.ANY, k=3000))
+    assert {r.modality for r in both.results} == {"audio", "image", "text"}
+    assert [r.score for r in both.results] == sorted((r.score for r in both.results), reverse=True)
+
+
+def test_bad_queries_are_clear_errors(searcher: Searcher, tmp_path: Path) -> None:
+    (tmp_path / "notes.wav").write_text("not a sound")
+    with pytest.raises(QueryError, match="notes.wav"):
+        searcher.search(SearchRequest(audio=tmp_path / "notes.wav"))
+    with pytest.raises(QueryError, match="missing.png: file: file not found"):
+        searcher.search(SearchRequest(image=tmp_path / "missing.png"))
+    with pytest.raises(QueryError, match="not in the index"):
+        searcher.search(SearchRequest(media_ids=[10**9]))
+    with pytest.raises(QueryError, match="exactly one"):
+        searcher.search(SearchRequest(text="x", audio=tmp_path / "notes.wav"))
+
+
+@pytest.mark.parametrize("key, field", [("class", "class_name"), ("order", "order_name"), ("genus", "genus_name"),
+                                        ("species", "name")])
+def test_lineage_filters(world: tuple[Catalog, Settings, Path], searcher: Searcher, key: str, field: str) -> None:
+    cat = world[0]
+    some = _media(cat, kind="image")[11].taxon
+    value = getattr(some, field)
+    resp = searcher.search(SearchRequest(text="x", parse=False, target=Target.IMAGE, k=500,
+                                         filters=Filter({key: [value]})))
+    expected = {m.id for m in _media(cat, kind="image") if getattr(m.taxon, field) == value}
+    assert {r.media_id for r in resp.results} == expected
+
+
+def test_trait_licence_source_date_and_place_filters(world: tuple[Catalog, Settings, Path],
+                                                     searcher: Searcher) -> None:
+    cat = world[0]
+    audio = _media(cat, kind="audio")
+
+    def ids(flt: Filter) -> set[int]:
+        return {r.media_id for r in searcher.search(SearchRequest(text="x", parse=False, target=Target.AUDIO,
+                                                                  k=1000, filters=flt)).results}
+
+    with cat.sessions() as s:
+        wetland = set(s.scalars(select(TraitValue.taxon_id).where(
+            TraitValue.category == "habitat", TraitValue.label == "wetland", TraitValue.present.is_(True))))
+    assert ids(Filter({"traits": ["habitat=wetland"]})) == {m.id for m in audio if m.taxon_id in wetland}
+    assert ids(Filter({"license": ["cc0", "cc-by"]})) == {m.id for m in audio if m.license in ("cc0", "cc-by")}
+    assert ids(Filter({"source": ["folder"]})) == {m.id for m in audio if m.source == "folder"}
+    lo, hi = dt.date(2018, 1, 1), dt.date(2019, 12, 31)
+    assert ids(Filter(date_from=lo, date_to=hi)) == {m.id for m in audio if m.observed_on and lo <= m.observed_on <= hi}
+    box = BBox(south=-10, west=-30, north=40, east=60)
+    assert ids(Filter(bbox=box)) == {m.id for m in audio if m.lat is not None and -10 <= m.lat <= 40
+                                     and -30 <= m.lon <= 60}
+
+
+def test_grouping_by_recording_and_species(world: tuple[Catalog, Settings, Path], searcher: Searcher) -> None:
+    long = _media(world[0], source="folder")[0]
+    query = world[2].parent / "first-window.wav"
+    windows = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10, group_by=GroupBy.NONE))
+    assert [r.media_id for r in windows.results][:3] == [long.id] * 3  # its windows fill the page
+    assert sorted(r.offset_s for r in windows.results[:3]) == [0.0, 5.0, 10.0]
+    grouped = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10,
+                                            group_by=GroupBy.RECORDING))
+    ids = [r.media_id for r in grouped.results]
+    assert len(ids) == len(set(ids)) == 10 and ids[0] == long.id
+    by_species = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=8, group_by=GroupBy.SPECIES))
+    species = [r.species for r in by_species.results]
+    assert len(species) == len(set(species)) == 8 and species[0] == "Hyla versicolor"
+
+
+def test_trait_lookup_known_and_predicted(world: tuple[Catalog, Settings, Path], searcher: Searcher) -> None:
+    from training.probe_run import train_trait_probes
+
+    cat, _, model_dir = world
+    known = species_traits(searcher, "Gray Treefrog")
+    assert known.species == "Hyla versicolor" and known.known["activity"] == ["nocturnal"]
+    clip = _media(cat, kind="audio", taxon_id=_media(cat, kind="audio")[0].taxon_id)[0]
+    bare = predict_traits(searcher, audio=Path(clip.path))
+    assert not bare.probes and any("train-traits" in n for n in bare.notes)
+    train_trait_probes(cat, model_dir, "audio")
+    report = predict_traits(searcher, media_ids=[clip.id])
+    assert report.species == clip.taxon.name and report.known
+    for preds in (report.probes, report.neighbours):
+        activity = preds["activity"]
+        assert {lab for lab, _ in activity} == {"diurnal", "nocturnal", "crepuscular", "cathemeral"}
+        assert sum(p for _, p in activity) == pytest.approx(1.0, abs=1e-3)
+        assert all(0 <= p <= 1 for cat_preds in preds.values() for _, p in cat_preds)
+    assert report.nearest_species
+
+
+def test_a_file_broken_after_ingest_is_recorded_and_the_batch_goes_on(world: tuple[Catalog, Settings, Path],
+                                                                      tmp_path: Path) -> None:
+    cat, settings, model_dir = world
+    other = settings.model_copy(update={"corpus": "broken"})
+    victim = min(_media(cat, kind="audio"), key=lambda m: m.id)  # among the first 12 planned
+    backup = tmp_path / "backup"
+    shutil.copy(victim.path, backup)
+    Path(victim.path).write_bytes(b"RIFF" + b"\0" * 10)
+    try:
+        report = run_index(cat, other.index_config(), str(model_dir), eager=True, limit=12, batch_size=12)
+        assert report.indexed == 11 and report.failed == 1
+        assert report.failures[0][0] == victim.path and report.failures[0][2]
+        listed = cat.failures(source="index")
+        assert [f.item for f in listed] == [victim.path] and listed[0].reason
+        spec = describe_model(model_dir)
+        assert victim.id not in plan(cat, spec, report.media_collection)  # a re-run skips it
+        assert plan(cat, spec, report.media_collection, retry_failed=True)[0] == victim.id
+    finally:
+        shutil.copy(backup, victim.path)
+    fixed = run_index(cat, other.index_config(), str(model_dir), eager=True, retry_failed=True, limit=1)
+    assert fixed.indexed == 1 and fixed.failed == 0 and cat.failures(source="index") == []
+
+
+def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from vita.cli import app
+
+    cat, settings, model_dir = world
+    runner = CliRunner()
+    monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("VITA_REQUESTS_PER_SECOND", "1000")
+    assert runner.invoke(app, ["index", "--model", str(model_dir), "--eager"]).exit_code == 0
+    out = runner.invoke(app, ["search", "nocturnal Hylidae calls", "-k", "5", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["target"] == "audio" and len(data["results"]) == 5
+    assert all(r["lineage"]["family"] == "Hylidae" and "activity=nocturnal" in r["traits"] for r in data["results"])
+    clip = _media(cat, kind="audio")[0]
+    out = runner.invoke(app, ["search", "--audio", clip.path, "--target", "image", "--family", "Hylidae",
+                              "--group-by", "species", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["results"]
+    assert rows and all(r["modality"] == "image" and r["lineage"]["family"] == "Hylidae" for r in rows)
+    assert len({r["species"] for r in rows}) == len(rows)
+    traits = runner.invoke(app, ["traits", "--audio", clip.path, "--json"])
+    assert traits.exit_code == 0 and json.loads(traits.stdout)["nearest_species"]
+    assert runner.invoke(app, ["search", "x", "--trait", "activity=sleepy"]).exit_code == 2
+    assert runner.invoke(app, ["search", "--audio", "/nonexistent.wav"]).exit_code == 2
+    assert runner.invoke(app, ["traits"]).exit_code == 2

@@ -1,0 +1,137 @@
+"""One contract, every available backend: Qdrant Edge always, qdrant-client's local mode always
+(it runs the server backend's code), a real Qdrant server when VITA_QDRANT_URL is set."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.filters import BBox, Filter
+from indexer.schema import day_number, point_id
+from indexer.store import Point, StoreError, VectorStore
+
+BACKENDS = ["edge", "client-local"] + (["server"] if os.environ.get("VITA_QDRANT_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    if request.param == "edge":
+        from indexer.store.edge import EdgeStore
+
+        s: VectorStore = EdgeStore(tmp_path / "index")
+    elif request.param == "client-local":
+        from indexer.store.server import ServerStore
+
+        s = ServerStore(location=":memory:")
+    else:
+        from indexer.store.server import ServerStore
+
+        s = ServerStore(url=os.environ["VITA_QDRANT_URL"], api_key=os.environ.get("VITA_QDRANT_API_KEY"))
+    yield s
+    for name in s.collections():
+        if name.startswith("test-"):
+            s.drop(name)
+    s.close()
+
+
+def _points(n: int, dim: int = 8, seed: int = 0) -> list[Point]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        day = dt.date(2020, 1, 1) + dt.timedelta(days=i)
+        out.append(Point(point_id(f"sha{i}", 0.0, "m"), rng.normal(size=dim).astype(np.float32), {
+            "media_id": i, "species": f"sp{i % 3}", "family": "F1" if i < n // 2 else "F2",
+            "traits": ["activity=nocturnal", "habitat=wetland"] if i % 2 else
+                      ["activity=diurnal"] + (["habitat=wetland"] if i % 4 == 0 else []),
+            "modality": "audio" if i % 4 else "image", "observed_day": day_number(day),
+            "location": {"lat": float(i), "lon": float(-i)}}))
+    return out
+
+
+def test_upsert_query_and_rerun_overwrites(store: VectorStore) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    store.create(name, 8)
+    pts = _points(20)
+    store.upsert(name, pts)
+    store.upsert(name, pts)  # deterministic ids: a re-run overwrites
+    assert store.count(name) == 20
+    hits = store.query(name, pts[5].vector, limit=3)
+    assert hits[0].id == pts[5].id and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    got = store.retrieve(name, [pts[7].id], with_vector=True)[0]
+    assert got.payload["species"] == "sp1"
+    assert np.allclose(got.vector, pts[7].vector / np.linalg.norm(pts[7].vector), atol=1e-5)
+    assert sum(1 for _ in store.scroll(name, batch=7)) == 20
+    store.delete(name, [pts[0].id])
+    assert store.count(name) == 19
+
+
+def test_filters(store: VectorStore) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    store.create(name, 8)
+    pts = _points(20)
+    store.upsert(name, pts)
+
+    def ids(flt: Filter) -> set[int]:
+        return {h.payload["media_id"] for h in store.query(name, pts[0].vector, flt, limit=50)}
+
+    assert ids(Filter({"traits": ["activity=nocturnal"]})) == {i for i in range(20) if i % 2}
+    assert ids(Filter({"traits": ["activity=nocturnal"], "family": ["F1"]})) == {1, 3, 5, 7, 9}
+    wet = {i for i in range(20) if i % 2 or i % 4 == 0}
+    assert ids(Filter({"traits": ["habitat=wetland"]})) == wet
+    # labels of one category are alternatives, categories must all hold
+    assert ids(Filter({"traits": ["activity=diurnal", "habitat=wetland"]})) == {i for i in range(20) if i % 4 == 0}
+    assert ids(Filter({"traits": ["activity=diurnal", "activity=nocturnal"]})) == set(range(20))
+    assert ids(Filter({"species": ["sp0", "sp1"]})) == {i for i in range(20) if i % 3 in (0, 1)}
+    assert ids(Filter(exclude={"modality": ["image"]})) == {i for i in range(20) if i % 4}
+    assert ids(Filter({"media_id": ["3", "4"]})) == {3, 4}
+    assert ids(Filter(date_from=dt.date(2020, 1, 3), date_to=dt.date(2020, 1, 6))) == {2, 3, 4, 5}
+    assert ids(Filter(bbox=BBox(south=4.5, west=-9.5, north=9.5, east=0))) == {5, 6, 7, 8, 9}
+    assert store.count(name, Filter({"family": ["F2"]})) == 10
+    assert store.facet(name, "species") == {"sp0": 7, "sp1": 7, "sp2": 6}
+    assert store.facet(name, "traits", Filter({"family": ["F1"]}))["activity=nocturnal"] == 5
+
+
+def test_alias_swap_and_missing_collection(store: VectorStore) -> None:
+    a, b = f"test-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
+    alias = f"test-alias-{uuid.uuid4().hex[:6]}"
+    store.create(a, 8)
+    store.create(b, 8)
+    store.upsert(a, _points(3))
+    store.upsert(b, _points(5, seed=1))
+    store.set_alias(alias, a)
+    assert store.resolve(alias) == a and store.count(alias) == 3
+    store.set_alias(alias, b)
+    assert store.resolve(alias) == b and store.count(alias) == 5
+    store.drop(b)
+    assert alias not in store.aliases()
+    with pytest.raises(StoreError):
+        store.resolve(alias)
+
+
+def test_edge_store_has_one_owner(tmp_path: Path) -> None:
+    from indexer.store.edge import EdgeStore
+
+    first = EdgeStore(tmp_path / "index")
+    with pytest.raises(StoreError, match="another process"):
+        EdgeStore(tmp_path / "index")
+    first.close()
+    EdgeStore(tmp_path / "index").close()  # free again once the owner closed it
+
+
+def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:
+    from indexer.store.edge import EdgeStore
+
+    with EdgeStore(tmp_path / "index") as s:
+        s.create("c", 8)
+        s.upsert("c", _points(6))
+        s.set_alias("al", "c")
+        s.optimize("c")
+    with EdgeStore(tmp_path / "index") as s:
+        assert s.count("al") == 6 and s.facet("c", "family") == {"F1": 3, "F2": 3}

@@ -1,0 +1,206 @@
+"""The Streamlit UI: each page driven headless with AppTest, and one end-to-end run of
+`streamlit run` in Debian's Chromium through Playwright, with screenshots in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import soundfile as sf
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from catalog.models import Media
+from catalog.sources.folder import FolderSource
+from tests.support import make_settings, small_world
+from workers.indexing import run_index
+
+pytestmark = pytest.mark.slow  # a small world, a model and an index per module
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+HOSTILE = "A. <b>Bold</b> [link](http://x) Recordist"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("ui")
+    cat, settings, model = small_world(root)
+    with cat:
+        with cat.sessions() as s:
+            src = Path(s.scalar(select(Media.path).where(Media.kind == "audio").order_by(Media.id)))
+        folder = root / "mine"
+        folder.mkdir()
+        wave, sr = sf.read(src)
+        sf.write(folder / "call.wav", 0.8 * wave, sr)  # a new file (not a duplicate by sha256)
+        (folder / "metadata.csv").write_text(f"file,scientificName,license,rightsHolder\n"
+                                             f"call.wav,Hyla versicolor,cc-by,\"{HOSTILE}\"\n")
+        assert cat.ingest(FolderSource(folder)).added == 1
+        assert run_index(cat, settings.index_config(), str(model), eager=True, batch_size=64).failed == 0
+    yield settings.data_dir
+
+
+@pytest.fixture
+def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("VITA_DATA_DIR", str(data_dir))
+    yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_store() -> Iterator[None]:
+    """AppTest runs pages in this process: hand the index back when the module is done, and put
+    back the `__main__` module AppTest replaced (spawned process pools re-import `__main__`)."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+    import streamlit as st
+
+    from search_ui import state
+
+    while state.OPENED:
+        state.OPENED.pop().close()
+    st.cache_resource.clear()
+
+
+def page(name: str) -> AppTest:
+    script = f"if __name__ == '__main__':\n    from search_ui import pages\n    pages.{name}()\n"
+    at = AppTest.from_string(script, default_timeout=180)
+    return at.run()
+
+
+def test_search_page_text_query_chips_and_more_like_this(app_env: None) -> None:
+    at = page("search_page")
+    at.text_input(key="q").input("nocturnal Hylidae calls").run()
+    assert not at.exception and not at.error
+    chips = [b.label for b in at.button if b.label.endswith("✕")]
+    assert chips == ["traits: activity=nocturnal ✕", "family: Hylidae ✕", "target: audio ✕"]
+    cards = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert cards and len(at.get("audio")) == len(cards) and len(at.image) == len(cards)  # player + spectrogram
+    assert all("Hylidae" in c.value for c in at.caption if "\\>" in c.value)
+    next(b for b in at.button if b.label == "family: Hylidae ✕").click().run()
+    assert "family: Hylidae ✕" not in [b.label for b in at.button]
+    assert any("Hylidae" not in c.value for c in at.caption if "\\>" in c.value)  # the family filter is gone
+    more = next(b for b in at.button if b.label == "More like this")
+    more.click().run()
+    assert any("More like media" in i.value for i in at.info) and not at.exception
+
+
+def test_search_page_sidebar_filters_cascade(app_env: None) -> None:
+    at = page("search_page")
+    at.selectbox(key="search-class").select("Aves").run()
+    families = at.selectbox(key="search-family").options
+    assert "Strigidae" in " ".join(families) and "Hylidae" not in " ".join(families)
+    at.radio(key="target").set_value("Photos").run()
+    at.text_input(key="q").input("a bird").run()
+    lineages = [c.value for c in at.caption if "\\>" in c.value]
+    assert lineages and all(v.startswith("Aves") for v in lineages) and len(at.get("audio")) == 0
+
+
+def test_names_and_attribution_are_text_never_html(app_env: None) -> None:
+    at = page("search_page")
+    at.text_input(key="q").input("Gray Treefrog calls").run()
+    at.radio(key="group").set_value("All hits").run()
+    at.number_input(key="k").set_value(100).run()
+    texts = [t.value for t in at.text]
+    assert any(HOSTILE in t for t in texts)  # shown as typed, as plain text
+    assert not any("<b>" in m.value for m in at.markdown)
+
+
+def test_browse_page_facets_and_pages(app_env: None) -> None:
+    at = page("browse_page")
+    assert not at.exception
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    at.selectbox(key="browse-family").set_value("Hylidae").run()
+    lineages = [c.value for c in at.caption if "\\>" in c.value]
+    assert lineages and all("Hylidae" in v for v in lineages) and len(lineages) <= 12
+    at.number_input(key="page").set_value(2).run()
+    assert not at.exception
+
+
+def test_trait_lookup_and_species_pages(app_env: None) -> None:
+    at = page("traits_page")
+    at.selectbox(key="trait-species").select("Hyla versicolor").run()
+    table = at.dataframe[0].value
+    known = dict(zip(table["trait"], table["known"]))
+    assert known["Activity pattern"] == "nocturnal" and known["Habitat"]
+    sp = page("species_page")
+    sp.selectbox(key="sp").select("Hyla versicolor").run()
+    assert any("Hyla versicolor" in h.value for h in sp.header)
+    near = sp.dataframe[-1].value
+    assert len(near) > 0 and "Hyla versicolor" not in list(near["species"])
+
+
+def test_index_status_page(app_env: None, data_dir: Path) -> None:
+    at = page("status_page")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    with make_settings(data_dir.parent).open_catalog() as cat:
+        n = cat.stats().media
+    assert metrics["Media indexed"] == f"{n} / {n}" and int(metrics["Points"]) >= n
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`vita serve` on a copy of the data dir (AppTest above holds the original index open)."""
+    copy = tmp_path_factory.mktemp("serve") / "data"
+    copy.mkdir()
+    shutil.copy(data_dir / "catalog.sqlite", copy / "catalog.sqlite")
+    shutil.copytree(data_dir / "index", copy / "index", ignore=shutil.ignore_patterns(".lock"))
+    port = _free_port()
+    env = {**os.environ, "VITA_DATA_DIR": str(copy)}
+    env.pop("VITA_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if requests.get(url + "/_stcore/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.browser
+def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("VITA_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (VITA_REQUIRE_BROWSER) but /usr/bin/chromium is missing")
+        pytest.skip("no /usr/bin/chromium (make test installs Debian's chromium)")
+    from search_ui.walkthrough import walk
+
+    with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
+        photo = Path(s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id)))
+    seen = walk(server, ARTIFACTS, photo, family="Hylidae")
+    assert seen.search_audio >= 1
+    assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
+    assert "Ranidae" not in seen.search_text  # only the filtered family's cards
+    assert seen.photo_audio >= 1
+    assert seen.browse_cards >= 1 and "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
+    assert all((ARTIFACTS / f"ui-{n}.png").stat().st_size > 10_000 for n in ("search", "photo-to-sounds", "browse"))

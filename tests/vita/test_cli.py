@@ -1,0 +1,62 @@
+"""`vita` mirrors the API: exit codes, summaries, JSON output, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.support import hostile_corpus, write_csv
+from vita.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VITA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VITA_MAX_FILE_BYTES", str(2 * 1024**2))
+    monkeypatch.setenv("VITA_MAX_AUDIO_SECONDS", "5")
+    monkeypatch.delenv("VITA_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_folder_ingest_exit_status_summary_and_failures(env: Path) -> None:
+    root = env / "corpus"
+    rows, expected = hostile_corpus(root)
+    write_csv(root / "metadata.csv", rows)
+    result = runner.invoke(app, ["ingest", "folder", str(root)])
+    assert result.exit_code == 1, result.output
+    assert f"{len(expected)} failed" in result.output and "vita catalog failures" in result.output
+
+    listed = runner.invoke(app, ["catalog", "failures", "--json"])
+    assert listed.exit_code == 0
+    rows_out = json.loads(listed.stdout)
+    assert len(rows_out) == len(expected)
+    assert all(r["reason"] and r["stage"] and r["item"] for r in rows_out)
+
+    stats = json.loads(runner.invoke(app, ["catalog", "stats", "--json"]).stdout)
+    assert stats["open_failures"] == len(expected) and stats["media"] == 5
+
+    card = runner.invoke(app, ["catalog", "species", "Hyla versicolor"])
+    assert card.exit_code == 0 and "Hylidae" in card.output and "cc-by" in card.output
+
+
+def test_clean_ingest_exits_zero_and_unknown_species_is_an_error(env: Path) -> None:
+    from tests.support import good_corpus
+
+    root = env / "ok"
+    root.mkdir()
+    write_csv(root / "metadata.csv", good_corpus(root))
+    assert runner.invoke(app, ["ingest", "folder", str(root)]).exit_code == 0
+    missing = runner.invoke(app, ["catalog", "species", "Hyla versicolr"])
+    assert missing.exit_code == 2 and "did you mean" in missing.output and "Hyla versicolor" in missing.output
+    assert runner.invoke(app, ["ingest", "folder", str(env / "nope")]).exit_code == 2
+
+
+def test_xc_without_key_is_a_usage_error(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VITA_XC_KEY", raising=False)
+    result = runner.invoke(app, ["ingest", "xc", "gen:Hyla", "--no-resolve"])
+    assert result.exit_code == 2 and "VITA_XC_KEY" in result.output

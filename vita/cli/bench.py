@@ -1,0 +1,100 @@
+"""`vita bench retrieval|zeroshot|traits|speed|all` (`bench.run`): results under bench/results/<run>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench import Suite
+from catalog.errors import ConfigError
+from encoders.config import Preset
+from training.prompts import Template
+from vita.cli.common import ModelOpt, PresetOpt, console, err, model_dir, open_catalog, progress_bars, settings
+from workers.config import IndexConfig
+
+
+def _ints(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: want comma-separated integers, got {text!r}") from None
+
+
+def _variants(text: str | None) -> list[str] | None:
+    """Ablation variant names; 'random' stands for 'all, random order' (a comma in a name)."""
+    from bench.zeroshot import ABLATION
+
+    if text is None:
+        return None
+    names = ["all, random order" if v.strip() == "random" else v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in names if v not in ABLATION]
+    if bad:
+        raise ConfigError(f"--ablation-variants: unknown {', '.join(bad)}; known: com, sci, tax, sci+com, "
+                          "tax+com, all, random")
+    return names
+
+
+def scratch_index(data_dir: Path, corpus: str) -> IndexConfig:
+    """The indexing benchmark's throwaway run: this catalog, a scratch store and broker, the embedded store."""
+    s = settings()
+    return s.model_copy(update={"data_dir": data_dir, "corpus": corpus, "database_url": s.resolved_database_url,
+                                "qdrant_url": None}).index_config()
+
+
+def bench_cmd(
+    suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all")],
+    preset: PresetOpt = Preset.TINY,
+    model: ModelOpt = None,
+    run: Annotated[str | None, typer.Option(help="Run name (default: a timestamp).")] = None,
+    out: Annotated[Path, typer.Option(help="Results root; the run lands in <out>/<run>/.")] = Path("bench/results"),
+    seed: Annotated[int, typer.Option(help="Seed of the retrieval tasks and the ablation runs.")] = 0,
+    ways: Annotated[int, typer.Option(help="Candidates per retrieval task (BioVITA: 100).")] = 100,
+    max_tasks: Annotated[int, typer.Option(help="At most this many tasks per retrieval scenario.")] = 300,
+    tasks: Annotated[Path | None, typer.Option(help="A saved task file (compare models on the same tasks).")] = None,
+    prompt: Annotated[Template, typer.Option(help="Text prompt of retrieval's text side.")] = Template.COM,
+    ablation: Annotated[bool, typer.Option(help="Train and compare the prompt-ablation models (zeroshot).")] = True,
+    ablation_epochs: Annotated[int, typer.Option(help="Stage-1 epochs per ablation model.")] = 6,
+    ablation_max_steps: Annotated[int | None, typer.Option(help="At most this many steps per ablation "
+                                                                "epoch (smoke runs).")] = None,
+    ablation_seeds: Annotated[str | None, typer.Option(help="Train each ablation variant once per seed "
+                                                            "(e.g. 0,1,2; default: --seed).")] = None,
+    ablation_variants: Annotated[str | None, typer.Option(help="Only these variants, comma-separated "
+                                                               "(com sci tax sci+com tax+com all; 'all, random "
+                                                               "order' as random).")] = None,
+    ablation_stage2_epochs: Annotated[int, typer.Option(help="Also run stage 2 for this many epochs after "
+                                                             "each ablation model's stage 1 (the whole recipe).")] = 0,
+    sizes: Annotated[str, typer.Option(help="Collection sizes for the query benchmark.")] = "10000,100000",
+    queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
+    index_clips: Annotated[int, typer.Option(help="Clips for the indexing benchmark.")] = 240,
+    index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
+) -> None:
+    """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed.
+
+    Writes <suite>.json, <suite>.md and PNG plots under <out>/<run>/ (and points <out>/latest at it).
+    """
+    from bench.results import BenchRun
+    from bench.run import BenchConfig, run_suites
+
+    s = settings()
+    cfg = BenchConfig(model=model_dir(model, preset.value), data_dir=s.data_dir, seed=seed, ways=ways,
+                      max_tasks=max_tasks, tasks=tasks, prompt=prompt, ablation_epochs=ablation_epochs,
+                      ablation=ablation, ablation_max_steps=ablation_max_steps,
+                      ablation_seeds=_ints(ablation_seeds, "--ablation-seeds"),
+                      ablation_variants=_variants(ablation_variants), ablation_stage2_epochs=ablation_stage2_epochs,
+                      sizes=_ints(sizes, "--sizes") or [], queries=queries, index_clips=index_clips,
+                      index_workers=_ints(index_workers, "--index-workers") or [])
+    bench_run = BenchRun(out, run) if run else BenchRun(out)
+    with open_catalog() as cat, progress_bars(transient=True) as update:
+        written = run_suites(cat, cfg, suite, bench_run, scratch_index, s.store_config(), err.print,
+                             lambda label, done, total: update(label, done, total))
+    for name, md in written:
+        console.rule(f"{name}: {md}")
+        console.print(md.read_text(), markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench_cmd)

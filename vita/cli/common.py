@@ -1,0 +1,117 @@
+"""What every command group shares: the settings built once, consoles, progress bars, options, errors.
+
+Exit status: 0 all good; 1 the run finished but some items failed (listed, and kept in
+`vita catalog failures`); 2 the command could not run (a `VitaError`: bad arguments, a missing
+key, folder or model). Any other exception is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from catalog.api import Catalog
+from catalog.errors import NotFoundError, VitaError
+from encoders.config import Preset
+from vita.settings import Settings
+
+# Piped output is not cut at 80 columns (rich's default without a terminal): tables stay readable.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+_SETTINGS: list[Settings] = []
+
+
+def use_settings(settings: Settings) -> None:
+    """The CLI's callback builds the settings once; every command reads them from here."""
+    _SETTINGS[:] = [settings]
+
+
+def settings() -> Settings:
+    if not _SETTINGS:
+        use_settings(Settings())
+    return _SETTINGS[0]
+
+
+def open_catalog() -> Catalog:
+    return settings().open_catalog()
+
+
+class VitaGroup(TyperGroup):
+    """Turns a `VitaError` from any command (or sub-group) into its message and exit status 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VitaError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+
+
+def typer_app(help: str) -> typer.Typer:
+    return typer.Typer(help=help, no_args_is_help=True, cls=VitaGroup, pretty_exceptions_enable=False)
+
+
+def fail(message: str) -> typer.Exit:
+    """For checks of the command line itself (an impossible combination of options)."""
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(2)
+
+
+def emit_json(obj: Any) -> None:
+    console.print_json(json.dumps(obj, default=str))
+
+
+@contextmanager
+def progress_bars(transient: bool = False) -> Iterator[Callable[..., None]]:
+    """One bar per label: `update(label, done, total)`; the one progress set-up of every command."""
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[note]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=transient) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int | None, note: str = "") -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total, note="")
+            bar.update(tasks[label], completed=done, total=total, note=note)
+
+        yield update
+
+
+def print_failures(failures: list[tuple[str, str, str]], total: int, command: str) -> None:
+    """The first 20 (file, stage, reason) rows, and where to see them all."""
+    ft = Table("file / item", "stage", "reason", title=f"{total} failed", title_style="red")
+    for item, stage, reason in failures[:20]:
+        ft.add_row(item, stage, reason)
+    console.print(ft)
+    if total > 20:
+        console.print(f"... and {total - 20} more")
+    console.print(f"All failures: [bold]{command}[/bold]")
+
+
+def model_dir(model: Path | None, preset: str = "tiny") -> Path:
+    """The model a command works with: `--model`, else what `vita train` wrote for the preset."""
+    path = model or settings().models_dir / preset
+    if not path.exists():
+        raise NotFoundError(f"no encoder at {path}; run `vita train --preset {preset}` (or `make demo`) first, "
+                            "or pass --model")
+    return path
+
+
+# ---------------------------------------------------------------- options declared once
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+PresetOpt = Annotated[Preset, typer.Option(help="Encoder preset (tiny trains here on CPU; biovita wants a GPU).")]
+ModelOpt = Annotated[Path | None, typer.Option(help="Encoder checkpoint directory (default: <data>/models/tiny).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
