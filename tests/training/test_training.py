@@ -20,6 +20,7 @@ from training.data import MediaCache, examples, species_table
 from training.evaluate import a2t_report
 from training.prompts import Template
 from training.trainer import TrainConfig, a2t_accuracy, lr_factor, train
+from vita.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
     yield cat
     cat.close()
+
+
+def _settings_of(cat: Catalog) -> Settings:
+    """The test world's settings: its catalog file lives in its data directory."""
+    return make_settings(Path(cat.url.removeprefix("sqlite:///")).parent.parent)
 
 
 def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
@@ -91,16 +97,16 @@ def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPa
     from training.probes import TraitProbes
     from vita.cli import app
 
-    monkeypatch.setenv("VITA_DATA_DIR", str(world.settings.data_dir))
-    monkeypatch.setenv("VITA_DATABASE_URL", world.settings.resolved_database_url)
+    monkeypatch.setenv("VITA_DATA_DIR", str(_settings_of(world).data_dir))
+    monkeypatch.setenv("VITA_DATABASE_URL", _settings_of(world).resolved_database_url)
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--stage", "0", "--stage", "1", "--stage", "2", "--epochs", "1",
                                  "--max-steps", "2", "--name", "smoke"])
     assert result.exit_code == 0, result.output
-    model_dir = world.settings.data_dir / "models" / "smoke"
+    model_dir = _settings_of(world).data_dir / "models" / "smoke"
     assert (model_dir / "vita_config.json").is_file() and not (model_dir / "optimizer.pt").exists()
     stages = [json.loads(line)["stage"] for r in ("stage0", "stage1", "stage2")
-              for line in (world.settings.data_dir / "runs/smoke" / r / "metrics.jsonl").read_text().splitlines()]
+              for line in (_settings_of(world).data_dir / "runs/smoke" / r / "metrics.jsonl").read_text().splitlines()]
     assert stages == [0, 1, 2]
     traits = runner.invoke(app, ["train-traits", "--model", str(model_dir)])
     assert traits.exit_code == 0, traits.output
@@ -121,8 +127,8 @@ def test_trainer_under_torchrun_with_two_gloo_ranks(world: Catalog, tmp_path: Pa
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "VITA_DATA_DIR": str(world.settings.data_dir),
-           "VITA_DATABASE_URL": world.settings.resolved_database_url, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "VITA_DATA_DIR": str(_settings_of(world).data_dir),
+           "VITA_DATABASE_URL": _settings_of(world).resolved_database_url, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--master_addr", "127.0.0.1", "--master_port", str(port),
                            str(Path(__file__).with_name("ddp_train_script.py")), str(tmp_path), str(init)],
