@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 
 from catalog.api import Catalog
+from catalog.errors import NotFoundError
 from catalog.models import Media, Split, Taxon
 from catalog.taxonomy import Lineage
 from training.prompts import Template, render
@@ -90,6 +91,12 @@ class Embedded:
         return self.vectors[[self.row[k] for k in keys]]
 
 
+def _path(it: BenchItem) -> Path:
+    if it.path is None:
+        raise NotFoundError(f"bench item {it.key} has no media file")
+    return Path(it.path)
+
+
 def embed_items(model: object, items: list[BenchItem], template: Template = Template.COM,
                 waves: dict[str, np.ndarray] | None = None) -> Embedded:
     """Embed with any encoder (`embed_audio`/`embed_image`/`embed_text`); sounds are onset-cropped as
@@ -109,10 +116,10 @@ def embed_items(model: object, items: list[BenchItem], template: Template = Temp
             cache = waves if waves is not None else {}
             for it in chosen:
                 if it.key not in cache:
-                    cache[it.key] = load_audio(Path(str(it.path)), rate)[0]
+                    cache[it.key] = load_audio(_path(it), rate)[0]
             vec = model.embed_audio([cache[it.key] for it in chosen])  # type: ignore[attr-defined]  # model: any encoder, passed as object
         elif modality is Modality.IMAGE:
-            vec = model.embed_image([load_image(Path(str(it.path))) for it in chosen])  # type: ignore[attr-defined]  # model: a VitaEncoder passed as object
+            vec = model.embed_image([load_image(_path(it)) for it in chosen])  # type: ignore[attr-defined]  # model: a VitaEncoder passed as object
         else:
             vec = model.embed_text([render(template, it.lineage, it.common) for it in chosen])  # type: ignore[attr-defined]  # model: any encoder, passed as object
         keys += [it.key for it in chosen]
