@@ -18,8 +18,8 @@ from sqlalchemy import select
 from catalog.api import Catalog
 from catalog.errors import NotFoundError
 from catalog.models import Media, Split, Taxon
+from catalog.prompts import Template, render
 from catalog.taxonomy import Lineage
-from training.prompts import Template, render
 
 
 class Modality(str, Enum):

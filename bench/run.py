@@ -22,8 +22,8 @@ from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, directi
 from bench.speed import ScratchIndex
 from catalog.api import Catalog
 from catalog.errors import ConfigError, NotFoundError
+from catalog.prompts import ALL_TEMPLATES, Template
 from indexer.store import StoreConfig, open_store
-from training.prompts import ALL_TEMPLATES, Template
 
 Log = Callable[[str], None]
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.data import BenchItem, Embedded, Group, Modality
-from training.prompts import ALL_TEMPLATES, Template, render
+from catalog.prompts import ALL_TEMPLATES, Template, render
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,19 @@ def normalise_license(text: str | None) -> str | None:
         kind, body = m.group(1).lower(), m.group(2).lower()
         return "cc0" if kind == "publicdomain" or body in {"zero", "mark"} else f"cc-{body}"
     t = raw.lower().replace("_", "-").replace("–", "-")
-    if re.fullmatch(r"cc[\s-]?0(\s+1\.0)?|cc[\s-]?zero|public[\s-]?domain|pd", t):
+    if re.fullmatch(r"cc[\s-]?0([\s-]+1\.0)?|cc[\s-]?zero|public[\s-]?domain|pd", t):
         return "cc0"
+    kept = re.sub(r"\s+", "-", t)  # not a Creative Commons licence: kept whole ('gpl-3+', 'gplv3')
     for word, short in _WORDS.items():
         t = t.replace(word, short)
-    t = re.sub(r"\s*\d+(\.\d+)?\s*(international|generic|unported)?$", "", t).strip()
+    t = re.sub(r"[\s-]*\d+(\.\d+)?\s*(international|generic|unported)?$", "", t).strip(" -")
     t = re.sub(r"^(creative commons|cc)[\s-]+", "cc-", t)
     t = re.sub(r"[\s-]+", "-", t)
     if t.startswith("cc-"):
         parts = t[3:].split("-")
         if parts and all(p in {"by", "sa", "nc", "nd"} for p in parts):
             return "cc-" + "-".join(parts)
-    return t
+    return kept
 
 
 def is_allowed(code: str | None, allowed: list[str] | tuple[str, ...]) -> bool:

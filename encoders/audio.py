@@ -25,11 +25,19 @@ class Window:
     samples: np.ndarray
 
 
-def random_crop(x: np.ndarray, sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+def random_crop(x: np.ndarray, sr: int, seconds: float, rng: np.random.Generator,
+                grid_s: float | None = None) -> np.ndarray:
+    """A random `seconds` of x; with `grid_s`, starting on a multiple of it (the last start is
+    the file's end, so the tail is reachable too)."""
     n = int(seconds * sr)
     if len(x) <= n:
         return x
-    start = int(rng.integers(0, len(x) - n + 1))
+    if grid_s:
+        step = int(grid_s * sr)
+        starts = sorted({*range(0, len(x) - n + 1, step), len(x) - n})
+        start = starts[int(rng.integers(len(starts)))]
+    else:
+        start = int(rng.integers(0, len(x) - n + 1))
     return x[start:start + n]
 
 

@@ -22,6 +22,7 @@ class Preset(str, Enum):
     BIOCLIP2 = "bioclip2"
     CLAP = "clap"
     TINY = "tiny"
+    FIELD = "field"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,12 @@ class EncoderConfig:
     audio: AudioConfig | None = None
     vision_text: VisionTextConfig | None = None
     clap_text: bool = False  # text through CLAP's own RoBERTa tower (the clap baseline)
+    field: dict[str, Any] | None = None  # frozen packaged towers + adapters (encoders.field): their names, top_k
 
     @property
     def modalities(self) -> tuple[str, ...]:
+        if self.field is not None:
+            return ("audio", "image", "text")
         out = []
         if self.audio is not None:
             out.append("audio")

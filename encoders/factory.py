@@ -51,6 +51,10 @@ def create_encoder(preset: str | Preset = Preset.TINY, checkpoint: str | Path | 
         model = load_vita(ckpt_dir)
     else:
         cfg = get_config(preset, overrides)
+        if cfg.field is not None:
+            if checkpoint is not None:
+                raise CheckpointError(f"{checkpoint}: a field checkpoint is a `vita train` directory ({VITA_CONFIG})")
+            return _field(cfg, conse=True).eval().to(device or default_device())
         source: str | Path | None = checkpoint
         if source is None and pretrained and cfg.hub and cfg.name != Preset.TINY.value:
             source = f"hf-hub:{cfg.hub}"
@@ -206,6 +210,12 @@ def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
     return VitaEncoder(cfg, audio, None, tokenizer, None, clap_text=text)  # type: ignore[arg-type]  # the CLAP tokenizer returns a dict the text tower takes
 
 
+def _field(cfg: EncoderConfig, conse: bool) -> VitaEncoder:
+    from encoders.field import FieldEncoder
+
+    return FieldEncoder(cfg, conse=conse)
+
+
 # ---------------------------------------------------------------- VITA checkpoints
 
 
@@ -217,6 +227,10 @@ def save_vita(model: VitaEncoder, directory: Path, extra: dict[str, Any] | None 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / VITA_WEIGHTS))
     meta = {"config": model.cfg.to_dict(), **(extra or {})}
+    if model.cfg.field is not None:  # only the adapters are saved: record which tower files they fit
+        from encoders.field import tower_identities
+
+        meta["towers"] = tower_identities()
     (directory / VITA_CONFIG).write_text(json.dumps(meta, indent=1))
     return directory
 
@@ -224,7 +238,15 @@ def save_vita(model: VitaEncoder, directory: Path, extra: dict[str, Any] | None 
 def load_vita(directory: Path) -> VitaEncoder:
     meta = json.loads((directory / VITA_CONFIG).read_text())
     cfg = EncoderConfig.from_dict(meta["config"])
-    model = _build(cfg, None)
+    if cfg.field is not None:
+        from encoders.field import check_towers
+
+        if not meta.get("towers"):
+            raise CheckpointError(f"{directory}: a field checkpoint without the identity of its tower files")
+        check_towers(meta["towers"])
+        model: VitaEncoder = _field(cfg, conse=False)
+    else:
+        model = _build(cfg, None)
     state = load_file(str(directory / VITA_WEIGHTS))
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -233,4 +255,4 @@ def load_vita(directory: Path) -> VitaEncoder:
     if missing or unexpected:
         raise CheckpointError(f"{directory}: checkpoint does not fit its config "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model
+    return model.eval()

@@ -45,6 +45,8 @@ class AudioTower(nn.Module):
 class VitaEncoder(nn.Module):
     """The three towers of one preset, plus a learnable temperature for training."""
 
+    frozen_towers = False  # True where only adapters train over frozen towers (the field preset)
+
     def __init__(self, cfg: EncoderConfig, audio: AudioTower | None, clip: nn.Module | None,
                  tokenizer: Callable[[list[str]], torch.Tensor] | None,
                  image_transform: Callable[[Image.Image], torch.Tensor] | None,

@@ -13,15 +13,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from catalog.errors import NotFoundError
-from encoders.config import EncoderConfig, get_config
+from catalog.errors import ConfigError, NotFoundError
+from encoders.config import EncoderConfig, get_config, list_presets
 from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, VITA_CONFIG, VITA_WEIGHTS, create_encoder
 from encoders.model import VitaEncoder
+
+PRESET_REF = "preset:"  # 'preset:field': a preset's own offline weights, untrained (field: ConSE adapters)
+
+
+def _offline_preset(ref: str) -> EncoderConfig:
+    name = ref.removeprefix(PRESET_REF)
+    if name not in list_presets():
+        raise ConfigError(f"{ref}: no such preset (one of {', '.join(list_presets())})")
+    cfg = get_config(name)
+    if cfg.field is None:
+        raise ConfigError(f"{ref}: preset {name} has no offline weights to use untrained; train it "
+                          f"(`vita train --preset {name}`) or pass its checkpoint")
+    return cfg
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    ref: str  # a checkpoint directory or 'hf-hub:org/repo'
+    ref: str  # a checkpoint directory, 'hf-hub:org/repo' or 'preset:field'
     preset: str
     key: str
     config: EncoderConfig
@@ -47,6 +60,12 @@ def _digest(paths: list[Path]) -> str:
 def describe_model(ref: str | Path, preset: str = "tiny") -> ModelSpec:
     """Read a model's config and key without building it."""
     text = str(ref)
+    if text.startswith(PRESET_REF):
+        cfg = _offline_preset(text)
+        from encoders.field import tower_identities
+
+        towers = json.dumps(tower_identities(), sort_keys=True).encode()
+        return ModelSpec(text, cfg.name, f"{cfg.name}-conse-{hashlib.sha256(towers).hexdigest()[:10]}", cfg)
     if text.startswith("hf-hub:"):
         cfg = get_config(preset)
         return ModelSpec(text, cfg.name, f"{cfg.name}-{re.sub(r'[^a-z0-9]+', '-', text[7:].lower())[:40]}", cfg)
@@ -65,6 +84,8 @@ def describe_model(ref: str | Path, preset: str = "tiny") -> ModelSpec:
 @lru_cache(maxsize=2)
 def load_model(ref: str, preset: str = "tiny") -> VitaEncoder:
     """One encoder per (process, model): workers and the search module load it once."""
+    if ref.startswith(PRESET_REF):
+        return create_encoder(_offline_preset(ref).name)
     if ref.startswith("hf-hub:"):
         return create_encoder(preset, ref)
     path = Path(ref)

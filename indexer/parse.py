@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.models import Taxon
+from catalog.prompts import taxon_prompt
 from catalog.taxonomy import RANKS
 from catalog.traits import CATEGORIES, keyword
-from training.prompts import taxon_prompt
 
 MODALITY_WORDS: dict[str, str] = {
     **{w: "audio" for w in ("call", "calls", "song", "songs", "sound", "sounds", "recording", "recordings",

@@ -58,15 +58,27 @@ def predict_traits(searcher: Searcher, *, audio: Path | None = None, image: Path
     return report
 
 
-def _vote(searcher: Searcher, vector: np.ndarray, modality: str, exclude: Filter, report: TraitReport) -> None:
-    hits = searcher.store.query(searcher.media_c, vector, exclude.merged(Filter({"modality": [modality]})),
+def _nearest(searcher: Searcher, vector: np.ndarray, modality: str,
+             exclude: Filter | None = None) -> list[tuple[str, tuple[float, list[str]]]]:
+    """The nearest indexed species of a modality, best first: (species, (best score, its traits))."""
+    flt = Filter({"modality": [modality]})
+    hits = searcher.store.query(searcher.media_c, vector, exclude.merged(flt) if exclude else flt,
                                 limit=VOTE_SPECIES * 8)
     best: dict[str, tuple[float, list[str]]] = {}
     for h in hits:
         sp = h.payload.get("species")
         if sp and sp not in best:
             best[sp] = (h.score, list(h.payload.get("traits", [])))
-    top = list(best.items())[:VOTE_SPECIES]
+    return list(best.items())[:VOTE_SPECIES]
+
+
+def nearest_species(searcher: Searcher, vector: np.ndarray, modality: str) -> list[tuple[str, float]]:
+    """(species, similarity of its closest indexed item), best first: the retrieval answer to "what is this?"."""
+    return [(sp, round(score, 4)) for sp, (score, _) in _nearest(searcher, vector, modality)]
+
+
+def _vote(searcher: Searcher, vector: np.ndarray, modality: str, exclude: Filter, report: TraitReport) -> None:
+    top = _nearest(searcher, vector, modality, exclude)
     if not top:
         report.notes.append("no indexed neighbours to vote")
         return

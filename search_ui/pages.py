@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from catalog.api import Catalog
 from catalog.queries import SpeciesNotFound
 from catalog.traits import CATEGORIES
 from indexer.filters import Filter
-from indexer.search import GroupBy, QueryError, SearchRequest, Target
+from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
 from search_ui.render import card, md
 from search_ui.state import resources
@@ -31,7 +34,7 @@ def _more_like_this(media_id: int) -> None:
 
 
 def search_page() -> None:
-    _, searcher = resources()
+    cat, searcher = resources()
     st.title("Search")
     flt = sidebar_filters(searcher, "search")
     text = st.text_input("Describe what you are looking for", key="q",
@@ -72,10 +75,34 @@ def search_page() -> None:
             return
     if resp.interpretation is not None:
         _chips(resp)
+    upload_path = req.audio or req.image
+    if upload_path is not None:
+        _what_is_this(cat, searcher, upload_path)
     st.subheader(f"{len(resp.results)} results · {resp.target.value}")
     if not resp.results:
         st.warning("Nothing matches these filters. Remove a filter chip or a sidebar filter.")
     _grid(resp.results, "s", _more_like_this)
+
+
+def _what_is_this(cat: Catalog, searcher: Searcher, path: Path) -> None:
+    """The identify panel over an uploaded sound or photo: the model's own head (field: BirdNET,
+    ImageNet) and the nearest indexed species, each with names, family and a score."""
+    from indexer.identify import identify
+
+    with st.expander("What is this?", expanded=True), st.spinner("Identifying ..."):
+        try:
+            result = identify(cat, path, searcher=searcher)
+        except QueryError as exc:
+            st.error(str(exc))
+            return
+        cols = st.columns(2)
+        for col, title, guesses in ((cols[0], f"{result.head or 'no classifier'}", result.overall),
+                                    (cols[1], "nearest indexed species", result.nearest)):
+            col.caption(md(title))
+            col.dataframe([{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
+                            "score": g.score} for g in guesses], hide_index=True, use_container_width=True)
+        for note in result.notes:
+            st.caption(md(note))
 
 
 def _chips(resp: object) -> None:

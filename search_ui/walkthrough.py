@@ -22,6 +22,7 @@ class Seen:
     search_text: str
     search_audio: int
     photo_audio: int
+    photo_text: str
     browse_text: str
     browse_cards: int
 
@@ -58,17 +59,17 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         pg.locator('input[type="file"]').nth(1).set_input_files(str(photo))
         pg.get_by_text("results · audio").wait_for(timeout=TIMEOUT_MS)
         _idle(pg)
-        photo_audio = pg.locator("audio").count()
+        photo_text, photo_audio = pg.inner_text("body"), pg.locator("audio").count()
         pg.screenshot(path=str(out / "ui-photo-to-sounds.png"))
 
         pg.goto(f"{url}/browse?family={family}")
         pg.get_by_text("Page (of", exact=False).wait_for(timeout=TIMEOUT_MS)
         _idle(pg)
         browse_text = pg.inner_text("body")
-        cards = pg.locator("audio").count() + pg.locator('[data-testid="stImage"]').count()
+        cards = pg.locator('[data-testid="stImage"]').count()  # one per card: the spectrogram or the photo
         pg.screenshot(path=str(out / "ui-browse.png"))
         ctx.close()
-    return Seen(search_text, search_audio, photo_audio, browse_text, cards)
+    return Seen(search_text, search_audio, photo_audio, photo_text, browse_text, cards)
 
 
 if __name__ == "__main__":

@@ -97,13 +97,14 @@ class MediaCache:
         self._features: dict[str, torch.Tensor] = {}
 
     def features(self, featurize: Callable[[list[np.ndarray]], torch.Tensor], path: str, window_s: float,
-                 rng: np.random.Generator) -> torch.Tensor:
-        """Mel input (1, 1, frames, mels) of a random window; clips that fit in one window never
-        change between epochs, so theirs are computed once."""
+                 rng: np.random.Generator, grid_s: float | None = None) -> torch.Tensor:
+        """The model's input for a random window (mel for HTS-AT, samples for BirdNET); clips that
+        fit in one window never change between epochs, so theirs are computed once. With `grid_s`
+        a crop starts on a multiple of it, so a frozen tower sees few distinct windows per file."""
         assert self.sample_rate is not None
         wave = self.audio(path)
         if len(wave) > int(window_s * self.sample_rate):
-            return featurize([random_crop(wave, self.sample_rate, window_s, rng)])
+            return featurize([random_crop(wave, self.sample_rate, window_s, rng, grid_s)])
         if path not in self._features:
             self._features[path] = featurize([wave])
         return self._features[path]

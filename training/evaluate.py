@@ -13,9 +13,9 @@ import numpy as np
 
 from catalog.api import Catalog
 from catalog.models import MediaKind, Split
+from catalog.prompts import Template
 from encoders.factory import create_encoder
 from training.data import MediaCache, examples, species_table
-from training.prompts import Template
 from training.trainer import species_text_embeddings
 
 

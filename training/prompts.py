@@ -1,73 +1,20 @@
-"""Taxonomy-aware text prompts (AnimalCLAP Table 2, BioVITA Table 9).
+"""The training prompt sampler: one template drawn per example (AnimalCLAP Table 2, BioVITA Table 9).
 
-Five templates, one drawn per example during training:
-  Com      'Gray Treefrog'
-  Sci      'Hyla versicolor'
-  Tax      'Amphibia Anura Hylidae Hyla versicolor'   (class order family genus species, broad to narrow)
-  Sci+Com  'Hyla versicolor with a common name Gray Treefrog'
-  Tax+Com  'Amphibia Anura Hylidae Hyla versicolor, with a common name Gray Treefrog'
 Switches reproduce the papers' ablations: a single template (AnimalCLAP Table 3 rows) and a
-random order of the taxonomic sequence (Table 4).
+random order of the taxonomic sequence (Table 4). The templates themselves are `catalog.prompts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
 import numpy as np
 
 from catalog.errors import ConfigError
+from catalog.prompts import ALL_TEMPLATES, Template, render, taxon_parts, taxon_prompt, taxonomic_sequence
 from catalog.taxonomy import Lineage
 
-
-class Template(str, Enum):
-    COM = "com"
-    SCI = "sci"
-    TAX = "tax"
-    SCI_COM = "sci+com"
-    TAX_COM = "tax+com"
-
-
-ALL_TEMPLATES: tuple[Template, ...] = tuple(Template)
-
-
-def taxon_parts(rank: str, names: Sequence[str]) -> list[str]:
-    """The Tax prompt's words for a taxon of any rank: class .. the taxon, broad to narrow; a species
-    ends in its epithet, not its binomial (the one definition of the taxon prompt)."""
-    parts = [n for n in names if n]
-    if rank == "species" and parts:
-        parts[-1] = parts[-1].split(" ", 1)[-1]
-    return parts
-
-
-def taxon_prompt(rank: str, names: Sequence[str]) -> str:
-    """'Amphibia Anura Hylidae' for a family, 'Amphibia Anura Hylidae Hyla versicolor' for a species."""
-    return " ".join(taxon_parts(rank, names))
-
-
-def taxonomic_sequence(lineage: Lineage, rng: np.random.Generator | None = None) -> str:
-    """class order family genus epithet; shuffled when an rng is given (the ablation)."""
-    parts = taxon_parts("species", lineage.names())
-    if rng is not None:
-        parts = [parts[i] for i in rng.permutation(len(parts))]
-    return " ".join(parts)
-
-
-def render(template: Template, lineage: Lineage, common: str | None,
-           rng: np.random.Generator | None = None) -> str:
-    """One prompt; templates that need a common name fall back to the scientific one without it."""
-    sci = lineage.species
-    if template is Template.COM:
-        return common or sci
-    if template is Template.SCI:
-        return sci
-    tax = taxonomic_sequence(lineage, rng)
-    if template is Template.TAX:
-        return tax
-    if template is Template.SCI_COM:
-        return f"{sci} with a common name {common}" if common else sci
-    return f"{tax}, with a common name {common}" if common else tax
+__all__ = ["ALL_TEMPLATES", "PromptSampler", "Template", "render", "taxon_parts", "taxon_prompt", "taxonomic_sequence"]
 
 
 class PromptSampler:

@@ -2,6 +2,8 @@
 
 tiny: stage 0 (image-text, standing in for BioCLIP 2's pretraining) -> stage 1 -> stage 2.
 biovita: stage 1 -> stage 2 from the released towers (stage 0 is BioCLIP 2 itself).
+field: adapters only, from ConSE (encoders.field): stage 0 (image adapter against the text) ->
+stage 1 (audio adapter, ATC) -> stage 2; each epoch is cheap once the towers' outputs are memoised.
 The final model is copied to `<data>/models/<name>`, where `vita index` and search look for it.
 """
 
@@ -27,6 +29,14 @@ BIOVITA_STAGES: dict[int, dict[str, float | str]] = {
     2: {"epochs": 10, "lr": 1e-4, "batch_size": 64},
 }
 
+#: Linear adapters that start at ConSE: a gentle rate keeps what the towers' heads know.
+FIELD_STAGES: dict[int, dict[str, float | str]] = {
+    0: {"epochs": 4, "lr": 3e-4, "batch_size": 64, "warmup_steps": 0, "schedule": "cosine"},
+    1: {"epochs": 8, "lr": 3e-4, "batch_size": 64, "warmup_steps": 0, "schedule": "cosine"},
+    2: {"epochs": 2, "lr": 3e-4, "batch_size": 64, "warmup_steps": 0, "schedule": "cosine"},
+}
+PLANS = {"tiny": TINY_STAGES, "field": FIELD_STAGES}
+
 
 @dataclass
 class RecipeResult:
@@ -37,7 +47,7 @@ class RecipeResult:
 def run_recipe(catalog: Catalog, base: TrainConfig, runs_dir: Path, models_dir: Path, name: str,
                stages: list[int] | None = None,
                progress: Callable[[str, int, int], None] | None = None) -> RecipeResult:
-    plan = TINY_STAGES if base.preset == "tiny" else BIOVITA_STAGES
+    plan = PLANS.get(base.preset, BIOVITA_STAGES)
     chosen = stages or sorted(plan)
     results: dict[int, TrainResult] = {}
     init = base.init

@@ -33,6 +33,7 @@ from catalog.api import Catalog
 from catalog.errors import ConfigError
 from catalog.models import MediaKind, Split
 from encoders.factory import create_encoder, load_vita, save_vita
+from encoders.field import FieldEncoder
 from encoders.model import VitaEncoder
 from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
 from training.losses import info_nce, stage2_lambda, stage2_loss
@@ -99,6 +100,8 @@ class _Step(nn.Module):
 
 
 def set_trainable(model: VitaEncoder, stage: int, text_trainable: str) -> list[nn.Parameter]:
+    if isinstance(model, FieldEncoder):  # frozen towers: only its adapters train
+        return model.trainable(stage, text_trainable)
     for p in model.parameters():
         p.requires_grad = False
     model.logit_scale.requires_grad = True
@@ -152,23 +155,47 @@ class TrainResult:
     model: VitaEncoder | None = None
 
 
-def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+@dataclass
+class _Run:
+    """Everything one training run holds between its steps: the model and optimizer, the data,
+    the distributed rank and the resumable state."""
+
+    cfg: TrainConfig
+    rank: int
+    world: int
+    device: str
+    model: VitaEncoder
+    table: SpeciesTable
+    train_items: list[Any]
+    val_items: list[Any]
+    by_species: dict[int, list[Any]]
+    cache: MediaCache
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    step_module: nn.Module
+    sampler: PromptSampler
+    state: dict[str, Any]
+    out: Path
+    rng: random.Random
+
+
+def _open_model(cfg: TrainConfig, device: str) -> tuple[VitaEncoder, dict[str, Any]]:
+    """The model to train and its trainer state: the last checkpoint of an interrupted run, the
+    `init` checkpoint, or a fresh preset."""
+    last = Path(cfg.out_dir) / "last"
+    if (last / "trainer_state.json").is_file():  # resume
+        return load_vita(last).to(device), json.loads((last / "trainer_state.json").read_text())
+    model = create_encoder(cfg.preset, cfg.init, device=device) if cfg.init else create_encoder(cfg.preset, device=device)
+    return model, {"epoch": 0, "step": 0}
+
+
+def _prepare(catalog: Catalog, cfg: TrainConfig) -> _Run:
     rank, world = _dist()
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and world > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
-    out = Path(cfg.out_dir)
-    last = out / "last"
-    state: dict[str, Any] = {"epoch": 0, "step": 0}
-    if (last / "trainer_state.json").is_file():  # resume
-        model = load_vita(last).to(device)
-        state = json.loads((last / "trainer_state.json").read_text())
-    elif cfg.init:
-        model = create_encoder(cfg.preset, cfg.init, device=device)
-    else:
-        model = create_encoder(cfg.preset, device=device)
+    model, state = _open_model(cfg, device)
     with catalog.sessions() as s:
         table = species_table(s)
         kind = MediaKind.IMAGE if cfg.stage == 0 else MediaKind.AUDIO
@@ -180,10 +207,9 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
     by_species: dict[int, list[Any]] = {}
     for e in images:
         by_species.setdefault(e.species, []).append(e)
-    cache = MediaCache(model.cfg.audio.sample_rate if model.cfg.audio else None)
     params = set_trainable(model, cfg.stage, cfg.text_trainable)
-    lr = cfg.lr / 2 if cfg.stage == 2 else cfg.lr
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr / 2 if cfg.stage == 2 else cfg.lr, weight_decay=cfg.weight_decay)
+    last = Path(cfg.out_dir) / "last"
     if (last / "optimizer.pt").is_file():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device, weights_only=True))
     total_steps = cfg.epochs * _steps_per_epoch(train_items, cfg)
@@ -193,92 +219,122 @@ def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int]
     if world > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
     sampler = PromptSampler([Template(t) for t in cfg.templates], cfg.random_order, seed=cfg.seed + rank)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
-    history: list[dict[str, Any]] = []
-    metrics_path = out / "metrics.jsonl"
+    out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    return _Run(cfg, rank, world, device, model, table, train_items, val_items, by_species,
+                MediaCache(model.cfg.audio.sample_rate if model.cfg.audio else None), opt, sched, step_module,
+                sampler, state, out, random.Random(cfg.seed))
 
-    for epoch in range(int(state["epoch"]), cfg.epochs):
-        rng.seed(cfg.seed * 1000 + epoch)
-        order = balanced_epoch(train_items, cfg.cap_per_species, cfg.floor_per_species, rng)
-        groups = batches(order, cfg.batch_size)
-        if cfg.max_steps_per_epoch:
-            groups = groups[: cfg.max_steps_per_epoch * cfg.accumulate]
-        model.train()
-        sums: dict[str, float] = {}
-        t0 = time.time()
-        opt.zero_grad(set_to_none=True)
-        for i, group in enumerate(groups):
-            # each rank its share of the global batch; all_gather needs equal shares, and every
-            # rank sees the same batches (same seed), so all trim alike
-            group = group[: len(group) // world * world]
-            if not group:
-                continue
-            mine = group[rank::world]
-            labels = torch.tensor([e.species for e in mine], device=device)
-            texts = sampler_texts(sampler, table, mine)
-            tokens = model.tokenize(texts)
-            tokens = {k: v.to(device) for k, v in tokens.items()} if isinstance(tokens, dict) else tokens.to(device)
-            feats = pixels = None
-            if cfg.stage == 0:
-                pixels = _pixels(model, [cache.image(e.path) for e in mine], device)
-            else:
-                np_rng = np.random.default_rng(rng.getrandbits(32))
-                win = model.cfg.audio.window_s  # type: ignore[union-attr]  # stages 1 and 2 run only for presets with an audio tower
-                featurize = model.featurizer
-                assert featurize is not None
-                feats = torch.cat([cache.features(featurize, e.path, win, np_rng) for e in mine]).to(device)
-                if cfg.stage == 2:
-                    pix = [cache.image(rng.choice(by_species[e.species]).path) for e in mine if e.species in by_species]
-                    if len(pix) == len(mine):
-                        pixels = _pixels(model, pix, device)
-            with amp if amp is not None else torch.autocast("cpu", enabled=False):
-                a, t, v, scale = step_module(feats, tokens, pixels)
-                parts: dict[str, float]
-                if cfg.stage == 0:
-                    loss, parts = info_nce(v.float(), t.float(), scale, labels), {}
-                elif cfg.stage == 1 or v is None:
-                    loss, parts = info_nce(a.float(), t.float(), scale, labels), {}
-                else:
-                    lam = stage2_lambda(epoch + i / max(1, len(groups)), cfg.ramp_epochs, cfg.max_lambda)
-                    loss, parts = stage2_loss(a.float(), v.float(), t.float(), scale, lam, labels)
-            (loss / cfg.accumulate).backward()
-            if (i + 1) % cfg.accumulate == 0 or i + 1 == len(groups):
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                with torch.no_grad():
-                    model.logit_scale.clamp_(0, 4.6052)  # temperature >= 0.01, as CLIP
-                state["step"] += 1
-            sums["loss"] = sums.get("loss", 0.0) + loss.item()
-            for k, v_ in parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v_)
-            if progress is not None and rank == 0:
-                progress(f"stage {cfg.stage} epoch {epoch + 1}/{cfg.epochs}", i + 1, len(groups))
-        record = {"stage": cfg.stage, "epoch": epoch + 1, "steps": state["step"], "seconds": round(time.time() - t0, 1),
-                  "temperature": round(1 / model.logit_scale.exp().item(), 4),
-                  **{k: round(v_ / max(1, len(groups)), 4) for k, v_ in sums.items()}}
-        if rank == 0:
-            model.eval()
-            if cfg.stage > 0 and val_items and cfg.validate:
-                val = a2t_accuracy(model, table, val_items, cache, val_template(cfg))
-                record.update({"val_a2t_top1": round(val["top1"], 4), "val_a2t_top5": round(val["top5"], 4)})
-            state["epoch"] = epoch + 1
-            # top-1 first, top-5 breaking its ties, a later epoch winning a full tie: on a small validation
-            # set top-1 alone is often 0 for every epoch, and the first epoch would stay "best"
-            score = (record["val_a2t_top1"] + 1e-6 * record["val_a2t_top5"] if "val_a2t_top1" in record
-                     else -record["loss"])
-            best = score >= state.get("best", float("-inf"))
-            if best:
-                state["best"] = score
-            if (epoch + 1) % max(1, cfg.checkpoint_every) == 0 or epoch + 1 == cfg.epochs:
-                _checkpoint(model, opt, state, cfg, out, epoch + 1, best and cfg.validate)
-            with metrics_path.open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
+
+def _inputs(run: _Run, mine: list[Any]) -> tuple[torch.Tensor | None, Any, torch.Tensor | None]:
+    """One rank's batch as model inputs: audio features (stages 1-2), prompt tokens, and pixels
+    (stage 0; stage 2 draws one training photo of each item's species, if every one has one)."""
+    cfg, model, device = run.cfg, run.model, run.device
+    tokens = model.tokenize(sampler_texts(run.sampler, run.table, mine))
+    tokens = {k: v.to(device) for k, v in tokens.items()} if isinstance(tokens, dict) else tokens.to(device)
+    if cfg.stage == 0:
+        return None, tokens, _pixels(model, [run.cache.image(e.path) for e in mine], device)
+    np_rng = np.random.default_rng(run.rng.getrandbits(32))
+    win = model.cfg.audio.window_s  # type: ignore[union-attr]  # stages 1 and 2 run only for presets with an audio tower
+    featurize = model.featurizer
+    assert featurize is not None
+    grid = win if model.frozen_towers else None  # frozen towers: crops on a grid repeat, and their outputs are memoised
+    feats = torch.cat([run.cache.features(featurize, e.path, win, np_rng, grid) for e in mine]).to(device)
+    pixels = None
+    if cfg.stage == 2:
+        pix = [run.cache.image(run.rng.choice(run.by_species[e.species]).path) for e in mine if e.species in run.by_species]
+        if len(pix) == len(mine):
+            pixels = _pixels(model, pix, device)
+    return feats, tokens, pixels
+
+
+def _loss(run: _Run, mine: list[Any], progress: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The stage's loss on one batch; `progress` is the fractional epoch, for stage 2's ramp."""
+    cfg = run.cfg
+    labels = torch.tensor([e.species for e in mine], device=run.device)
+    feats, tokens, pixels = _inputs(run, mine)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    with amp:
+        a, t, v, scale = run.step_module(feats, tokens, pixels)
+        if cfg.stage == 0:
+            return info_nce(v.float(), t.float(), scale, labels), {}
+        if cfg.stage == 1 or v is None:
+            return info_nce(a.float(), t.float(), scale, labels), {}
+        lam = stage2_lambda(progress, cfg.ramp_epochs, cfg.max_lambda)
+        return stage2_loss(a.float(), v.float(), t.float(), scale, lam, labels)
+
+
+def _epoch(run: _Run, epoch: int, progress: Callable[[str, int, int], None] | None) -> dict[str, Any]:
+    """One epoch of optimizer steps; returns its record (mean loss parts, temperature, time)."""
+    cfg, rank, world = run.cfg, run.rank, run.world
+    run.rng.seed(cfg.seed * 1000 + epoch)
+    order = balanced_epoch(run.train_items, cfg.cap_per_species, cfg.floor_per_species, run.rng)
+    groups = batches(order, cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        groups = groups[: cfg.max_steps_per_epoch * cfg.accumulate]
+    run.model.train()
+    sums: dict[str, float] = {}
+    t0 = time.time()
+    run.opt.zero_grad(set_to_none=True)
+    for i, group in enumerate(groups):
+        # each rank its share of the global batch; all_gather needs equal shares, and every
+        # rank sees the same batches (same seed), so all trim alike
+        group = group[: len(group) // world * world]
+        if not group:
+            continue
+        loss, parts = _loss(run, group[rank::world], epoch + i / max(1, len(groups)))
+        (loss / cfg.accumulate).backward()
+        if (i + 1) % cfg.accumulate == 0 or i + 1 == len(groups):
+            run.opt.step()
+            run.sched.step()
+            run.opt.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                run.model.logit_scale.clamp_(0, 4.6052)  # temperature >= 0.01, as CLIP
+            run.state["step"] += 1
+        sums["loss"] = sums.get("loss", 0.0) + loss.item()
+        for k, v_ in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v_)
+        if progress is not None and rank == 0:
+            progress(f"stage {cfg.stage} epoch {epoch + 1}/{cfg.epochs}", i + 1, len(groups))
+    return {"stage": cfg.stage, "epoch": epoch + 1, "steps": run.state["step"], "seconds": round(time.time() - t0, 1),
+            "temperature": round(1 / run.model.logit_scale.exp().item(), 4),
+            **{k: round(v_ / max(1, len(groups)), 4) for k, v_ in sums.items()}}
+
+
+def _finish_epoch(run: _Run, epoch: int, record: dict[str, Any]) -> None:
+    """Rank 0 only: validate, pick the best epoch, checkpoint, append the metrics line."""
+    cfg, model = run.cfg, run.model
+    model.eval()
+    if cfg.stage > 0 and run.val_items and cfg.validate:
+        val = a2t_accuracy(model, run.table, run.val_items, run.cache, val_template(cfg))
+        record.update({"val_a2t_top1": round(val["top1"], 4), "val_a2t_top5": round(val["top5"], 4)})
+    run.state["epoch"] = epoch + 1
+    # top-1 first, top-5 breaking its ties, a later epoch winning a full tie: on a small validation
+    # set top-1 alone is often 0 for every epoch, and the first epoch would stay "best"
+    score = (record["val_a2t_top1"] + 1e-6 * record["val_a2t_top5"] if "val_a2t_top1" in record
+             else -record["loss"])
+    best = score >= run.state.get("best", float("-inf"))
+    if best:
+        run.state["best"] = score
+    if (epoch + 1) % max(1, cfg.checkpoint_every) == 0 or epoch + 1 == cfg.epochs:
+        _checkpoint(model, run.opt, run.state, cfg, run.out, epoch + 1, best and cfg.validate)
+    with (run.out / "metrics.jsonl").open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+    """Run (or resume) one stage: prepare, then per epoch the steps and, on rank 0, validation
+    and checkpoints."""
+    run = _prepare(catalog, cfg)
+    history: list[dict[str, Any]] = []
+    for epoch in range(int(run.state["epoch"]), cfg.epochs):
+        record = _epoch(run, epoch, progress)
+        if run.rank == 0:
+            _finish_epoch(run, epoch, record)
         history.append(record)
-        if world > 1:
+        if run.world > 1:
             dist.barrier()
-    return TrainResult(out, last, history, model)
+    return TrainResult(run.out, run.out / "last", history, run.model)
 
 
 def val_template(cfg: TrainConfig) -> Template:

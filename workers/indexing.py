@@ -24,11 +24,11 @@ from sqlalchemy import select
 from catalog.api import Catalog
 from catalog.errors import VitaError
 from catalog.models import IndexCollection, IndexEntry, Media, MediaStatus, Taxon
+from catalog.prompts import Template, render, taxon_prompt
 from indexer.build import BatchResult, Outcome, commit_batch, lineage_payload, trait_keywords
 from indexer.models import ModelSpec, describe_model, load_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
 from indexer.store import Point, VectorStore, open_store
-from training.prompts import Template, render, taxon_prompt
 from workers.config import IndexConfig
 from workers.tasks import decode_matrix, run_batch
 

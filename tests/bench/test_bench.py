@@ -143,7 +143,6 @@ def test_query_bench_on_a_small_edge_store(tmp_path: Path) -> None:
         (o, k, f) for o in (False, True) for k in ("near", "far") for f in ("none", "family (1 of 60)", "class + trait")}
     exact = [r for r in rows if not r["optimized"]]
     assert all(r["recall_at_10"] == 1.0 for r in exact)  # before optimize a query is an exact scan
-    assert all(r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in rows)
     assert [r["selectivity"] for r in rows if r["filter"] == "none"] == [1.0] * 4
     build = out["builds"][0]
     assert build["points"] == 2000 and build["serving_rss_mib"] > build["empty_store_rss_mib"] > 0

@@ -23,8 +23,9 @@ from indexer.filters import BBox, Filter
 from indexer.models import describe_model
 from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
 from indexer.store import open_store
-from indexer.traitlookup import predict_traits, species_traits
+from indexer.traitlookup import VOTE_SPECIES, VOTE_TEMPERATURE, predict_traits, species_traits
 from tests.support import small_world
+from training.probes import TraitProbes
 from vita.settings import Settings
 from workers.indexing import plan, run_index
 
@@ -130,6 +131,7 @@ def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Set
     more = searcher.search(SearchRequest(media_ids=[clip.id], target=Target.AUDIO, k=5))
     assert len(more.results) == 5 and clip.id not in {r.media_id for r in more.results}
     taxa = searcher.search(SearchRequest(text="Hyla versicolor", target=Target.TEXT, parse=False, k=3))
+    assert len(taxa.results) == 3
     assert all(r.rank in ("species", "genus", "family") and r.media_id is None for r in taxa.results)
     both = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.ANY, k=3000))
     assert {r.modality for r in both.results} == {"audio", "image", "text"}
@@ -214,7 +216,24 @@ def test_trait_lookup_known_and_predicted(world: tuple[Catalog, Settings, Path],
         assert {lab for lab, _ in activity} == {"diurnal", "nocturnal", "crepuscular", "cathemeral"}
         assert sum(p for _, p in activity) == pytest.approx(1.0, abs=1e-3)
         assert all(0 <= p <= 1 for cat_preds in preds.values() for _, p in cat_preds)
-    assert report.nearest_species
+    # the probes saw the clip's own stored vector
+    probes = TraitProbes.load(model_dir / "probes-audio")
+    assert report.probes == probes.predict(searcher.media_vector([clip.id])[None, :])[0]
+    # the neighbour vote is the similarity-weighted vote of the listed species' known activity
+    names = [sp for sp, _ in report.nearest_species]
+    scores = [score for _, score in report.nearest_species]
+    assert 1 <= len(names) == len(set(names)) <= VOTE_SPECIES and set(names) <= _species_names(cat)
+    assert scores == sorted(scores, reverse=True) and all(-1.0001 <= x <= 1.0001 for x in scores)
+    weights = {sp: np.exp((score - scores[0]) / VOTE_TEMPERATURE) for sp, score in report.nearest_species}
+    acts = {sp: species_traits(searcher, sp).known.get("activity", []) for sp in names}
+    total = sum(w for sp, w in weights.items() if acts[sp])
+    for label, p in report.neighbours["activity"]:
+        expected = sum(w for sp, w in weights.items() if label in acts[sp]) / total
+        assert p == pytest.approx(expected, abs=5e-3), label
+
+
+def _species_names(cat: Catalog) -> set[str]:
+    return {m.taxon.name for m in _media(cat)}
 
 
 def test_a_file_broken_after_ingest_is_recorded_and_the_batch_goes_on(world: tuple[Catalog, Settings, Path],
@@ -261,7 +280,9 @@ def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monk
     assert rows and all(r["modality"] == "image" and r["lineage"]["family"] == "Hylidae" for r in rows)
     assert len({r["species"] for r in rows}) == len(rows)
     traits = runner.invoke(app, ["traits", "--audio", clip.path, "--json"])
-    assert traits.exit_code == 0 and json.loads(traits.stdout)["nearest_species"]
+    assert traits.exit_code == 0, traits.output
+    nearest = json.loads(traits.stdout)["nearest_species"]
+    assert nearest and {name for name, _ in nearest} <= _species_names(cat)
     assert runner.invoke(app, ["search", "x", "--trait", "activity=sleepy"]).exit_code == 2
     assert runner.invoke(app, ["search", "--audio", "/nonexistent.wav"]).exit_code == 2
     assert runner.invoke(app, ["traits"]).exit_code == 2

@@ -88,6 +88,11 @@ def test_lineage_checks_genus_and_completeness() -> None:
     ("cc-by", "cc-by"),
     ("Creative Commons Attribution-ShareAlike 4.0 International", "cc-by-sa"),
     ("All rights reserved", "all-rights-reserved"),
+    ("CC0-1.0", "cc0"),  # SPDX forms, as Debian copyright files and GCompris write them
+    ("CC-BY-SA-4.0", "cc-by-sa"),
+    ("Public Domain", "cc0"),
+    ("GPLv3", "gplv3"),  # not Creative Commons: kept whole, version and all
+    ("GPL-3+", "gpl-3+"),
 ])
 def test_licence_normalisation(raw: str, code: str) -> None:
     assert normalise_license(raw) == code

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ import soundfile as sf
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from catalog.models import Media
+from catalog.models import IndexEntry, Media
 from catalog.sources.folder import FolderSource
 from tests.support import make_settings, small_world
 from workers.indexing import run_index
@@ -85,7 +86,8 @@ def test_search_page_text_query_chips_and_more_like_this(app_env: None) -> None:
     assert chips == ["traits: activity=nocturnal ✕", "family: Hylidae ✕", "target: audio ✕"]
     cards = [m.value for m in at.markdown if m.value.startswith("**")]
     assert cards and len(at.get("audio")) == len(cards) and len(at.image) == len(cards)  # player + spectrogram
-    assert all("Hylidae" in c.value for c in at.caption if "\\>" in c.value)
+    lineages = [c.value for c in at.caption if "\\>" in c.value]
+    assert len(lineages) == len(cards) and all("Hylidae" in v for v in lineages)
     next(b for b in at.button if b.label == "family: Hylidae ✕").click().run()
     assert "family: Hylidae ✕" not in [b.label for b in at.button]
     assert any("Hylidae" not in c.value for c in at.caption if "\\>" in c.value)  # the family filter is gone
@@ -112,18 +114,39 @@ def test_names_and_attribution_are_text_never_html(app_env: None) -> None:
     at.number_input(key="k").set_value(100).run()
     texts = [t.value for t in at.text]
     assert any(HOSTILE in t for t in texts)  # shown as typed, as plain text
-    assert not any("<b>" in m.value for m in at.markdown)
+    cards = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert cards and not any("<b>" in m.value for m in at.markdown)
 
 
-def test_browse_page_facets_and_pages(app_env: None) -> None:
+def _hylidae_media(data_dir: Path) -> int:
+    from catalog.models import Taxon
+
+    with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
+        return len(s.scalars(select(Media.id).join(Taxon, Media.taxon_id == Taxon.id)
+                             .where(Taxon.family_name == "Hylidae")).all())
+
+
+def _media_ids(at: AppTest) -> list[int]:
+    """The media ids the cards on the page show ("... · media 12")."""
+    return [int(m.group(1)) for t in at.text if (m := re.search(r"media (\d+)$", t.value))]
+
+
+def test_browse_page_facets_and_pages(app_env: None, data_dir: Path) -> None:
     at = page("browse_page")
     assert not at.exception
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     at.selectbox(key="browse-family").set_value("Hylidae").run()
-    lineages = [c.value for c in at.caption if "\\>" in c.value]
-    assert lineages and all("Hylidae" in v for v in lineages) and len(lineages) <= 12
+    first = [c.value for c in at.caption if "\\>" in c.value]
+    assert first and all("Hylidae" in v for v in first) and len(first) <= 12
+    first_ids = _media_ids(at)
+    assert len(set(first_ids)) == len(first)
+    total = _hylidae_media(data_dir)
+    assert f"{total} items" in at.number_input(key="page").label
     at.number_input(key="page").set_value(2).run()
     assert not at.exception
+    second = [c.value for c in at.caption if "\\>" in c.value]
+    assert len(second) == min(12, total - 12) and all("Hylidae" in v for v in second)
+    assert set(_media_ids(at)).isdisjoint(first_ids) and len(set(_media_ids(at))) == len(second)
 
 
 def test_trait_lookup_and_species_pages(app_env: None) -> None:
@@ -145,7 +168,9 @@ def test_index_status_page(app_env: None, data_dir: Path) -> None:
     metrics = {m.label: m.value for m in at.metric}
     with make_settings(data_dir.parent).open_catalog() as cat:
         n = cat.stats().media
-    assert metrics["Media indexed"] == f"{n} / {n}" and int(metrics["Points"]) >= n
+        with cat.sessions() as s:
+            windows = sum(s.scalars(select(IndexEntry.points).where(IndexEntry.status == "indexed")))
+    assert metrics["Media indexed"] == f"{n} / {n}" and int(metrics["Points"]) == windows
 
 
 # ---------------------------------------------------------------- a real browser
@@ -198,9 +223,23 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         photo = Path(s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id)))
     seen = walk(server, ARTIFACTS, photo, family="Hylidae")
-    assert seen.search_audio >= 1
+    # every result the page counts has its player, and the first search found something
+    assert seen.search_audio == _count(seen.search_text) >= 1
     assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
     assert "Ranidae" not in seen.search_text  # only the filtered family's cards
-    assert seen.photo_audio >= 1
-    assert seen.browse_cards >= 1 and "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
-    assert all((ARTIFACTS / f"ui-{n}.png").stat().st_size > 10_000 for n in ("search", "photo-to-sounds", "browse"))
+    assert seen.photo_audio == _count(seen.photo_text) >= 1
+    assert seen.browse_cards == min(12, _hylidae_media(data_dir))
+    assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
+    from PIL import Image
+
+    for name in ("search", "photo-to-sounds", "browse"):
+        with Image.open(ARTIFACTS / f"ui-{name}.png") as shot:
+            lo, hi = shot.convert("L").getextrema()
+            assert shot.width == 1400 and hi - lo > 100, name  # the viewport, not a blank page
+
+
+def _count(page_text: str) -> int:
+    """N in the page's "N results · audio" heading."""
+    m = re.search(r"(\d+) results · audio", page_text)
+    assert m, page_text[:500]
+    return int(m.group(1))

@@ -9,8 +9,8 @@ import typer
 
 from bench import Suite
 from catalog.errors import ConfigError
+from catalog.prompts import Template
 from encoders.config import Preset
-from training.prompts import Template
 from vita.cli.common import ModelOpt, PresetOpt, console, err, model_dir, open_catalog, progress_bars, settings
 from workers.config import IndexConfig
 

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from catalog.api import Catalog
 from catalog.errors import NotFoundError, VitaError
-from encoders.config import Preset
+from encoders.config import Preset, get_config
 from vita.settings import Settings
 
 # Piped output is not cut at 80 columns (rich's default without a terminal): tables stay readable.
@@ -107,6 +107,17 @@ def model_dir(model: Path | None, preset: str = "tiny") -> Path:
         raise NotFoundError(f"no encoder at {path}; run `vita train --preset {preset}` (or `make demo`) first, "
                             "or pass --model")
     return path
+
+
+def default_model(model: str | None, preset: str) -> str:
+    """`--model`, else what `vita train` wrote for the preset, else (for `field`) its untrained
+    ConSE adapters: `preset:field`, so real towers index with no training at all."""
+    if model:
+        return model
+    path = settings().models_dir / preset
+    if not path.exists() and get_config(preset).field is not None:
+        return f"preset:{preset}"
+    return str(path)
 
 
 # ---------------------------------------------------------------- options declared once

@@ -20,6 +20,7 @@ from vita.cli.common import (
     JsonOpt,
     PresetOpt,
     console,
+    default_model,
     emit_json,
     fail,
     open_catalog,
@@ -38,7 +39,7 @@ def index(model: str | None = None, preset: str = "tiny", workers: int | None = 
 
     s = settings()
     with open_catalog() as cat, progress_bars() as update:
-        report = run_index(cat, s.index_config(workers), model or str(s.models_dir / "tiny"), preset=preset,
+        report = run_index(cat, s.index_config(workers), default_model(model, preset), preset=preset,
                            progress=lambda done, total: update("index", done, total),
                            **options)  # type: ignore[arg-type]  # options are run_index's keywords
     t = Table(show_header=False, title=f"index {report.media_collection}")
@@ -52,7 +53,8 @@ def index(model: str | None = None, preset: str = "tiny", workers: int | None = 
 
 
 def index_cmd(
-    model: Annotated[str | None, typer.Option(help="Checkpoint dir or hf-hub: id (default: <data>/models/tiny).")] = None,
+    model: Annotated[str | None, typer.Option(help="Checkpoint dir, hf-hub: id or preset:field (default: "
+                                                   "<data>/models/<preset>; for field, its untrained adapters).")] = None,
     preset: PresetOpt = Preset.TINY,
     workers: Annotated[int | None, typer.Option(help="Worker processes to start (env VITA_WORKERS).")] = None,
     batch_size: Annotated[int, typer.Option(help="Media per task.")] = 16,

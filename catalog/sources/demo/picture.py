@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,95 +92,127 @@ def _pattern(size: int, looks: Looks, rng: np.random.Generator) -> Image.Image:
     return mask
 
 
-def _body(size: int, looks: Looks) -> tuple[Image.Image, Image.Image, list[tuple[float, float, float]]]:
+Eyes = list[tuple[float, float, float]]
+
+
+@dataclass
+class _Canvas:
+    """The two masks a body plan draws on and its measures: centre, body length and height, line width."""
+
+    b: ImageDraw.ImageDraw
+    a: ImageDraw.ImageDraw
+    c: float
+    length: float
+    height: float
+    w: int
+
+
+def _bird(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c, length, height, w = k.b, k.a, k.c, k.length, k.height, k.w
+    b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
+    hr = height * looks.head
+    hx, hy = c + length / 2 - hr * 0.4, c - height / 2
+    b.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=255)
+    a.polygon([(hx + hr * 0.8, hy - hr * 0.2), (hx + hr * (1.6 + looks.limbs), hy + hr * 0.1),
+               (hx + hr * 0.8, hy + hr * 0.4)], fill=255)
+    tl = length * looks.tail * 0.6
+    b.polygon([(c - length / 2 + 4, c - 4), (c - length / 2 - tl, c - height * 0.4),
+               (c - length / 2 - tl, c + height * 0.1)], fill=255)
+    a.ellipse([c - length * 0.3, c - height * 0.3, c + length * 0.2, c + height * 0.25], fill=255)
+    for dx in (-0.1, 0.1):
+        b.line([(c + dx * length, c + height * 0.4), (c + dx * length, c + height * 0.4 + length * 0.35)],
+               fill=255, width=w)
+    return [(hx + hr * 0.3, hy - hr * 0.2, hr * 0.22)]
+
+
+def _frog(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c, length, w = k.b, k.a, k.c, k.length, k.w
+    height = k.height * 0.8
+    b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
+    for side in (-1, 1):
+        x0 = c - length * 0.35
+        b.line([(x0, c + side * height * 0.3), (x0 - length * 0.3 * looks.limbs, c + side * height * 0.9),
+                (x0 + length * 0.1, c + side * height * 1.0)], fill=255, width=w * 2)
+        b.line([(c + length * 0.25, c + side * height * 0.35), (c + length * 0.35, c + side * height * 0.85)],
+               fill=255, width=w * 2)
+    er = height * 0.18 * (1 + looks.head)
+    a.ellipse([c - length * 0.2, c - height * 0.15, c + length * 0.2, c + height * 0.15], fill=255)
+    return [(c + length * 0.32, c + side * height * 0.28, er) for side in (-1, 1)]
+
+
+def _insect(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c, length, w = k.b, k.a, k.c, k.length, k.w
+    for x, r in [(-0.38, 0.2), (-0.05, 0.16), (0.3, 0.1)]:
+        rx, ry = length * r * looks.aspect * 0.8, length * r * 0.9
+        b.ellipse([c + x * length * 1.3 - rx, c - ry, c + x * length * 1.3 + rx, c + ry], fill=255)
+    for j in (-1, 0, 1):
+        x = c + (-0.05 + 0.12 * j) * length
+        for side in (-1, 1):
+            b.line([(x, c), (x + j * length * 0.2, c + side * length * 0.55 * looks.limbs)], fill=255, width=w)
+    hx = c + 0.3 * length * 1.3
+    for side in (-1, 1):
+        b.line([(hx, c), (hx + length * looks.tail, c + side * length * 0.5)], fill=255, width=max(1, w // 2))
+    a.ellipse([c - length * 0.7, c - length * 0.2, c + length * 0.1, c + length * 0.12], fill=255)
+    return [(hx + length * 0.08, c - length * 0.05, length * 0.05)]
+
+
+def _bat(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c, length, height = k.b, k.a, k.c, k.length, k.height
+    span = length * (1.0 + looks.limbs)
+    a.polygon([(c, c - height * 0.2), (c - span, c - height * 0.9), (c - span * 0.7, c + height * 0.4),
+               (c + span * 0.7, c + height * 0.4), (c + span, c - height * 0.9)], fill=255)
+    b.ellipse([c - length * 0.2, c - height * 0.4, c + length * 0.2, c + height * 0.5], fill=255)
+    hr = height * looks.head
+    b.ellipse([c - hr, c - height * 0.4 - hr * 1.5, c + hr, c - height * 0.4 + hr * 0.5], fill=255)
+    for side in (-1, 1):
+        b.polygon([(c + side * hr * 0.3, c - height * 0.4 - hr), (c + side * hr * 1.2, c - height * 0.4 - hr * 2.8),
+                   (c + side * hr, c - height * 0.4 - hr * 0.6)], fill=255)
+    return [(c - hr * 0.4, c - height * 0.4 - hr * 0.6, hr * 0.15), (c + hr * 0.4, c - height * 0.4 - hr * 0.6, hr * 0.15)]
+
+
+def _cetacean(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c = k.b, k.a, k.c
+    length = k.length * 1.2
+    height = length / (looks.aspect + 1.5)
+    b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
+    tx = c - length / 2
+    b.polygon([(tx + 6, c), (tx - length * 0.25, c - height * 0.9), (tx - length * 0.15, c),
+               (tx - length * 0.25, c + height * 0.9)], fill=255)
+    b.polygon([(c, c - height * 0.4), (c - length * 0.1, c - height * (0.8 + looks.tail)), (c - length * 0.15, c - height * 0.4)],
+              fill=255)
+    a.ellipse([c - length * 0.4, c, c + length * 0.45, c + height / 2], fill=255)
+    return [(c + length * 0.35, c - height * 0.05, height * 0.08)]
+
+
+def _mammal(k: _Canvas, looks: Looks) -> Eyes:
+    b, a, c, length, height, w = k.b, k.a, k.c, k.length, k.height, k.w
+    b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
+    hr = height * looks.head * 1.2
+    hx, hy = c + length / 2, c - height * 0.45
+    b.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=255)
+    a.ellipse([hx + hr * 0.3, hy - hr * 0.1, hx + hr * 1.5, hy + hr * 0.6], fill=255)
+    for side in (-0.6, 0.3):
+        b.polygon([(hx + side * hr, hy - hr * 0.6), (hx + side * hr + hr * 0.2, hy - hr * (1.4 + looks.tail * 0.6)),
+                   (hx + side * hr + hr * 0.6, hy - hr * 0.7)], fill=255)
+    for x in (-0.35, -0.2, 0.2, 0.35):
+        b.rectangle([c + x * length - w, c, c + x * length + w * 1.5, c + height * 0.5 + length * 0.4 * looks.limbs],
+                    fill=255)
+    b.line([(c - length / 2 + 3, c - height * 0.1), (c - length / 2 - length * 0.5 * looks.tail, c - height * 0.5)],
+           fill=255, width=w * 2)
+    return [(hx + hr * 0.35, hy - hr * 0.25, hr * 0.15)]
+
+
+_PLANS: dict[str, Callable[[_Canvas, Looks], Eyes]] = {
+    "bird": _bird, "frog": _frog, "insect": _insect, "bat": _bat, "cetacean": _cetacean, "mammal": _mammal}
+
+
+def _body(size: int, looks: Looks) -> tuple[Image.Image, Image.Image, Eyes]:
     """(body mask, accent mask, eye positions) of the body plan, facing right, centred."""
     body = Image.new("L", (size, size), 0)
     accent = Image.new("L", (size, size), 0)
-    b, a = ImageDraw.Draw(body), ImageDraw.Draw(accent)
-    c = size / 2
     length = size * 0.42
-    height = length / looks.aspect
-    eyes: list[tuple[float, float, float]] = []
-    w = max(2, size // 40)
-    if looks.plan == "bird":
-        b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
-        hr = height * looks.head
-        hx, hy = c + length / 2 - hr * 0.4, c - height / 2
-        b.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=255)
-        a.polygon([(hx + hr * 0.8, hy - hr * 0.2), (hx + hr * (1.6 + looks.limbs), hy + hr * 0.1),
-                   (hx + hr * 0.8, hy + hr * 0.4)], fill=255)
-        tl = length * looks.tail * 0.6
-        b.polygon([(c - length / 2 + 4, c - 4), (c - length / 2 - tl, c - height * 0.4),
-                   (c - length / 2 - tl, c + height * 0.1)], fill=255)
-        a.ellipse([c - length * 0.3, c - height * 0.3, c + length * 0.2, c + height * 0.25], fill=255)
-        for dx in (-0.1, 0.1):
-            b.line([(c + dx * length, c + height * 0.4), (c + dx * length, c + height * 0.4 + length * 0.35)],
-                   fill=255, width=w)
-        eyes.append((hx + hr * 0.3, hy - hr * 0.2, hr * 0.22))
-    elif looks.plan == "frog":
-        height *= 0.8
-        b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
-        for side in (-1, 1):
-            x0 = c - length * 0.35
-            b.line([(x0, c + side * height * 0.3), (x0 - length * 0.3 * looks.limbs, c + side * height * 0.9),
-                    (x0 + length * 0.1, c + side * height * 1.0)], fill=255, width=w * 2)
-            b.line([(c + length * 0.25, c + side * height * 0.35), (c + length * 0.35, c + side * height * 0.85)],
-                   fill=255, width=w * 2)
-        er = height * 0.18 * (1 + looks.head)
-        for side in (-1, 1):
-            eyes.append((c + length * 0.32, c + side * height * 0.28, er))
-        a.ellipse([c - length * 0.2, c - height * 0.15, c + length * 0.2, c + height * 0.15], fill=255)
-    elif looks.plan == "insect":
-        segs = [(-0.38, 0.2), (-0.05, 0.16), (0.3, 0.1)]
-        for x, r in segs:
-            rx, ry = length * r * looks.aspect * 0.8, length * r * 0.9
-            b.ellipse([c + x * length * 1.3 - rx, c - ry, c + x * length * 1.3 + rx, c + ry], fill=255)
-        for k in (-1, 0, 1):
-            x = c + (-0.05 + 0.12 * k) * length
-            for side in (-1, 1):
-                b.line([(x, c), (x + k * length * 0.2, c + side * length * 0.55 * looks.limbs)], fill=255, width=w)
-        hx = c + 0.3 * length * 1.3
-        for side in (-1, 1):
-            b.line([(hx, c), (hx + length * looks.tail, c + side * length * 0.5)], fill=255, width=max(1, w // 2))
-        a.ellipse([c - length * 0.7, c - length * 0.2, c + length * 0.1, c + length * 0.12], fill=255)
-        eyes.append((hx + length * 0.08, c - length * 0.05, length * 0.05))
-    elif looks.plan == "bat":
-        span = length * (1.0 + looks.limbs)
-        a.polygon([(c, c - height * 0.2), (c - span, c - height * 0.9), (c - span * 0.7, c + height * 0.4),
-                   (c + span * 0.7, c + height * 0.4), (c + span, c - height * 0.9)], fill=255)
-        b.ellipse([c - length * 0.2, c - height * 0.4, c + length * 0.2, c + height * 0.5], fill=255)
-        hr = height * looks.head
-        b.ellipse([c - hr, c - height * 0.4 - hr * 1.5, c + hr, c - height * 0.4 + hr * 0.5], fill=255)
-        for side in (-1, 1):
-            b.polygon([(c + side * hr * 0.3, c - height * 0.4 - hr), (c + side * hr * 1.2, c - height * 0.4 - hr * 2.8),
-                       (c + side * hr, c - height * 0.4 - hr * 0.6)], fill=255)
-        eyes += [(c - hr * 0.4, c - height * 0.4 - hr * 0.6, hr * 0.15), (c + hr * 0.4, c - height * 0.4 - hr * 0.6, hr * 0.15)]
-    elif looks.plan == "cetacean":
-        length *= 1.2
-        height = length / (looks.aspect + 1.5)
-        b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
-        tx = c - length / 2
-        b.polygon([(tx + 6, c), (tx - length * 0.25, c - height * 0.9), (tx - length * 0.15, c),
-                   (tx - length * 0.25, c + height * 0.9)], fill=255)
-        b.polygon([(c, c - height * 0.4), (c - length * 0.1, c - height * (0.8 + looks.tail)), (c - length * 0.15, c - height * 0.4)],
-                  fill=255)
-        a.ellipse([c - length * 0.4, c, c + length * 0.45, c + height / 2], fill=255)
-        eyes.append((c + length * 0.35, c - height * 0.05, height * 0.08))
-    else:  # mammal
-        b.ellipse([c - length / 2, c - height / 2, c + length / 2, c + height / 2], fill=255)
-        hr = height * looks.head * 1.2
-        hx, hy = c + length / 2, c - height * 0.45
-        b.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=255)
-        a.ellipse([hx + hr * 0.3, hy - hr * 0.1, hx + hr * 1.5, hy + hr * 0.6], fill=255)
-        for side in (-0.6, 0.3):  # type: ignore[assignment]  # PIL takes float coordinates
-            b.polygon([(hx + side * hr, hy - hr * 0.6), (hx + side * hr + hr * 0.2, hy - hr * (1.4 + looks.tail * 0.6)),
-                       (hx + side * hr + hr * 0.6, hy - hr * 0.7)], fill=255)
-        for x in (-0.35, -0.2, 0.2, 0.35):
-            b.rectangle([c + x * length - w, c, c + x * length + w * 1.5, c + height * 0.5 + length * 0.4 * looks.limbs],
-                        fill=255)
-        b.line([(c - length / 2 + 3, c - height * 0.1), (c - length / 2 - length * 0.5 * looks.tail, c - height * 0.5)],
-               fill=255, width=w * 2)
-        eyes.append((hx + hr * 0.35, hy - hr * 0.25, hr * 0.15))
+    canvas = _Canvas(ImageDraw.Draw(body), ImageDraw.Draw(accent), size / 2, length, length / looks.aspect, max(2, size // 40))
+    eyes = _PLANS.get(looks.plan, _mammal)(canvas, looks)
     return body, accent, eyes
 
 

