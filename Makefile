@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 # Debian packages the project needs on top of the base image (PostgreSQL only for the tests).
 APT_TEST := postgresql
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# where the real-media tests find GCompris's .deb (fetched by name, never committed)
+DEB_CACHE ?= $(HOME)/.cache/vita/debs
 
 .PHONY: demo test test-quick lint setup services clean
 
@@ -38,6 +40,8 @@ services:
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
 	  for i in 1 2 3 4 5; do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
+	@ls $(DEB_CACHE)/gcompris-qt-data_*.deb >/dev/null 2>&1 || { echo "fetching gcompris-qt-data (real animal media for the tests)"; \
+	  mkdir -p $(DEB_CACHE) && cd $(DEB_CACHE) && apt-get download -qq gcompris-qt-data; }
 	@test -x /usr/bin/chromium || { echo "installing chromium (apt-get; the UI's browser test)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
@@ -50,7 +54,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup services lint
-	@VITA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@VITA_TEST_PG_URL=$(PG_URL) VITA_DEB_CACHE=$(DEB_CACHE) VITA_REQUIRE_REAL_MEDIA=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ] && ! ls tests/test_*.py >/dev/null 2>&1; then rc=0; fi; exit $$rc
 
 # the quick set for a developer (no world-building, training, worker or browser tests; under 2 minutes)

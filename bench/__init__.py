@@ -14,4 +14,5 @@ class Suite(str, Enum):
     ZEROSHOT = "zeroshot"
     TRAITS = "traits"
     SPEED = "speed"
+    REAL = "real"  # real animal media (bench.real); not part of `all`, which is the demo world's suites
     ALL = "all"

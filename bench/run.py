@@ -478,7 +478,9 @@ def run_suites(cat: Catalog, cfg: BenchConfig, suite: Suite, run: BenchRun, scra
                server: StoreConfig | None = None, log: Log = print,
                progress: Callable[[str, int, int], None] | None = None) -> list[tuple[str, Path]]:
     """One suite, or all of them in order; returns (suite, Markdown file) of what was written."""
-    suites = [x for x in Suite if x is not Suite.ALL] if suite is Suite.ALL else [suite]
+    if suite is Suite.REAL:
+        raise ConfigError("the real-media suite runs through bench.real.run_real (`vita bench real`)")
+    suites = [x for x in Suite if x not in (Suite.ALL, Suite.REAL)] if suite is Suite.ALL else [suite]
     for one in suites:
         log(f"[bold]bench {one.value}[/bold] -> {run.dir}")
         if one is Suite.RETRIEVAL:

@@ -163,3 +163,21 @@ def small_world(root: Path) -> tuple[Catalog, Settings, Path]:
     assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
     save_vita(create_encoder("tiny", pretrained=False), root / "model")
     return cat, settings, root / "model"
+
+
+def real_corpus_deb() -> Path:
+    """GCompris's data .deb (real animal sounds and photos), fetched once into a cache; a test
+    that needs it is skipped where apt cannot fetch it, unless VITA_REQUIRE_REAL_MEDIA is set
+    (make test sets it, so CI cannot pass by skipping)."""
+    import os
+
+    import pytest
+
+    from catalog.sources.packaged.gcompris import PackageError, cached_deb
+
+    try:
+        return cached_deb(Path(os.environ.get("VITA_DEB_CACHE", Path.home() / ".cache" / "vita" / "debs")))
+    except PackageError as exc:
+        if os.environ.get("VITA_REQUIRE_REAL_MEDIA"):
+            pytest.fail(f"the real-media corpus is required here: {exc}")
+        pytest.skip(f"no real-media corpus: {exc}")

@@ -11,7 +11,7 @@ import pytest
 
 from bench.data import BenchItem, Embedded, Group, Modality
 from bench.retrieval import LEVELS, Scenario, TaskSet, sample_tasks, score
-from bench.speed import query_bench, rss_per_million, synthetic
+from bench.speed import Synthetic, filters, query_bench, rss_per_million, synthetic, time_queries
 from bench.traits import f1_binary, macro_f1
 from bench.zeroshot import classify
 from catalog.taxonomy import Lineage
@@ -249,3 +249,82 @@ def test_query_bench_through_the_server_code_path() -> None:
     assert {r["backend"] for r in out["queries"]} == {"server"} and len(out["queries"]) == 12
     assert all(r["recall_at_10"] == 1.0 for r in out["queries"] if not r["optimized"])
     assert out["builds"][0]["points"] == 600 and "serving_rss_mib" not in out["builds"][0]
+
+
+def test_query_latencies_are_the_percentiles_of_the_timed_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose n-th query takes n ms on a fake clock: the row's percentiles are those of 1..n."""
+    import bench.speed as speed
+    from indexer.store import Hit
+
+    clock = [0.0]
+    calls = [0]
+
+    class Store:
+        def query(self, name: str, v: np.ndarray, flt: object, limit: int) -> list[Hit]:
+            calls[0] += 1
+            clock[0] += calls[0] / 1000
+            return []
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(speed, "time", FakeTime)
+    s = synthetic(300, 8)
+    base, q = Synthetic(s.vectors[:280], s.family[:280], s.klass[:280], s.traits[:280]), s.vectors[280:]
+    rows = time_queries(Store(), "c", base, q, "stub", optimized=False)  # type: ignore[arg-type]  # a stub store
+    assert [r.filter for r in rows] == list(filters(base))
+    for i, r in enumerate(rows):
+        # per filter: one warm call, then 20 timed ones taking (21i + 2) .. (21i + 21) ms
+        lat = np.arange(21 * i + 2, 21 * i + 22, dtype=float)
+        assert [r.p50_ms, r.p95_ms, r.p99_ms] == pytest.approx(np.percentile(lat, [50, 95, 99]).tolist(), abs=2e-3)
+        assert r.queries == 20 and r.recall_at_10 == 0.0
+
+
+def test_real_precision_at_5_against_a_hand_count() -> None:
+    from bench.data import Embedded
+    from bench.real import precision
+
+    lin = {n: Lineage("C", "O", f"F{n // 2}", f"G{n}", f"G{n} s") for n in range(4)}
+    items = [BenchItem(f"image:{i}", Modality.IMAGE, lin[i % 4], Group.SEEN, f"/x/{i}.png") for i in range(8)]
+    # items i and i+4 are the same species; vectors put each next to its own species, then its family
+    angle = {i: (i % 4) * 0.3 + (i // 4) * 0.01 for i in range(8)}
+    emb = Embedded([it.key for it in items], np.array([[np.cos(angle[i]), np.sin(angle[i])] for i in range(8)], np.float32))
+    p, n = precision(items, emb, Modality.IMAGE, Modality.IMAGE, "species")
+    assert n == 8 and p == pytest.approx(1 / 5)  # the one other item of its species is in every top 5
+    p, n = precision(items, None, Modality.IMAGE, Modality.IMAGE, "family")
+    assert n == 8 and p == pytest.approx(3 / 7)  # random: 3 of the 7 candidates share the family
+    p, _ = precision(items, emb, Modality.IMAGE, Modality.IMAGE, "family")
+    top5_family = []
+    for i in range(8):  # by hand: the 5 nearest by angle, excluding itself
+        near = sorted((j for j in range(8) if j != i), key=lambda j: (abs(angle[j] - angle[i]), j))[:5]
+        top5_family.append(np.mean([(j % 4) // 2 == (i % 4) // 2 for j in near]))
+    assert p == pytest.approx(float(np.mean(top5_family)))
+
+
+@pytest.mark.slow
+def test_vita_bench_real_writes_every_direction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ai_edge_litert", reason="the field extra")
+    from typer.testing import CliRunner
+
+    from tests.support import real_corpus_deb
+    from vita.cli import app
+
+    deb = real_corpus_deb()
+    monkeypatch.setenv("HOME", str(tmp_path))  # the CLI's deb cache is ~/.cache/vita/debs
+    cache = tmp_path / ".cache" / "vita" / "debs"
+    cache.mkdir(parents=True)
+    (cache / deb.name).symlink_to(deb)
+    monkeypatch.setenv("VITA_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["bench", "real", "--out", str(tmp_path / "results"), "--run", "r"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "results" / "r" / "real.json").read_text())
+    models = {r["model"] for r in data["rows"]}
+    assert models == {"random ranking", "field (ConSE, untrained)", "tiny (random weights)"}
+    for m in models:
+        got = {(r["direction"], r["level"]) for r in data["rows"] if r["model"] == m}
+        assert got == {(d, lv) for d in ("A2A", "I2I", "A2I", "I2A") for lv in ("species", "genus", "family", "class")}
+    assert data["items"] == 55 and [r["head"] for r in data["identification"]] == ["birdnet", "imagenet"]
+    md = (tmp_path / "results" / "r" / "real.md").read_text()
+    assert "**I2A**" in md and "Identification" in md

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bench import Suite
+from bench.results import BenchRun
 from catalog.errors import ConfigError
 from catalog.prompts import Template
 from encoders.config import Preset
@@ -46,7 +47,7 @@ def scratch_index(data_dir: Path, corpus: str) -> IndexConfig:
 
 
 def bench_cmd(
-    suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all")],
+    suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all | real")],
     preset: PresetOpt = Preset.TINY,
     model: ModelOpt = None,
     run: Annotated[str | None, typer.Option(help="Run name (default: a timestamp).")] = None,
@@ -72,14 +73,16 @@ def bench_cmd(
     index_clips: Annotated[int, typer.Option(help="Clips for the indexing benchmark.")] = 240,
     index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
 ) -> None:
-    """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed.
+    """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
 
     Writes <suite>.json, <suite>.md and PNG plots under <out>/<run>/ (and points <out>/latest at it).
     """
-    from bench.results import BenchRun
     from bench.run import BenchConfig, run_suites
 
     s = settings()
+    if suite is Suite.REAL:
+        real(model, BenchRun(out, run) if run else BenchRun(out))
+        return
     cfg = BenchConfig(model=model_dir(model, preset.value), data_dir=s.data_dir, seed=seed, ways=ways,
                       max_tasks=max_tasks, tasks=tasks, prompt=prompt, ablation_epochs=ablation_epochs,
                       ablation=ablation, ablation_max_steps=ablation_max_steps,
@@ -94,6 +97,29 @@ def bench_cmd(
     for name, md in written:
         console.rule(f"{name}: {md}")
         console.print(md.read_text(), markup=False, highlight=False)
+
+
+def real(model: Path | None, bench_run: BenchRun) -> None:
+    """`vita bench real`: the field preset untrained, the trained field and tiny models where they
+    exist (and --model), through the real-media corpus; the deb is cached in ~/.cache/vita/debs."""
+    from bench.real import run_real
+    from catalog.sources.packaged.gcompris import cached_deb
+    from encoders.factory import create_encoder
+
+    s = settings()
+    deb = cached_deb(Path.home() / ".cache" / "vita" / "debs")
+    field = create_encoder("field")
+    models: dict[str, object] = {"field (ConSE, untrained)": field}
+    for name in ("field", "tiny"):
+        if (s.models_dir / name).is_dir():
+            models[f"{name} (trained on the synthetic demo world)"] = create_encoder(checkpoint=s.models_dir / name)
+    if model is not None:
+        models[str(model)] = create_encoder(checkpoint=model)
+    models["tiny (random weights)"] = create_encoder("tiny", pretrained=False)
+    run_real(deb, models, bench_run, err.print, identify_with=field)
+    md = bench_run.dir / "real.md"
+    console.rule(f"real: {md}")
+    console.print(md.read_text(), markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

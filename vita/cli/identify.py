@@ -48,7 +48,7 @@ def identify_cmd(
     lat: Annotated[float | None, typer.Option(help="Latitude: narrow BirdNET's answer to species of the place.")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude (with --lat).")] = None,
     date: Annotated[str | None, typer.Option(help="Date of the recording, YYYY-MM-DD (with --lat/--lon: the week).")] = None,
-    k: Annotated[int, typer.Option(help="Guesses per answer.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--k", help="Guesses per answer.")] = 5,
     as_json: JsonOpt = False,
 ) -> None:
     """What is this? The model's own classifier (field: BirdNET, ImageNet) beside the nearest indexed species."""

@@ -183,6 +183,12 @@ def fetch_deb(into: Path) -> Path:
     return debs[-1]
 
 
+def cached_deb(cache: Path) -> Path:
+    """The .deb from `cache`, fetched into it the first time."""
+    found = sorted(cache.glob(f"{PACKAGE}_*.deb"))
+    return found[-1] if found else fetch_deb(cache)
+
+
 def build(out: Path, deb: Path | None = None) -> Path:
     """Write the folder and its metadata.csv; returns the CSV's path."""
     with tempfile.TemporaryDirectory() as tmp:
