@@ -114,7 +114,10 @@ def identification(cat: Catalog, items: list[BenchItem], model: Any) -> list[IdR
 
     names = _Names(cat)
     audio_known = {lab.scientific for lab in model.audio_labels}
-    image_known = {card.name for lab in model.image_labels if (card := names.card(lab)) is not None}
+    from encoders.towers.imagenet_species import species_of
+
+    image_known = {card.name for i, lab in enumerate(model.image_labels)
+                   if (card := names.card(species_of(i), lab)) is not None}
     out = []
     for modality, head, known in ((Modality.AUDIO, "birdnet", audio_known), (Modality.IMAGE, "imagenet", image_known)):
         chosen = [i for i in items if i.modality is modality and i.species in known]

@@ -51,6 +51,10 @@ class BenchConfig:
 
 
 def _model(cfg: BenchConfig) -> Any:
+    from indexer.models import PRESET_REF, load_model
+
+    if str(cfg.model).startswith(PRESET_REF):  # e.g. preset:field, the untrained ConSE adapters
+        return load_model(str(cfg.model))
     from encoders.factory import create_encoder
 
     return create_encoder(checkpoint=cfg.model)

@@ -158,7 +158,17 @@ def _image_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Id
     if not hasattr(model, "image_head"):
         out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
         return
+    from encoders.towers.imagenet_species import CATS, DOGS, species_of
+
     probs = model.image_head([load_image(path, catalog.limits)])[0]
     out.head = "imagenet"
-    # ImageNet's labels are common names ("tree frog"): a catalog species where one matches, else the label
-    out.overall = _top(probs, [(lab, None) for lab in model.image_labels], names, k)
+    # a class that is one species counts once per species (the breeds of dog add up); other classes
+    # ("tree frog") are answers of their own, as their label
+    merged: dict[str, float] = {}
+    common: dict[str, str] = {}
+    for i, lab in enumerate(model.image_labels):
+        key = species_of(i) or lab
+        merged[key] = merged.get(key, 0.0) + float(probs[i])
+        common.setdefault(key, "dog" if i in DOGS else "cat" if i in CATS else lab)
+    keys = sorted(merged, key=lambda key: -merged[key])[:k]
+    out.overall = [names.guess(key, common[key] if key != common[key] else None, merged[key]) for key in keys]

@@ -24,7 +24,7 @@ def tone(seconds: float = 1.0, sr: int = 22050, freq: float = 440.0, amp: float 
 
 def write_audio(path: Path, seconds: float = 1.0, sr: int = 22050, freq: float = 440.0, **kw: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    x = tone(seconds, sr, freq, **kw)  # type: ignore[arg-type]
+    x = tone(seconds, sr, freq, **kw)  # type: ignore[arg-type]  # kw are tone's amp and channels
     ext = path.suffix.lower()
     if ext in (".m4a", ".mp4", ".aac"):
         with av.open(str(path), "w", format="mp4" if ext != ".aac" else "adts") as c:
@@ -149,7 +149,7 @@ def hostile_corpus(root: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings for a test: its own data dir, and no politeness delays against mocked servers."""
     values: dict[str, object] = {"data_dir": tmp / "data", "requests_per_second": 1000.0, **overrides}
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # pydantic-settings takes field names
 
 
 def small_world(root: Path) -> tuple[Catalog, Settings, Path]:

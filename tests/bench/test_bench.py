@@ -215,7 +215,7 @@ def test_zeroshot_refuses_an_unknown_variant_before_any_work(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="every"):
         run_zeroshot(None, cfg, None)  # type: ignore[arg-type]  # no catalog, no run: nothing is touched
     with pytest.raises(FileNotFoundError, match="stage-0"):  # nor without the ablation's start
-        run_zeroshot(None, BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path), None)  # type: ignore[arg-type]
+        run_zeroshot(None, BenchConfig(model=tmp_path / "models" / "tiny", data_dir=tmp_path), None)  # type: ignore[arg-type]  # refused before the catalog is touched
 
 
 def test_ablation_table_over_seeds_by_hand() -> None:

@@ -19,6 +19,7 @@ from catalog.sources.demo import PRESETS, DemoPreset, DemoSize, DemoWorldSource,
 from catalog.sources.demo.world import latent, species_list, traits_of
 from catalog.traits import CATEGORIES
 from tests.support import make_settings
+from vita.settings import Settings
 
 TINY = DemoPreset(genera_per_family=1, species_per_genus=3, audio_per_species=2, images_per_species=1,
                   sample_rate=8000, audio_seconds=(1.0, 1.5), image_size=32)
@@ -171,7 +172,7 @@ def test_species_card(small_world: Catalog) -> None:
     assert {m.kind for m in card.media} == {"audio", "image"}
 
 
-def test_tiny_world_on_both_databases(settings, db_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_tiny_world_on_both_databases(settings: Settings, db_url: str) -> None:
     cat = settings.open_catalog(db_url)
     src = DemoWorldSource(settings.media_dir, "small")
     src.preset = TINY

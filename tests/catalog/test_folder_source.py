@@ -19,9 +19,10 @@ from tests.support import (
     write_audio,
     write_csv,
 )
+from vita.settings import Settings
 
 
-def test_good_folder_is_ingested_with_metadata(settings, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_good_folder_is_ingested_with_metadata(settings: Settings, db_url: str, tmp_path: Path) -> None:
     root = tmp_path / "corpus"
     root.mkdir()
     write_csv(root / "metadata.csv", good_corpus(root))

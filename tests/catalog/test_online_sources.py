@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,6 +17,7 @@ from catalog.sources.base import Downloader, RateLimiter
 from catalog.sources.inat import INatSource, INatTaxonomy, api_session
 from catalog.sources.xenocanto import XenoCantoError, XenoCantoSource, species_query
 from tests.support import make_settings, write_audio, write_image
+from vita.settings import Settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 API = "https://api.inaturalist.org/v1"
@@ -40,12 +42,12 @@ def mock_inat(m: requests_mock.Mocker, blobs: dict[str, bytes]) -> None:
     taxa = {t["id"]: t for t in load("inat", "taxa_by_id.json")["results"]}
     observations = load("inat", "observations.json")
 
-    def taxa_by_id(request, context):  # type: ignore[no-untyped-def]
+    def taxa_by_id(request: Any, context: Any) -> dict[str, Any]:
         ids = [int(i) for i in urlparse(request.url).path.rsplit("/", 1)[1].split(",")]
         found = [taxa[i] for i in ids if i in taxa]
         return {"total_results": len(found), "page": 1, "per_page": len(found), "results": found}
 
-    def obs_page(request, context):  # type: ignore[no-untyped-def]
+    def obs_page(request: Any, context: Any) -> dict[str, Any]:
         above = int(parse_qs(urlparse(request.url).query).get("id_above", ["0"])[0])
         results = [o for o in observations["results"] if o["id"] > above]
         return {**observations, "total_results": len(results), "results": results}
@@ -60,7 +62,7 @@ def mock_inat(m: requests_mock.Mocker, blobs: dict[str, bytes]) -> None:
     m.get("https://inaturalist-open-data.s3.amazonaws.com/photos/2003/medium.jpg?1545510373", content=blobs["jpg2"])
 
 
-def inat_source(settings, **kw) -> INatSource:  # type: ignore[no-untyped-def]
+def inat_source(settings: Settings, **kw: Any) -> INatSource:
     session = api_session(settings.data_dir / "cache", per_second=1000)  # temp cache: no stale bodies
     return INatSource(settings.fetch_config(), taxon="Anura", session=session, **kw)
 
@@ -161,7 +163,7 @@ XC_API = "https://xeno-canto.org/api/3/recordings"
 
 
 def mock_xc(m: requests_mock.Mocker, blobs: dict[str, bytes]) -> None:
-    def pages(request, context):  # type: ignore[no-untyped-def]
+    def pages(request: Any, context: Any) -> dict[str, Any]:
         qs = parse_qs(urlparse(request.url).query)
         assert qs["key"] == ["test-key"]
         return load("xc", f"recordings_page{qs.get('page', ['1'])[0]}.json")
@@ -183,7 +185,7 @@ class FakeResolver:
             "Strix varia": (Lineage("Aves", "Strigiformes", "Strigidae", "Strix", "Strix varia"), "Barred Owl", 19893),
         }
 
-    def resolve(self, name: str):  # type: ignore[no-untyped-def]
+    def resolve(self, name: str) -> tuple[Any, str, int] | None:
         return self.known.get(name)
 
 
@@ -234,6 +236,6 @@ def test_inat_taxonomy_resolver(tmp_path: Path) -> None:
                                                                "results": [species]})
         m.get(re.compile(re.escape(API) + r"/taxa/[\d,]+"), json={"total_results": len(taxa), "page": 1,
                                                                     "per_page": 30, "results": list(taxa.values())})
-        lineage, common, tid = resolver.resolve("Hyla versicolor")  # type: ignore[misc]
+        lineage, common, tid = resolver.resolve("Hyla versicolor")  # type: ignore[misc]  # a known name: never None
     assert lineage.names() == ("Amphibia", "Anura", "Hylidae", "Hyla", "Hyla versicolor")
     assert (common, tid) == ("Gray Treefrog", 24255)

@@ -139,3 +139,32 @@ def test_only_adapters_train_and_tower_outputs_are_memoised(field: FieldEncoder)
         field.towers.birdnet = tower
         field.load_state_dict(saved)
         set_trainable(field, 1, "none")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_cli_train_index_and_search_with_the_field_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vita train --preset field` (adapters only), then index with it and search, on the small world."""
+    from typer.testing import CliRunner
+
+    from tests.support import small_world
+    from vita.cli import app
+
+    cat, settings, _ = small_world(tmp_path)
+    cat.close()
+    monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--preset", "field", "--epochs", "1", "--max-steps", "2", "--name", "f"])
+    assert result.exit_code == 0, result.output
+    model = settings.data_dir / "models" / "f"
+    meta = json.loads((model / "vita_config.json").read_text())
+    assert meta["config"]["name"] == "field" and set(meta["towers"]) == {"audio", "image", "text"}
+    trained = load_vita(model)
+    untrained = create_encoder("field", device="cpu")
+    assert not torch.equal(trained.audio_adapter.embed.weight, untrained.audio_adapter.embed.weight)  # stage 1 moved it
+    assert torch.equal(trained.towers.image.net._fc.weight, untrained.towers.image.net._fc.weight)  # towers never train
+    result = runner.invoke(app, ["index", "--preset", "field", "--model", str(model), "--eager", "--limit", "40"])
+    assert result.exit_code == 0, result.output
+    out = runner.invoke(app, ["search", "Gray Treefrog", "--target", "text", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["results"][0]["species"] == "Hyla versicolor"

@@ -228,6 +228,9 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
     assert "Ranidae" not in seen.search_text  # only the filtered family's cards
     assert seen.photo_audio == _count(seen.photo_text) >= 1
+    # the identify panel over the uploaded photo: the tiny model has no classifier, so the nearest species answer
+    assert "What is this?" in seen.photo_text and "nearest indexed species" in seen.photo_text
+    assert "has no image classifier" in seen.photo_text
     assert seen.browse_cards == min(12, _hylidae_media(data_dir))
     assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
     from PIL import Image

@@ -103,6 +103,8 @@ def print_failures(failures: list[tuple[str, str, str]], total: int, command: st
 def model_dir(model: Path | None, preset: str = "tiny") -> Path:
     """The model a command works with: `--model`, else what `vita train` wrote for the preset."""
     path = model or settings().models_dir / preset
+    if str(path).startswith("preset:"):  # a preset's own offline weights (preset:field), not a directory
+        return path
     if not path.exists():
         raise NotFoundError(f"no encoder at {path}; run `vita train --preset {preset}` (or `make demo`) first, "
                             "or pass --model")
