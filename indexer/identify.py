@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.api import Catalog
 from catalog.decode import inspect, load_audio, load_image
 from catalog.errors import ConfigError
 from catalog.models import MediaKind
 from catalog.queries import SpeciesNotFound
-from encoders.audio import sliding_windows
-from indexer.search import QueryError, Searcher
+from indexer.search import QueryError
+
+if TYPE_CHECKING:
+    from catalog.api import Catalog
+    from indexer.search.facade import Searcher
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aif", ".aiff", ".wma"}
 
@@ -134,6 +136,7 @@ def _audio_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Id
     if not hasattr(model, "audio_head"):
         out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
         return
+    from encoders.audio import sliding_windows
     from encoders.towers.birdnet import RangeModel, week_of
 
     sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s

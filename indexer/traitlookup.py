@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from catalog.traits import CATEGORIES, TraitKind, split_keyword
 from indexer.filters import Filter
-from indexer.search import QueryError, Searcher
+from indexer.search import QueryError
+
+if TYPE_CHECKING:
+    from indexer.search.facade import Searcher
 
 VOTE_SPECIES = 10  # nearest species that vote
 VOTE_TEMPERATURE = 0.05  # softmax temperature over their similarities

@@ -8,13 +8,17 @@ start-up) and hands each lower layer the small typed record it needs (`open_cata
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.api import Catalog
+
 import json
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from catalog.api import Catalog
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
 from indexer.store import StoreConfig
@@ -91,6 +95,8 @@ class Settings(BaseSettings):
 
     def open_catalog(self, url: str | None = None) -> Catalog:
         """The catalog at `url` (default: this configuration's database) with these limits."""
+        from catalog.api import Catalog  # SQLAlchemy and alembic load when a command opens the catalog
+
         return Catalog(url or self.resolved_database_url, limits=self.limits())
 
     def fetch_config(self) -> FetchConfig:

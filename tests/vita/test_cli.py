@@ -60,3 +60,16 @@ def test_xc_without_key_is_a_usage_error(env: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("VITA_XC_KEY", raising=False)
     result = runner.invoke(app, ["ingest", "xc", "gen:Hyla", "--no-resolve"])
     assert result.exit_code == 2 and "VITA_XC_KEY" in result.output
+
+
+def test_the_cli_starts_without_the_heavy_libraries() -> None:
+    """`vita --help` and the commands that do not embed must not pay for torch, transformers,
+    open_clip or streamlit at start-up: they load when a command needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vita.cli; heavy = ['torch', 'transformers', 'open_clip', 'streamlit']; "
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -7,6 +7,11 @@ key, folder or model). Any other exception is a bug and shows its traceback.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.api import Catalog
+
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -21,7 +26,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from catalog.api import Catalog
 from catalog.errors import NotFoundError, VitaError
 from encoders.config import Preset, get_config
 from vita.settings import Settings

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from rich.table import Table
 from catalog.errors import ConfigError
 from encoders.config import Preset
 from indexer.filters import BBox, Filter
-from indexer.search import GroupBy, Searcher, SearchRequest, SearchResponse, Target
+from indexer.search import GroupBy, SearchRequest, SearchResponse, Target
 from vita.cli.common import (
     JsonOpt,
     PresetOpt,
@@ -28,7 +28,9 @@ from vita.cli.common import (
     progress_bars,
     settings,
 )
-from workers.indexing import IndexReport
+
+if TYPE_CHECKING:
+    from workers.indexing import IndexReport
 
 ListOpt = list[str] | None
 
@@ -94,6 +96,8 @@ def filters(cls: ListOpt = None, order: ListOpt = None, family: ListOpt = None, 
 
 def search(req: SearchRequest) -> SearchResponse:
     s = settings()
+    from indexer.search.facade import Searcher
+
     with open_catalog() as cat, Searcher(cat, s.store_config(), s.corpus) as searcher:
         return searcher.search(req)
 
@@ -162,6 +166,8 @@ def traits_cmd(
     if sum(x is not None for x in (species, audio, image, media_id)) != 1:
         raise fail("give exactly one of --species, --audio, --image, --media-id")
     s = settings()
+    from indexer.search.facade import Searcher
+
     with open_catalog() as cat, Searcher(cat, s.store_config(), s.corpus) as searcher:
         report = (species_traits(searcher, species) if species else
                   predict_traits(searcher, audio=audio, image=image, media_ids=media_id))
