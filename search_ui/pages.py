@@ -218,9 +218,10 @@ def status_page() -> None:
     c3.metric("Media indexed", f"{o['indexed']} / {o['catalog_media']}")
     c4.metric("Failed", o["failed"])
     st.progress(min(1.0, o["indexed"] / max(1, o["catalog_media"])), text="indexing progress of the current model")
-    st.subheader("Per modality and split (media)")
-    st.dataframe([{"modality": k, "media": v} for k, v in o["by_modality"].items()]
-                 + [{"split": k, "media": v} for k, v in o["by_split"].items()], hide_index=True)
+    st.subheader("Media per modality and per split")
+    left, right = st.columns(2)  # two tables: one list of both would leave every other cell empty
+    left.dataframe([{"modality": k, "media": v} for k, v in o["by_modality"].items()], hide_index=True)
+    right.dataframe([{"split": k, "media": v} for k, v in o["by_split"].items()], hide_index=True)
     st.subheader("Collections")
     st.dataframe(o["collections"], hide_index=True)
     st.subheader("Recorded failures")

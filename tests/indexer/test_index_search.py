@@ -286,3 +286,5 @@ def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monk
     assert runner.invoke(app, ["search", "x", "--trait", "activity=sleepy"]).exit_code == 2
     assert runner.invoke(app, ["search", "--audio", "/nonexistent.wav"]).exit_code == 2
     assert runner.invoke(app, ["traits"]).exit_code == 2
+    heading = runner.invoke(app, ["traits", "--species", "Gray Treefrog"]).output.splitlines()[0]
+    assert heading.count("Hyla versicolor") == 1, heading  # "species Hyla versicolor", not said twice

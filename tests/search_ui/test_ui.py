@@ -171,6 +171,10 @@ def test_index_status_page(app_env: None, data_dir: Path) -> None:
         with cat.sessions() as s:
             windows = sum(s.scalars(select(IndexEntry.points).where(IndexEntry.status == "indexed")))
     assert metrics["Media indexed"] == f"{n} / {n}" and int(metrics["Points"]) == windows
+    tables = {tuple(df.value.columns): df.value for df in at.dataframe}
+    by_modality, by_split = tables[("modality", "media")], tables[("split", "media")]
+    assert not by_modality.isna().any().any() and not by_split.isna().any().any()
+    assert set(by_modality["modality"]) == {"audio", "image"} and len(by_split) >= 2
 
 
 # ---------------------------------------------------------------- a real browser

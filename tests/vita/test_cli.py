@@ -50,7 +50,10 @@ def test_clean_ingest_exits_zero_and_unknown_species_is_an_error(env: Path) -> N
     root = env / "ok"
     root.mkdir()
     write_csv(root / "metadata.csv", good_corpus(root))
-    assert runner.invoke(app, ["ingest", "folder", str(root)]).exit_code == 0
+    done = runner.invoke(app, ["ingest", "folder", str(root)])
+    assert done.exit_code == 0 and "ingest folder (run 1)\n" in done.output  # the title on one line
+    owl = runner.invoke(app, ["catalog", "species", "Strix varia"])
+    assert owl.exit_code == 0 and "cc-by-nc " in owl.output  # the licence whole, not cut at a hyphen
     missing = runner.invoke(app, ["catalog", "species", "Hyla versicolr"])
     assert missing.exit_code == 2 and "did you mean" in missing.output and "Hyla versicolor" in missing.output
     assert runner.invoke(app, ["ingest", "folder", str(env / "nope")]).exit_code == 2

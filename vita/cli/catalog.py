@@ -82,6 +82,7 @@ def catalog_species(
         t.add_row(cat_key, ", ".join(v[0] for v in values), ", ".join(sorted({v[1] for v in values})))
     console.print(t)
     m = Table("id", "kind", "split", "size", "licence", "rights holder", "source id", title=f"{len(card.media)} media")
+    m.columns[4].no_wrap = True  # 'cc-by-nc-sa' whole, never 'cc-by-' over 'nc-sa'
     for row in card.media:
         m.add_row(str(row.id), row.kind, row.split or "", row.size, row.license or "?", row.rights_holder or "",
                   f"{row.source}:{row.source_id}")

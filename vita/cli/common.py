@@ -126,6 +126,16 @@ def default_model(model: str | None, preset: str) -> str:
     return str(path)
 
 
+def summary(title: str, rows: list[tuple[str, object]]) -> None:
+    """A run's summary: its title on a line of its own (a table title wraps to the table's width,
+    "ingest folder (run / 1)"), then the counts."""
+    console.print(f"[bold]{escape(title)}[/bold]")
+    t = Table(show_header=False)
+    for k, v in rows:
+        t.add_row(k, str(v))
+    console.print(t)
+
+
 # ---------------------------------------------------------------- options declared once
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from catalog.ingest import IngestReport
 from catalog.models import MediaKind
 from catalog.sources.base import MediaRecord, Source
-from vita.cli.common import console, fail, open_catalog, print_failures, settings, typer_app
+from vita.cli.common import fail, open_catalog, print_failures, settings, summary, typer_app
 from vita.cli.common import progress_bars as _bars
 
 app = typer_app("Add taxa, traits and media to the catalog.")
@@ -44,10 +43,8 @@ def ingest(source: Source, expected: int | None = None) -> IngestReport:
 
 
 def print_report(r: IngestReport) -> None:
-    t = Table(title=f"ingest {r.source} (run {r.run_id})", show_header=False)
-    for k in ("taxa", "traits", "added", "skipped", "duplicates", "failed"):
-        t.add_row(k, str(getattr(r, k)))
-    console.print(t)
+    summary(f"ingest {r.source} (run {r.run_id})",
+            [(k, getattr(r, k)) for k in ("taxa", "traits", "added", "skipped", "duplicates", "failed")])
     if r.failures:
         print_failures(r.failures, r.failed, "vita catalog failures")
 

@@ -27,6 +27,7 @@ from vita.cli.common import (
     print_failures,
     progress_bars,
     settings,
+    summary,
 )
 
 if TYPE_CHECKING:
@@ -44,11 +45,9 @@ def index(model: str | None = None, preset: str = "tiny", workers: int | None = 
         report = run_index(cat, s.index_config(workers), default_model(model, preset), preset=preset,
                            progress=lambda done, total: update("index", done, total),
                            **options)  # type: ignore[arg-type]  # options are run_index's keywords
-    t = Table(show_header=False, title=f"index {report.media_collection}")
-    for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched"):
-        t.add_row(k, str(getattr(report, k)))
-    t.add_row("seconds", f"{report.seconds:.1f}")
-    console.print(t)
+    summary(f"index {report.media_collection}",
+            [*((k, getattr(report, k)) for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched")),
+             ("seconds", f"{report.seconds:.1f}")])
     if report.failures:
         print_failures(report.failures, report.failed, "vita catalog failures --source index")
     return report
@@ -109,6 +108,7 @@ def print_response(resp: SearchResponse) -> None:
                       + (f"; embedded: {resp.embedded_text!r}" if resp.embedded_text else ""))
     t = Table("score", "kind", "species / taxon", "common name", "family", "at", "licence", "rights holder", "media",
               title=f"{len(resp.results)} results ({resp.target.value})")
+    t.columns[6].no_wrap = True  # the licence whole
     for r in resp.results:
         at = f"{r.offset_s:.0f} s" if r.offset_s is not None and r.modality == "audio" else ""
         t.add_row(f"{r.score:.3f}", r.modality if not r.rank else f"{r.rank}", r.species or r.name or "",
@@ -174,7 +174,8 @@ def traits_cmd(
     if as_json:
         emit_json(asdict(report))
         return
-    console.print(f"[bold]{report.query}[/bold]" + (f"  species: {report.species}" if report.species else ""))
+    named = report.species and report.species not in report.query  # "species Hyla versicolor" names it already
+    console.print(f"[bold]{report.query}[/bold]" + (f"  species: {report.species}" if named else ""))
     if report.nearest_species:
         console.print("nearest species: " + ", ".join(f"{sp} ({s:.2f})" for sp, s in report.nearest_species[:5]))
     t = Table("trait", "known", "probes", "nearest species vote", title="traits")
