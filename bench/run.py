@@ -274,7 +274,7 @@ def stage0_of(model: Path) -> Path:
 
 
 def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print,
-                 progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[..., None] | None = None) -> dict[str, Any]:
     from bench.zeroshot import ABLATION, AblationPlan, rows_json, train_variant, zero_shot
     from encoders.factory import create_encoder
     from indexer.models import describe_model
@@ -480,7 +480,7 @@ def speed_plot(data: dict[str, Any], path: Path) -> None:
 
 def run_suites(cat: Catalog, cfg: BenchConfig, suite: Suite, run: BenchRun, scratch: ScratchIndex,
                server: StoreConfig | None = None, log: Log = print,
-               progress: Callable[[str, int, int], None] | None = None) -> list[tuple[str, Path]]:
+               progress: Callable[..., None] | None = None) -> list[tuple[str, Path]]:
     """One suite, or all of them in order; returns (suite, Markdown file) of what was written."""
     if suite is Suite.REAL:
         raise ConfigError("the real-media suite runs through bench.real.run_real (`vita bench real`)")

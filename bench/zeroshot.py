@@ -104,7 +104,7 @@ class AblationPlan:
 
 
 def train_variant(catalog: Any, plan: AblationPlan, variant: str,
-                  progress: Callable[[str, int, int], None] | None = None) -> Path:
+                  progress: Callable[..., None] | None = None) -> Path:
     """Stage 1 (then stage 2 when the plan asks) for one variant with the tiny recipe's settings;
     resumes (and so skips) a finished run. Returns the last checkpoint: every variant gets the
     same budget, none is picked by a validation metric that favours its own prompt type."""

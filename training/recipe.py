@@ -46,7 +46,7 @@ class RecipeResult:
 
 def run_recipe(catalog: Catalog, base: TrainConfig, runs_dir: Path, models_dir: Path, name: str,
                stages: list[int] | None = None,
-               progress: Callable[[str, int, int], None] | None = None) -> RecipeResult:
+               progress: Callable[..., None] | None = None) -> RecipeResult:
     plan = PLANS.get(base.preset, BIOVITA_STAGES)
     chosen = stages or sorted(plan)
     results: dict[int, TrainResult] = {}

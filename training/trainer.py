@@ -264,7 +264,11 @@ def _loss(run: _Run, mine: list[Any], progress: float) -> tuple[torch.Tensor, di
         return stage2_loss(a.float(), v.float(), t.float(), scale, lam, labels)
 
 
-def _epoch(run: _Run, epoch: int, progress: Callable[[str, int, int], None] | None) -> dict[str, Any]:
+#: progress(label, done, total, note): the epoch's steps, with the running mean loss as the note
+ProgressFn = Callable[..., None]
+
+
+def _epoch(run: _Run, epoch: int, progress: ProgressFn | None) -> dict[str, Any]:
     """One epoch of optimizer steps; returns its record (mean loss parts, temperature, time)."""
     cfg, rank, world = run.cfg, run.rank, run.world
     run.rng.seed(cfg.seed * 1000 + epoch)
@@ -295,7 +299,8 @@ def _epoch(run: _Run, epoch: int, progress: Callable[[str, int, int], None] | No
         for k, v_ in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v_)
         if progress is not None and rank == 0:
-            progress(f"stage {cfg.stage} epoch {epoch + 1}/{cfg.epochs}", i + 1, len(groups))
+            progress(f"stage {cfg.stage} epoch {epoch + 1}/{cfg.epochs}", i + 1, len(groups),
+                     f"loss {sums['loss'] / (i + 1):.4f}")
     return {"stage": cfg.stage, "epoch": epoch + 1, "steps": run.state["step"], "seconds": round(time.time() - t0, 1),
             "temperature": round(1 / run.model.logit_scale.exp().item(), 4),
             **{k: round(v_ / max(1, len(groups)), 4) for k, v_ in sums.items()}}
@@ -322,7 +327,7 @@ def _finish_epoch(run: _Run, epoch: int, record: dict[str, Any]) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
-def train(catalog: Catalog, cfg: TrainConfig, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+def train(catalog: Catalog, cfg: TrainConfig, progress: ProgressFn | None = None) -> TrainResult:
     """Run (or resume) one stage: prepare, then per epoch the steps and, on rank 0, validation
     and checkpoints."""
     run = _prepare(catalog, cfg)

@@ -76,3 +76,29 @@ def test_the_cli_starts_without_the_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_progress_in_a_log_is_lines_with_a_heartbeat() -> None:
+    """Output to a file or a pipe gets plain lines: a label's start, a line every `every` seconds
+    while it runs (a slow step included), and its end."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from vita.cli.common import progress_bars
+
+    buf = io.StringIO()
+    out = Console(file=buf, force_terminal=False, width=200)
+    with progress_bars(out=out, every=0.05) as update:
+        update("ingest demo", 0, 40)
+        update("ingest demo", 10, 40)
+        deadline = time.monotonic() + 30
+        while buf.getvalue().count("ingest demo: 10/40") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)  # no update for a while: the heartbeat still writes
+        update("ingest demo", 40, 40)
+        update("ingest demo", 40, 40)
+    lines = buf.getvalue().splitlines()
+    assert lines[0].startswith("ingest demo: 0/40 (0%)")
+    assert sum(x.startswith("ingest demo: 10/40 (25%)") and "ETA" in x for x in lines) >= 2
+    assert [x for x in lines if x.startswith("ingest demo: 40/40")] == [lines[-1]]  # the end, once

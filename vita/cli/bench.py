@@ -93,7 +93,7 @@ def bench_cmd(
     bench_run = BenchRun(out, run) if run else BenchRun(out)
     with open_catalog() as cat, progress_bars(transient=True) as update:
         written = run_suites(cat, cfg, suite, bench_run, scratch_index, s.store_config(), err.print,
-                             lambda label, done, total: update(label, done, total))
+                             update)
     for name, md in written:
         console.rule(f"{name}: {md}")
         console.print(md.read_text(), markup=False, highlight=False)

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +24,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -77,12 +87,68 @@ def emit_json(obj: Any) -> None:
     console.print_json(json.dumps(obj, default=str))
 
 
+HEARTBEAT_S = 30.0  # a log or a pipe gets a progress line at least this often
+
+
+class _Lines:
+    """Progress as plain lines, for output that is a file or a pipe (`make demo > log`, CI):
+    each label's first and last state and, while any is unfinished, a line every `every` s
+    (a bar redrawn in place would show nothing there until the end)."""
+
+    def __init__(self, out: Console, every: float) -> None:
+        self.out, self.every = out, every
+        self.state: dict[str, tuple[int, int | None, str, float]] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def line(self, label: str) -> None:
+        done, total, note, start = self.state[label]
+        elapsed = time.monotonic() - start
+        eta = f", ETA {elapsed * (total - done) / done:.0f} s" if total and 0 < done < total else ""
+        share = f" ({100 * done / total:.0f}%)" if total else ""
+        self.out.print(f"{label}: {done}/{total if total is not None else '?'}{share}, {elapsed:.0f} s{eta}"
+                       + (f"  {note}" if note else ""), markup=False, highlight=False)
+
+    def update(self, label: str, done: int, total: int | None, note: str = "") -> None:
+        with self.lock:
+            new = label not in self.state
+            start = time.monotonic() if new else self.state[label][3]
+            finished = total is not None and done >= total
+            was_finished = not new and self.state[label][1] is not None and self.state[label][0] >= (self.state[label][1] or 0)
+            self.state[label] = (done, total, note, start)
+            if new or (finished and not was_finished):
+                self.line(label)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.every):
+            with self.lock:
+                for label, (done, total, _, _) in self.state.items():
+                    if total is None or done < total:
+                        self.line(label)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
 @contextmanager
-def progress_bars(transient: bool = False) -> Iterator[Callable[..., None]]:
-    """One bar per label: `update(label, done, total)`; the one progress set-up of every command."""
+def progress_bars(transient: bool = False, out: Console | None = None,
+                  every: float = HEARTBEAT_S) -> Iterator[Callable[..., None]]:
+    """One bar per label: `update(label, done, total)`; the one progress set-up of every command.
+    In a terminal: rich bars with ETA; in a file or a pipe: lines, at least one every `every` s."""
+    out = out or err
+    if not out.is_terminal:
+        lines = _Lines(out, every)
+        try:
+            yield lines.update
+        finally:
+            lines.close()
+        return
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[note]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=err, transient=transient) as bar:
+               TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=out, transient=transient) as bar:
         tasks: dict[str, Any] = {}
 
         def update(label: str, done: int, total: int | None, note: str = "") -> None:

@@ -34,7 +34,7 @@ def train(preset: Preset = Preset.TINY, name: str | None = None, stages: list[in
     base = TrainConfig(preset=preset.value, **overrides)  # type: ignore[arg-type]  # overrides are TrainConfig fields
     with open_catalog() as cat, progress_bars() as update:
         result = run_recipe(cat, base, s.data_dir / "runs", s.models_dir, name or preset.value, stages,
-                            lambda label, done, total: update(label, done, total))
+                            update)
     t = Table("stage", "epochs", "loss", "val A2T top-1", "val A2T top-5", "seconds", title="training")
     for st, r in result.stages.items():
         h = r.history[-1] if r.history else {}
