@@ -102,3 +102,19 @@ def test_progress_in_a_log_is_lines_with_a_heartbeat() -> None:
     assert lines[0].startswith("ingest demo: 0/40 (0%)")
     assert sum(x.startswith("ingest demo: 10/40 (25%)") and "ETA" in x for x in lines) >= 2
     assert [x for x in lines if x.startswith("ingest demo: 40/40")] == [lines[-1]]  # the end, once
+
+
+def test_serve_starts_before_anything_is_indexed(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vita serve` with no index hands over to Streamlit all the same (the pages explain what to do)."""
+    import os
+
+    started: list[list[str]] = []
+
+    def execve(path: str, argv: list[str], environ: dict[str, str]) -> None:
+        started.append(argv)
+
+    monkeypatch.setattr(os, "execve", execve)
+    result = runner.invoke(app, ["serve", "--port", "8599"])
+    assert result.exit_code == 0, result.output
+    assert "nothing indexed yet" in result.output and started and "streamlit" in started[0]
+    assert started[0][started[0].index("--server.port") + 1] == "8599"

@@ -22,6 +22,7 @@ from vita.cli.common import (
     console,
     default_model,
     emit_json,
+    err,
     fail,
     open_catalog,
     print_failures,
@@ -198,8 +199,9 @@ def serve_cmd(
     from search_ui.state import MAX_UPLOAD_MB
 
     s = settings()
-    if not (s.index_dir / "aliases.json").exists() and not s.qdrant_url:
-        raise fail(f"no index in {s.index_dir}; run `vita index` first")
+    if not (s.index_dir / "aliases.json").exists() and not s.qdrant_url:  # start anyway: the pages say what to do
+        err.print(f"[yellow]nothing indexed yet in {s.index_dir}[/yellow]: the UI opens and shows how to build "
+                  "the index (`vita index`); reload it afterwards")
     script = Path(__file__).resolve().parents[2] / "search_ui" / "app.py"
     console.print(f"VITA Search UI: [bold]http://{host}:{port}[/bold] (Ctrl-C stops it)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", host, "--server.port",
