@@ -12,8 +12,16 @@ import streamlit as st
 from search_ui import pages
 
 st.set_page_config(page_title="VITA Search", page_icon="🐸", layout="wide")
+
+
+def search_at_its_address() -> None:
+    """The search page at /search too: Streamlit serves the default page at / only."""
+    pages.search_page()
+
+
 nav = st.navigation([
-    st.Page(pages.search_page, title="Search", url_path="search", default=True),
+    st.Page(pages.search_page, title="Search", default=True),
+    st.Page(search_at_its_address, title="Search", url_path="search", visibility="hidden"),
     st.Page(pages.browse_page, title="Browse", url_path="browse"),
     st.Page(pages.traits_page, title="Trait lookup", url_path="traits"),
     st.Page(pages.species_page, title="Species", url_path="species"),

@@ -19,6 +19,7 @@ TIMEOUT_MS = 120_000
 
 @dataclass
 class Seen:
+    direct_text: str  # /search opened directly
     search_text: str
     search_audio: int
     photo_audio: int
@@ -42,6 +43,10 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=FLAGS,
                                                    viewport={"width": 1400, "height": 1000})
         pg = ctx.new_page()
+        pg.goto(url + "/search")  # every page has its own address, the default one too
+        pg.get_by_placeholder("nocturnal Hylidae calls", exact=False).wait_for(timeout=TIMEOUT_MS)
+        _idle(pg)
+        direct = pg.inner_text("body")
         pg.goto(url + "/")
         box = pg.get_by_placeholder("nocturnal Hylidae calls", exact=False)
         box.wait_for(timeout=TIMEOUT_MS)
@@ -69,7 +74,7 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         cards = pg.locator('[data-testid="stImage"]').count()  # one per card: the spectrogram or the photo
         pg.screenshot(path=str(out / "ui-browse.png"))
         ctx.close()
-    return Seen(search_text, search_audio, photo_audio, photo_text, browse_text, cards)
+    return Seen(direct, search_text, search_audio, photo_audio, photo_text, browse_text, cards)
 
 
 if __name__ == "__main__":

@@ -227,6 +227,7 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         photo = Path(s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id)))
     seen = walk(server, ARTIFACTS, photo, family="Hylidae")
+    assert "Page not found" not in seen.direct_text and "Describe what you are looking for" in seen.direct_text
     # every result the page counts has its player, and the first search found something
     assert seen.search_audio == _count(seen.search_text) >= 1
     assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
