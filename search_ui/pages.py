@@ -174,7 +174,7 @@ def traits_page() -> None:
     except (QueryError, SpeciesNotFound) as exc:
         st.error(str(exc))
         return
-    st.subheader(report.query)
+    st.subheader(md(Path(report.query).name if audio is not None or image is not None else report.query))
     _trait_table(report)
     if report.nearest_species:
         st.text("nearest species: " + ", ".join(f"{sp} ({s:.2f})" for sp, s in report.nearest_species[:5]))

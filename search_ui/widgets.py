@@ -4,6 +4,7 @@ source, date. Their options are facets of the index, so only values that exist a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from pathlib import Path
 
@@ -52,7 +53,14 @@ def upload(label: str, types: list[str], key: str) -> Path | None:
     if f.size > MAX_UPLOAD_MB * 1024 * 1024:
         st.error(f"{f.name}: larger than {MAX_UPLOAD_MB} MB")
         return None
-    suffix = Path(f.name).suffix.lower()
-    tmp = Path(tempfile.mkdtemp(prefix="vita-upload-")) / f"upload{suffix}"
-    tmp.write_bytes(f.getbuffer())
-    return tmp
+    return save_upload(f.name, bytes(f.getbuffer()))
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """The upload in a fresh temporary directory under its own name (made safe), so that what
+    the pages show about it ("frog.wav") is the name the user knows, not 'upload.wav'."""
+    suffix = Path(name).suffix.lower()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or "upload"
+    path = Path(tempfile.mkdtemp(prefix="vita-upload-")) / f"{stem}{suffix}"
+    path.write_bytes(data)
+    return path

@@ -251,3 +251,13 @@ def _count(page_text: str) -> int:
     m = re.search(r"(\d+) results · audio", page_text)
     assert m, page_text[:500]
     return int(m.group(1))
+
+
+def test_an_upload_keeps_its_name() -> None:
+    """What the pages say about an uploaded file is the name the user gave it, made safe."""
+    from search_ui.widgets import save_upload
+
+    frog = save_upload("Gray treefrog (night).WAV", b"RIFF....")
+    assert frog.name == "Gray_treefrog_night.wav" and frog.read_bytes() == b"RIFF...."
+    assert save_upload("../../etc/passwd.png", b"x").name == "passwd.png"
+    assert save_upload("???.ogg", b"x").name == "upload.ogg"
