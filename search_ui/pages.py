@@ -143,11 +143,11 @@ def browse_page() -> None:
 
 def _trait_table(report: TraitReport) -> None:
     rows = []
-    for c in CATEGORIES:
-        rows.append({"trait": c.title, "known": ", ".join(report.known.get(c.key, [])),
-                     "probes": ", ".join(f"{lab} {p:.2f}" for lab, p in report.probes.get(c.key, [])[:2]),
+    for c in CATEGORIES:  # an unknown value is "-", never a blank cell (a blank row reads as a bug)
+        rows.append({"trait": c.title, "known": ", ".join(report.known.get(c.key, [])) or "-",
+                     "probes": ", ".join(f"{lab} {p:.2f}" for lab, p in report.probes.get(c.key, [])[:2]) or "-",
                      "nearest species vote": ", ".join(f"{lab} {p:.2f}"
-                                                       for lab, p in report.neighbours.get(c.key, [])[:2])})
+                                                       for lab, p in report.neighbours.get(c.key, [])[:2]) or "-"})
     st.dataframe(rows, hide_index=True, use_container_width=True)
 
 

@@ -155,6 +155,7 @@ def test_trait_lookup_and_species_pages(app_env: None) -> None:
     table = at.dataframe[0].value
     known = dict(zip(table["trait"], table["known"]))
     assert known["Activity pattern"] == "nocturnal" and known["Habitat"]
+    assert all(str(v).strip() for col in table.columns for v in table[col])  # "-", never a blank cell
     sp = page("species_page")
     sp.selectbox(key="sp").select("Hyla versicolor").run()
     assert any("Hyla versicolor" in h.value for h in sp.header)
