@@ -85,24 +85,36 @@ def search_page() -> None:
 
 
 def _what_is_this(cat: Catalog, searcher: Searcher, path: Path) -> None:
-    """The identify panel over an uploaded sound or photo: the model's own head (field: BirdNET,
-    ImageNet) and the nearest indexed species, each with names, family and a score."""
+    """The identify panel over an uploaded sound or photo: the query itself (its photo, or a
+    player), the model's own head (field: BirdNET, ImageNet) and the nearest indexed species."""
+    with st.expander("What is this?", expanded=True), st.spinner("Identifying ..."):
+        query, answers = st.columns([1, 4])
+        with query:
+            st.caption(md(path.name))
+            if path.suffix.lower().lstrip(".") in AUDIO_TYPES:
+                st.audio(str(path))
+            else:
+                st.image(str(path), use_container_width=True)
+        with answers:
+            _answers(cat, searcher, path)
+
+
+def _answers(cat: Catalog, searcher: Searcher, path: Path) -> None:
     from indexer.identify import identify
 
-    with st.expander("What is this?", expanded=True), st.spinner("Identifying ..."):
-        try:
-            result = identify(cat, path, searcher=searcher)
-        except QueryError as exc:
-            st.error(str(exc))
-            return
-        cols = st.columns(2)
-        for col, title, guesses in ((cols[0], f"{result.head or 'no classifier'}", result.overall),
-                                    (cols[1], "nearest indexed species", result.nearest)):
-            col.caption(md(title))
-            col.dataframe([{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
-                            "score": g.score} for g in guesses], hide_index=True, use_container_width=True)
-        for note in result.notes:
-            st.caption(md(note))
+    try:
+        result = identify(cat, path, searcher=searcher)
+    except QueryError as exc:
+        st.error(str(exc))
+        return
+    cols = st.columns(2)
+    for col, title, guesses in ((cols[0], f"{result.head or 'no classifier'}", result.overall),
+                                (cols[1], "nearest indexed species", result.nearest)):
+        col.caption(md(title))
+        col.dataframe([{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
+                        "score": g.score} for g in guesses], hide_index=True, use_container_width=True)
+    for note in result.notes:
+        st.caption(md(note))
 
 
 def _chips(resp: object) -> None:

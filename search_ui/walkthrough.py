@@ -23,6 +23,7 @@ class Seen:
     search_text: str
     search_audio: int
     photo_audio: int
+    photo_images: int
     photo_text: str
     browse_text: str
     browse_cards: int
@@ -65,6 +66,7 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         pg.get_by_text("results · audio").wait_for(timeout=TIMEOUT_MS)
         _idle(pg)
         photo_text, photo_audio = pg.inner_text("body"), pg.locator("audio").count()
+        photo_images = pg.locator('[data-testid="stImage"]').count()  # the query's photo + a spectrogram per card
         pg.screenshot(path=str(out / "ui-photo-to-sounds.png"))
 
         pg.goto(f"{url}/browse?family={family}")
@@ -74,7 +76,7 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         cards = pg.locator('[data-testid="stImage"]').count()  # one per card: the spectrogram or the photo
         pg.screenshot(path=str(out / "ui-browse.png"))
         ctx.close()
-    return Seen(direct, search_text, search_audio, photo_audio, photo_text, browse_text, cards)
+    return Seen(direct, search_text, search_audio, photo_audio, photo_images, photo_text, browse_text, cards)
 
 
 if __name__ == "__main__":

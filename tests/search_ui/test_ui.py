@@ -234,6 +234,7 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
     assert "Ranidae" not in seen.search_text  # only the filtered family's cards
     assert seen.photo_audio == _count(seen.photo_text) >= 1
+    assert seen.photo_images == seen.photo_audio + 1  # the query's photo above, a spectrogram on every card
     # the identify panel over the uploaded photo: the tiny model has no classifier, so the nearest species answer
     assert "What is this?" in seen.photo_text and "nearest indexed species" in seen.photo_text
     assert "has no image classifier" in seen.photo_text
