@@ -110,9 +110,9 @@ def retrieval_rows(items: list[BenchItem], embedded: dict[str, Embedded | None])
 
 def identification(cat: Catalog, items: list[BenchItem], model: Any) -> list[IdRow]:
     """Top-1/top-5 of the field preset's heads on the files whose species they can name."""
-    from indexer.identify import _Names, identify
+    from indexer.identify import SpeciesNames, identify
 
-    names = _Names(cat)
+    names = SpeciesNames(cat)
     audio_known = {lab.scientific for lab in model.audio_labels}
     from encoders.towers.imagenet_species import species_of
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.decode import inspect, load_audio, load_image
+from catalog.decode import load_audio, load_image
 from catalog.errors import ConfigError
 from catalog.models import MediaKind
 from catalog.queries import SpeciesNotFound
@@ -62,7 +62,7 @@ def _kind(path: Path) -> MediaKind:
     return MediaKind.AUDIO if path.suffix.lower() in AUDIO_SUFFIXES else MediaKind.IMAGE
 
 
-class _Names:
+class SpeciesNames:
     """Catalog lookups by scientific, then common name, remembered per call."""
 
     def __init__(self, catalog: Catalog) -> None:
@@ -90,7 +90,7 @@ class _Names:
                      {cat: [v[0] for v in values] for cat, values in card.traits.items()})
 
 
-def _top(probs: np.ndarray, labels: list[tuple[str, str | None]], names: _Names, k: int) -> list[Guess]:
+def _top(probs: np.ndarray, labels: list[tuple[str, str | None]], names: SpeciesNames, k: int) -> list[Guess]:
     order = np.argsort(-probs)[:k]
     return [names.guess(labels[i][0], labels[i][1], float(probs[i])) for i in order if probs[i] > 0]
 
@@ -105,15 +105,12 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
         if searcher is None:
             raise ConfigError("identify needs a model or an index to search")
         model = searcher.model
+    from indexer.search.query import check_upload
+
     kind = _kind(path)
-    try:
-        inspect(path, kind, catalog.limits)
-    except FileNotFoundError:
-        raise QueryError(f"{path}: no such file") from None
-    except Exception as exc:  # MediaError: the reason the file is refused
-        raise QueryError(f"{path}: {getattr(exc, 'stage', 'decode')}: {getattr(exc, 'reason', exc)}") from None
+    check_upload(path, kind, catalog.limits)
     out = Identification(path.name, kind.value, None)
-    names = _Names(catalog)
+    names = SpeciesNames(catalog)
     if (lat is None) != (lon is None):
         raise QueryError("give both --lat and --lon, or neither")
     if kind is MediaKind.AUDIO:
@@ -131,7 +128,7 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
     return out
 
 
-def _audio_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Identification,
+def _audio_head(model: Any, path: Path, catalog: Catalog, names: SpeciesNames, out: Identification,
                 lat: float | None, lon: float | None, date: dt.date | None, k: int) -> None:
     if not hasattr(model, "audio_head"):
         out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
@@ -157,7 +154,7 @@ def _audio_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Id
     out.overall = _top(probs.max(axis=0), labels, names, k)  # present if any window hears it
 
 
-def _image_head(model: Any, path: Path, catalog: Catalog, names: _Names, out: Identification, k: int) -> None:
+def _image_head(model: Any, path: Path, catalog: Catalog, names: SpeciesNames, out: Identification, k: int) -> None:
     if not hasattr(model, "image_head"):
         out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
         return

@@ -103,9 +103,15 @@ class QueryEncoder:
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
     def _check(self, path: Path, kind: MediaKind) -> None:
-        try:
-            inspect(Path(path), kind, self.catalog.limits)
-        except MediaError as exc:
-            raise QueryError(f"{path}: {exc.stage}: {exc.reason}") from None
-        except FileNotFoundError:
-            raise QueryError(f"{path}: no such file") from None
+        check_upload(path, kind, self.catalog.limits)
+
+
+def check_upload(path: Path, kind: MediaKind, limits: Any) -> None:
+    """A query file is checked like ingest input (size, format, length, silence); a refusal is a
+    QueryError naming the file and the reason."""
+    try:
+        inspect(Path(path), kind, limits)
+    except MediaError as exc:
+        raise QueryError(f"{path}: {exc.stage}: {exc.reason}") from None
+    except FileNotFoundError:
+        raise QueryError(f"{path}: no such file") from None
