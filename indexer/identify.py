@@ -114,7 +114,7 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
     if (lat is None) != (lon is None):
         raise QueryError("give both --lat and --lon, or neither")
     if kind is MediaKind.AUDIO:
-        _audio_head(model, path, catalog, names, out, lat, lon, date, k)
+        _audio_head(model, path, names, out, lat, lon, date, k)
     else:
         _image_head(model, path, catalog, names, out, k)
     if searcher is not None:
@@ -128,7 +128,7 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
     return out
 
 
-def _audio_head(model: Any, path: Path, catalog: Catalog, names: SpeciesNames, out: Identification,
+def _audio_head(model: Any, path: Path, names: SpeciesNames, out: Identification,
                 lat: float | None, lon: float | None, date: dt.date | None, k: int) -> None:
     if not hasattr(model, "audio_head"):
         out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
