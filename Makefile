@@ -9,7 +9,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # where the real-media tests find GCompris's .deb (fetched by name, never committed)
 DEB_CACHE ?= $(HOME)/.cache/vita/debs
 
-.PHONY: demo test test-quick lint setup services clean
+.PHONY: demo test test-quick lint setup services clean tiny-checkpoint
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 # PostgreSQL (tests on both databases) and Redis (the production broker's tests): start each
 # if it is installed but down, install it with apt-get if it is missing; Debian's chromium for
-# the UI's end-to-end test.
+# the UI's end-to-end test; Debian's docker-compose to check docker-compose.yml (no engine needed).
 services:
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then \
@@ -42,11 +42,22 @@ services:
 	fi
 	@ls $(DEB_CACHE)/gcompris-qt-data_*.deb >/dev/null 2>&1 || { echo "fetching gcompris-qt-data (real animal media for the tests)"; \
 	  mkdir -p $(DEB_CACHE) && cd $(DEB_CACHE) && apt-get download -qq gcompris-qt-data; }
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { echo "installing docker-compose (apt-get; the compose file's check)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "installing chromium (apt-get; the UI's browser test)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
 demo: setup
 	$(BIN)/vita demo
+
+# The shipped tiny checkpoint (encoders/pretrained/tiny), made again from scratch: the default demo
+# world in a scratch data dir, the tiny recipe (about 40 minutes on 2 cores), fp16, small-world scores.
+TINY_DATA ?= /tmp/vita-tiny-checkpoint
+tiny-checkpoint: setup
+	rm -rf $(TINY_DATA)
+	$(BIN)/vita --data-dir $(TINY_DATA) ingest demo --size default
+	$(BIN)/vita --data-dir $(TINY_DATA) train --preset tiny
+	$(BIN)/python -m training.ship $(TINY_DATA)/models/tiny
 
 # ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify) and mypy with the pydantic plugin
 lint: setup
@@ -54,7 +65,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup services lint
-	@VITA_TEST_PG_URL=$(PG_URL) VITA_DEB_CACHE=$(DEB_CACHE) VITA_REQUIRE_REAL_MEDIA=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@VITA_TEST_PG_URL=$(PG_URL) VITA_DEB_CACHE=$(DEB_CACHE) VITA_REQUIRE_REAL_MEDIA=1 VITA_REQUIRE_COMPOSE=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ] && ! ls tests/test_*.py >/dev/null 2>&1; then rc=0; fi; exit $$rc
 
 # the quick set for a developer (no world-building, training, worker or browser tests; under 2 minutes)

@@ -1,7 +1,8 @@
 """Speed and memory: what a curator waits for and what a machine must hold.
 
-- indexing: end-to-end clips/s of `vita index` (decode, window, embed, send, store) beside the
-  encoder's forward alone on the same clips, pre-decoded and pre-windowed, in the same batches;
+- indexing: end-to-end media/s of `vita index` (decode, window, embed, send, store), split into
+  start-up, steady state and optimize, beside the model alone (features and forward) on the same
+  media in the same batches with the same threads; the steady rate over that bound is the ratio;
 - query: p50/p95/p99 latency with and without filters at several collection sizes, before and
   after `optimize()` (HNSW), with recall@10 against exact search, on synthetic vectors with a
   taxonomy-like low-rank structure (families of species around shared directions). Two query
@@ -242,39 +243,62 @@ def rss_per_million(builds: list[dict[str, Any]]) -> float | None:
 class IndexRow:
     mode: str  # "vita index, N workers" | "encoder only, N threads"
     workers: int
-    clips: int
+    clips: int  # media items (audio clips and photos)
     windows: int
     seconds: float
     clips_per_s: float
     audio_s_per_s: float
+    #: `vita index` only: start-up (workers, model load, first batch), the steady state after it,
+    #: the final optimize, and the steady rate over the encoder-only bound of the same threads
+    startup_s: float | None = None
+    steady_per_s: float | None = None
+    optimize_s: float | None = None
+    ratio_to_bound: float | None = None
 
 
-def encoder_only(model: Any, paths: list[str], batch_size: int, threads: int) -> IndexRow:
-    """The forward pass alone: clips decoded and windowed beforehand, embedded batch by batch
-    as a worker does (`batch_size` clips per call)."""
+Item = tuple[str, str]  # (kind, path): "audio" or "image"
+
+
+def encoder_only(model: Any, items: list[Item], batch_size: int, threads: int) -> IndexRow:
+    """The model alone (mel features and forward): the same items in the same batches as a worker
+    (`batch_size` media per task, all of a task's windows, then all its photos, through the model);
+    decoding and windowing happen outside the timed part, a batch at a time, so memory stays flat."""
     import torch
 
-    from catalog.decode import load_audio
+    from catalog.decode import load_audio, load_image
     from encoders.audio import sliding_windows
 
     cfg = model.cfg.audio
-    waves = [load_audio(Path(p), cfg.sample_rate)[0] for p in paths]
-    batches = [[w.samples for wave in waves[i:i + batch_size]
-                for w in sliding_windows(wave, cfg.sample_rate, cfg.window_s, cfg.hop_s)]
-               for i in range(0, len(waves), batch_size)]
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    timed, windows, audio_s = 0.0, 0, 0.0
     try:
-        model.embed_audio(batches[0][:2], crop="start")  # warm
-        t0 = time.perf_counter()
-        for b in batches:
-            model.embed_audio(b, crop="start")
-        dt_ = time.perf_counter() - t0
+        for i in range(0, len(items), batch_size):
+            chunk = items[i:i + batch_size]
+            wins, images = [], []
+            for kind, path in chunk:
+                if kind == "audio" and cfg is not None:
+                    wave = load_audio(Path(path), cfg.sample_rate)[0]
+                    audio_s += len(wave) / cfg.sample_rate
+                    wins += [w.samples for w in sliding_windows(wave, cfg.sample_rate, cfg.window_s, cfg.hop_s)]
+                elif kind == "image":
+                    images.append(load_image(Path(path)))
+            if i == 0:  # warm: the first call pays for lazy initialisation
+                if wins:
+                    model.embed_audio(wins[:2], crop="start")
+                if images:
+                    model.embed_image(images[:2])
+            t0 = time.perf_counter()
+            if wins:
+                model.embed_audio(wins, crop="start")
+            if images:
+                model.embed_image(images)
+            timed += time.perf_counter() - t0
+            windows += len(wins) + len(images)
     finally:
         torch.set_num_threads(before)
-    audio_s = sum(len(w) for w in waves) / cfg.sample_rate
-    return IndexRow(f"encoder only, {threads} thread{'s' if threads > 1 else ''}", threads, len(paths),
-                    sum(len(b) for b in batches), round(dt_, 2), round(len(paths) / dt_, 2), round(audio_s / dt_, 1))
+    return IndexRow(f"encoder only, {threads} thread{'s' if threads > 1 else ''}", threads, len(items),
+                    windows, round(timed, 2), round(len(items) / timed, 2), round(audio_s / timed, 1))
 
 
 #: (scratch data dir, corpus) -> the configuration of a throwaway `vita index` on the same catalog
@@ -282,9 +306,10 @@ ScratchIndex = Callable[[Path, str], IndexConfig]
 
 
 def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: list[int], workers: int,
-              batch_size: int, audio_s: float) -> IndexRow:
+              batch_size: int, audio_s: float, bound_per_s: float | None = None) -> IndexRow:
     """`vita index` (its own worker processes, filesystem broker) into a throwaway store and corpus;
-    the catalog rows it writes for that corpus are removed afterwards."""
+    the catalog rows it writes for that corpus are removed afterwards. `bound_per_s`: the
+    encoder-only rate these workers could reach together, for the ratio."""
     from sqlalchemy import delete
 
     from catalog.models import IndexCollection, IndexEntry
@@ -300,9 +325,12 @@ def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: li
                 sess.execute(delete(IndexEntry).where(IndexEntry.collection.like(f"vita-{corpus}-%")))
                 sess.execute(delete(IndexCollection).where(IndexCollection.name.like(f"vita-{corpus}-%")))
                 sess.commit()
+    steady = report.steady_per_s
     return IndexRow(f"vita index, {workers} worker{'s' if workers > 1 else ''}", workers, report.indexed,
                     report.points, round(report.seconds, 2), round(report.indexed / report.seconds, 2),
-                    round(audio_s / report.seconds, 1))
+                    round(audio_s / report.seconds, 1), round(report.startup_s, 2),
+                    round(steady, 2) if steady else None, round(report.optimize_s, 2),
+                    round(steady / bound_per_s, 3) if steady and bound_per_s else None)
 
 
 def rows_json(rows: list[Any]) -> list[dict[str, Any]]:

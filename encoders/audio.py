@@ -68,21 +68,41 @@ def sliding_windows(x: np.ndarray, sr: int, seconds: float, hop_s: float) -> lis
 
 
 class Featurizer:
-    """Waveforms at the preset's rate -> HTS-AT mel input (batch, 1, frames, n_mels)."""
+    """Waveforms at the preset's rate -> HTS-AT mel input (batch, 1, frames, n_mels).
+
+    The same log-mel as transformers' `ClapFeatureExtractor` with `rand_trunc` and `repeatpad`
+    (its Slaney filters, Hann window, centred reflect padding, power dB), computed as one batched
+    `torch.stft` instead of its per-frame numpy loop, which took half of each forward pass on CPU.
+    """
 
     def __init__(self, cfg: AudioConfig) -> None:
         self.cfg = cfg
-        self.extractor = ClapFeatureExtractor(
+        extractor = ClapFeatureExtractor(
             feature_size=cfg.mel.n_mels, sampling_rate=cfg.sample_rate, hop_length=cfg.mel.hop_length,
             max_length_s=cfg.window_s, fft_window_size=cfg.mel.fft_window, frequency_min=cfg.mel.fmin,
             frequency_max=cfg.mel.fmax, truncation="rand_trunc", padding="repeatpad",
         )
-        self.extractor.nb_max_samples = int(round(cfg.window_s * cfg.sample_rate))  # it keeps a float
+        self.samples = int(round(cfg.window_s * cfg.sample_rate))
+        self.mel = torch.from_numpy(np.ascontiguousarray(extractor.mel_filters_slaney.T, np.float32))
+        self.window = torch.hann_window(cfg.mel.fft_window, periodic=True)
+
+    def fit(self, w: np.ndarray) -> np.ndarray:
+        """One window's samples at exactly the window's length: a random crop of a longer clip (as
+        `rand_trunc`), a shorter one repeated whole and zero-padded (as `repeatpad`)."""
+        w, n = _nonempty(w), self.samples
+        if len(w) > n:
+            start = np.random.randint(0, len(w) - n + 1)
+            return w[start:start + n]
+        if len(w) < n:
+            w = np.pad(np.tile(w, n // len(w)), (0, n - (n // len(w)) * len(w)))
+        return w
 
     def __call__(self, waveforms: list[np.ndarray]) -> torch.Tensor:
-        clean = [_nonempty(w) for w in waveforms]
-        out = self.extractor(clean, sampling_rate=self.cfg.sample_rate, return_tensors="pt")
-        return out["input_features"]
+        batch = torch.from_numpy(np.stack([self.fit(w) for w in waveforms]))
+        spec = torch.stft(batch, self.cfg.mel.fft_window, self.cfg.mel.hop_length, window=self.window,
+                          center=True, pad_mode="reflect", return_complex=True).abs().pow(2)
+        mel = torch.clamp(self.mel @ spec, min=1e-10)
+        return (10.0 * torch.log10(mel)).transpose(1, 2).unsqueeze(1).contiguous()
 
 
 def _nonempty(w: np.ndarray) -> np.ndarray:

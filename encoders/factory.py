@@ -29,6 +29,7 @@ from encoders.model import AudioTower, VitaEncoder
 
 VITA_CONFIG = "vita_config.json"
 VITA_WEIGHTS = "model.safetensors"
+PRESET_REF = "preset:"  # 'preset:field': a preset's own offline weights, untrained (field: ConSE adapters)
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
 CLAP_WEIGHTS = "clap_weights.pth"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from catalog.models import IndexEntry, Media, MediaStatus, Taxon, TraitValue
 from catalog.store import record_failure, resolve_failure
 from catalog.traits import keyword
 from encoders.audio import sliding_windows
+from encoders.config import EncoderConfig
 from encoders.model import VitaEncoder
 from indexer.schema import day_number, point_id
 from indexer.store import Point, VectorStore
@@ -49,15 +51,17 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
-        """JSON-safe (Celery's serializer): vectors as base64 float32."""
-        return {"points": [[p.id, base64.b64encode(np.asarray(p.vector, np.float32).tobytes()).decode(), p.payload]
-                           for p in self.points],
+        """JSON-safe (Celery's serializer): all vectors as one base64 float32 matrix, not one string each."""
+        matrix = np.asarray([p.vector for p in self.points], np.float32).reshape(len(self.points), -1)
+        return {"ids": [p.id for p in self.points], "payloads": [p.payload for p in self.points],
+                "dim": matrix.shape[1], "vectors": base64.b64encode(matrix.tobytes()).decode(),
                 "outcomes": [asdict(o) for o in self.outcomes]}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> BatchResult:
-        pts = [Point(pid, np.frombuffer(base64.b64decode(vec), np.float32), payload)
-               for pid, vec, payload in data["points"]]
+        ids = data.get("ids", [])
+        matrix = np.frombuffer(base64.b64decode(data.get("vectors", "")), np.float32).reshape(len(ids), -1)
+        pts = [Point(pid, vec, payload) for pid, vec, payload in zip(ids, matrix, data.get("payloads", []))]
         return cls(pts, [Outcome(**o) for o in data["outcomes"]])
 
 
@@ -90,43 +94,96 @@ def media_payload(m: Media, t: Taxon, traits: list[str]) -> dict[str, Any]:
     return {k: v for k, v in p.items() if v is not None}
 
 
-def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids: list[int]) -> BatchResult:
-    """Decode, window and embed each item; a bad file becomes an outcome with its reason, never an exception."""
+@dataclass
+class _Item:
+    """One media item of a batch on its way through decode -> windows -> vectors."""
+
+    media: Media
+    outcome: Outcome
+    base: dict[str, Any]
+    inputs: list[Any] = field(default_factory=list)  # audio windows' samples, or one image
+    offsets: list[float] = field(default_factory=list)
+    recording_s: float = 0.0
+
+
+def _decode(item: _Item, cfg: EncoderConfig) -> None:
+    """Decode and window one item (in a pool thread: soundfile, soxr and PIL release the GIL)."""
+    m, audio_cfg = item.media, cfg.audio
+    try:
+        if m.kind == "audio":
+            if audio_cfg is None:
+                raise MediaError("embed", f"model {cfg.name} has no audio tower")
+            wave, sr = load_audio(Path(m.path), audio_cfg.sample_rate)
+            if len(wave) == 0 or not np.isfinite(wave).all():
+                raise MediaError("decode", "no finite samples")
+            windows = sliding_windows(wave, sr, audio_cfg.window_s, audio_cfg.hop_s)
+            item.inputs, item.offsets = [w.samples for w in windows], [w.offset_s for w in windows]
+            item.recording_s = len(wave) / sr
+        else:
+            item.inputs, item.offsets = [load_image(Path(m.path))], [0.0]
+    except MediaError as exc:
+        item.outcome.stage, item.outcome.reason = exc.stage, exc.reason
+    except FileNotFoundError:
+        item.outcome.stage, item.outcome.reason = "decode", "file is missing (moved or deleted since ingest)"
+    except Exception as exc:  # not known to be the file's fault: not marked bad for training
+        item.outcome.stage, item.outcome.reason = "embed", f"{type(exc).__name__}: {exc}"
+
+
+def _embed(model: VitaEncoder, kind: str, items: list[_Item]) -> list[np.ndarray]:
+    """All inputs of these items in the model's batches; if a batch fails, item by item, so one
+    bad input costs only its own item (its outcome says why) and the rest keep their vectors."""
+    def run(group: list[_Item]) -> np.ndarray:
+        flat = [x for it in group for x in it.inputs]
+        return model.embed_audio(flat, crop="start") if kind == "audio" else model.embed_image(flat)
+
+    try:
+        vectors = run(items)
+    except Exception:
+        out = []
+        for it in items:
+            try:
+                out.append(run([it]))
+            except Exception as exc:
+                it.outcome.stage, it.outcome.reason = "embed", f"{type(exc).__name__}: {exc}"
+                out.append(np.zeros((0, model.cfg.dim), np.float32))
+        return out
+    return list(np.split(vectors, np.cumsum([len(it.inputs) for it in items])[:-1]))
+
+
+def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids: list[int],
+                decode_threads: int = 2) -> BatchResult:
+    """Decode, window and embed a batch; a bad file becomes an outcome with its reason, never an exception.
+
+    Decoding runs ahead in a small thread pool, and the windows of all the batch's recordings (and
+    all its photos) go through the model together in its own batch size: one forward per item
+    left the model waiting on decode and ran photos one at a time.
+    """
     rows = session.execute(select(Media, Taxon).join(Taxon, Media.taxon_id == Taxon.id)
                            .where(Media.id.in_(media_ids)).order_by(Media.id)).all()
     traits = trait_keywords(session, list({t.id for _, t in rows}))
-    result = BatchResult()
-    audio_cfg = model.cfg.audio
-    for m, t in rows:
-        out = Outcome(m.id, m.path)
-        result.outcomes.append(out)
-        base = media_payload(m, t, traits.get(t.id, []))
-        try:
-            if m.kind == "audio":
-                if audio_cfg is None:
-                    raise MediaError("embed", f"model {model.cfg.name} has no audio tower")
-                wave, sr = load_audio(Path(m.path), audio_cfg.sample_rate)
-                if len(wave) == 0 or not np.isfinite(wave).all():
-                    raise MediaError("decode", "no finite samples")
-                windows = sliding_windows(wave, sr, audio_cfg.window_s, audio_cfg.hop_s)
-                vectors = model.embed_audio([w.samples for w in windows], crop="start")
-                for n, (w, v) in enumerate(zip(windows, vectors)):
-                    length = min(audio_cfg.window_s, len(wave) / sr - w.offset_s)
-                    result.points.append(Point(point_id(m.sha256, w.offset_s, model_key), v,
-                                               {**base, "window": n, "offset_s": round(w.offset_s, 3),
-                                                "duration_s": round(length, 3),
-                                                "recording_s": round(len(wave) / sr, 3)}))
-                out.points = len(windows)
+    items = [_Item(m, Outcome(m.id, m.path), media_payload(m, t, traits.get(t.id, []))) for m, t in rows]
+    with ThreadPoolExecutor(max(1, decode_threads)) as pool:
+        list(pool.map(lambda it: _decode(it, model.cfg), items))
+    result = BatchResult(outcomes=[it.outcome for it in items])
+    for kind in ("audio", "image"):
+        ready = [it for it in items if it.media.kind == kind and it.outcome.ok]
+        if not ready:
+            continue
+        for it, vectors in zip(ready, _embed(model, kind, ready)):
+            if not it.outcome.ok:
+                continue
+            sha = it.media.sha256
+            if kind == "image":
+                result.points.append(Point(point_id(sha, 0.0, model_key), vectors[0], {**it.base, "window": 0}))
             else:
-                vectors = model.embed_image([load_image(Path(m.path))])
-                result.points.append(Point(point_id(m.sha256, 0.0, model_key), vectors[0], {**base, "window": 0}))
-                out.points = 1
-        except MediaError as exc:
-            out.stage, out.reason = exc.stage, exc.reason
-        except FileNotFoundError:
-            out.stage, out.reason = "decode", "file is missing (moved or deleted since ingest)"
-        except Exception as exc:
-            out.stage, out.reason = "embed", f"{type(exc).__name__}: {exc}"
+                window_s = model.cfg.audio.window_s if model.cfg.audio else 0.0
+                for n, (off, v) in enumerate(zip(it.offsets, vectors)):
+                    result.points.append(Point(point_id(sha, off, model_key), v, {
+                        **it.base, "window": n, "offset_s": round(off, 3),
+                        "duration_s": round(min(window_s, it.recording_s - off), 3),
+                        "recording_s": round(it.recording_s, 3)}))
+            it.outcome.points = len(vectors)
+            it.inputs = []  # the samples are no longer needed
     found = {m.id for m, _ in rows}
     result.outcomes += [Outcome(mid, f"media #{mid}", stage="plan", reason="no such media in the catalog")
                         for mid in media_ids if mid not in found]

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from catalog.errors import ConfigError, NotFoundError
 from encoders.config import EncoderConfig, get_config, list_presets
-from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, VITA_CONFIG, VITA_WEIGHTS, create_encoder
+from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, PRESET_REF, VITA_CONFIG, VITA_WEIGHTS, create_encoder
 from encoders.model import VitaEncoder
-
-PRESET_REF = "preset:"  # 'preset:field': a preset's own offline weights, untrained (field: ConSE adapters)
 
 
 def _offline_preset(ref: str) -> EncoderConfig:

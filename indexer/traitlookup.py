@@ -105,9 +105,9 @@ def _vote(searcher: Searcher, vector: np.ndarray, modality: str, exclude: Filter
 
 
 def _probe(searcher: Searcher, vector: np.ndarray, modality: str, report: TraitReport) -> None:
-    from training.probes import TraitProbes
+    from training.probes import TraitProbes, probes_dir
 
-    directory = Path(searcher.model_ref) / f"probes-{modality}"
+    directory = probes_dir(searcher.model_ref, modality)
     if not (directory / "probes.json").is_file():
         report.notes.append(f"no {modality} trait probes next to the model (run `vita train-traits "
                             f"--modality {modality}`)")

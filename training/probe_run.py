@@ -1,5 +1,5 @@
 """`vita train-traits`: embed the training media with a frozen encoder, fit the probes, save them
-next to the encoder (`<model>/probes-<modality>/`)."""
+next to the encoder (`<model>/probes-<modality>/`; `preset:field`: in its cache, see `probes_dir`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from catalog.api import Catalog
 from catalog.errors import ConfigError
 from catalog.models import MediaKind, Split
 from catalog.traits import CATEGORIES, TraitKind
-from encoders.factory import create_encoder
+from encoders.factory import PRESET_REF, create_encoder
 from training.data import MediaCache, examples, species_table
-from training.probes import TraitProbes, fit_probes, species_traits, targets
+from training.probes import TraitProbes, fit_probes, probes_dir, species_traits, targets
 
 
 def embed_items(model: Any, items: list[Any], cache: MediaCache, kind: MediaKind) -> np.ndarray:
@@ -23,9 +23,11 @@ def embed_items(model: Any, items: list[Any], cache: MediaCache, kind: MediaKind
     return model.embed_image([cache.image(e.path) for e in items])
 
 
-def train_trait_probes(catalog: Catalog, checkpoint: Path, modality: str = "audio") -> dict[str, Any]:
+def train_trait_probes(catalog: Catalog, checkpoint: Path | str, modality: str = "audio") -> dict[str, Any]:
     kind = MediaKind(modality)
-    model = create_encoder(checkpoint=checkpoint)
+    text = str(checkpoint)
+    model = (create_encoder(text.removeprefix(PRESET_REF)) if text.startswith(PRESET_REF)
+             else create_encoder(checkpoint=checkpoint))
     with catalog.sessions() as s:
         table = species_table(s)
         items = examples(s, table, kind, [Split.TRAIN])
@@ -36,7 +38,7 @@ def train_trait_probes(catalog: Catalog, checkpoint: Path, modality: str = "audi
     x = embed_items(model, items, cache, kind)
     facts = [facts_by_name[table.names[e.species]] for e in items]
     result = fit_probes(x, facts)
-    out = checkpoint / f"probes-{modality}"
+    out = probes_dir(checkpoint, modality)
     result.probes.save(out, {"modality": modality, "encoder": str(checkpoint), "n_train": len(items)})
     return {"out": str(out), "train": training_scores(result.probes, x, facts)}
 

@@ -22,6 +22,18 @@ from torch import nn
 
 from catalog.models import Taxon, TraitValue
 from catalog.traits import CATEGORIES, TraitKind
+from encoders.factory import PRESET_REF
+
+
+def probes_dir(model_ref: str | Path, modality: str) -> Path:
+    """Where a model's trait probes live: beside its checkpoint, or, for a preset's own weights
+    (`preset:field` has no directory), in that preset's cache beside its label banks."""
+    text = str(model_ref)
+    if text.startswith(PRESET_REF):
+        from encoders.field import cache_dir
+
+        return cache_dir() / f"{text.removeprefix(PRESET_REF)}-probes-{modality}"
+    return Path(model_ref) / f"probes-{modality}"
 
 
 def species_traits(session: Session, names: list[str]) -> dict[str, dict[tuple[str, str], bool]]:

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
-from indexer.store import StoreConfig
+from indexer.store import Cluster, StoreConfig
 from workers.config import BrokerConfig, IndexConfig, WorkerConfig
 
 _LIMITS = Limits()  # the one home of the limit defaults
@@ -59,9 +59,13 @@ class Settings(BaseSettings):
                         description="This catalog's name in collection names (one per corpus + model).")
     qdrant_url: str | None = Field(None, description="Qdrant server; default is the embedded store.")
     qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server.")
+    qdrant_shards: int = Field(1, ge=1, description="shard_number of collections created on a Qdrant cluster.")
+    qdrant_replicas: int = Field(1, ge=1, description="replication_factor of collections created on a Qdrant cluster.")
+    qdrant_write_consistency: int = Field(1, ge=1, description="write_consistency_factor of new collections "
+                                                               "(replicas that must confirm a write).")
     broker_url: str | None = Field(None, description="Celery broker, e.g. redis://127.0.0.1:6379/0; "
                                    "default: a filesystem broker in data_dir (no server).")
-    result_backend: str | None = Field(None, description="Celery results; default: SQLite in data_dir.")
+    result_backend: str | None = Field(None, description="Celery results; default: files in data_dir.")
     workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
 
     # ------------------------------------------------------------ paths
@@ -109,7 +113,8 @@ class Settings(BaseSettings):
 
     def store_config(self) -> StoreConfig:
         key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
-        return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key)
+        return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key,
+                           cluster=Cluster(self.qdrant_shards, self.qdrant_replicas, self.qdrant_write_consistency))
 
     def broker_config(self) -> BrokerConfig:
         return BrokerConfig(folder=(self.data_dir / "broker").resolve(), url=self.broker_url,

@@ -1,7 +1,8 @@
 """The Celery app, made by `make_app` from a `WorkerConfig` (built from the settings at the edge):
 
-- embedded default (no server): kombu's filesystem broker and a SQLite result backend under
-  the data directory; `vita index` starts and stops its own worker processes;
+- embedded default (no server): kombu's filesystem broker and Celery's filesystem result
+  backend under the data directory (a result is one small file: checking one is a stat, where
+  the SQLite backend cost a database session per check); `vita index` starts and stops its own worker processes;
 - production: `VITA_BROKER_URL=redis://...` (and `VITA_RESULT_BACKEND`, default the same Redis).
 
 Tasks are acknowledged late and rejected (requeued) when their worker process dies, so a batch
@@ -10,8 +11,12 @@ whose worker is killed is delivered again; point ids are deterministic, so nothi
 
 from __future__ import annotations
 
-from celery import Celery
+import os
+
+from celery import Celery, uuid
+from celery.backends.filesystem import FilesystemBackend
 from celery.signals import worker_process_init
+from kombu.utils.encoding import ensure_bytes
 
 from workers.config import BrokerConfig, WorkerConfig
 
@@ -23,13 +28,25 @@ def broker_urls(cfg: BrokerConfig, create_dirs: bool = True) -> tuple[str, str, 
         options: dict[str, object] = {"visibility_timeout": 3600}
         return cfg.url, backend, options
     root = cfg.folder
-    queue, control = root / "queue", root / "control"
-    for d in (queue, control) if create_dirs else ():
+    queue, control, results = root / "queue", root / "control", root / "results"
+    for d in (queue, control, results) if create_dirs else ():
         d.mkdir(parents=True, exist_ok=True)
-    backend = cfg.result_backend or f"db+sqlite:///{root / 'results.sqlite'}"
+    backend = cfg.result_backend or f"{AtomicFileBackend.__module__}.{AtomicFileBackend.__name__}+file://{results}"
     # data_folder_in must equal data_folder_out (measured: otherwise nothing is delivered)
     return "filesystem://", backend, {"data_folder_in": str(queue), "data_folder_out": str(queue),
                                       "control_folder": str(control), "polling_interval": 0.1}
+
+
+class AtomicFileBackend(FilesystemBackend):
+    """Celery's filesystem result backend, except that a result file appears whole (written aside,
+    then renamed): the coordinator polling for it never reads half a result."""
+
+    def set(self, key: bytes, value: object) -> None:
+        path = self._filename(key)
+        tmp = path + b".part-" + uuid().encode()
+        with open(tmp, "wb") as fh:
+            fh.write(ensure_bytes(value))
+        os.replace(tmp, path)
 
 
 def make_app(cfg: WorkerConfig, create_dirs: bool = True) -> Celery:

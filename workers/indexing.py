@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,12 @@ from workers.config import IndexConfig
 from workers.tasks import decode_matrix, run_batch
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
+Notice = Callable[[str], None]  # a line for the user (the CLI prints it)
+#: With --no-start-workers, ask who is listening this often while nothing comes back.
+PING_EVERY_S = 20.0
+NO_WORKER_HINT = ("no worker answered on the broker ({broker}); nothing is being indexed. Start one where "
+                  "the media and the catalog can be reached: `celery -A vita.worker worker` (with the same "
+                  "VITA_* settings), or run `vita index` without --no-start-workers; waiting")
 MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
 #: No batch back for this long while batches are out: send them again. Celery requeues a batch whose
 #: worker process dies while running it, but not one whose process dies before the task has started
@@ -56,11 +63,22 @@ class IndexReport:
     taxa_points: int = 0
     redispatched: int = 0
     seconds: float = 0.0
+    #: where the time went: until the first batch was back (worker start, model load, that batch),
+    #: the steady state after it (`steady_items` media in `steady_s`), and the final optimize
+    startup_s: float = 0.0
+    steady_s: float = 0.0
+    steady_items: int = 0
+    optimize_s: float = 0.0
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (file, stage, reason)
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    @property
+    def steady_per_s(self) -> float | None:
+        """Media per second once the first batch is back (None: too few batches to tell)."""
+        return self.steady_items / self.steady_s if self.steady_items and self.steady_s > 0 else None
 
 
 def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool = False,
@@ -137,7 +155,8 @@ def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str
               batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
               eager: bool = False, retry_failed: bool = False, limit: int | None = None,
               store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.1,
-              stall_s: float = STALL_S, only: list[int] | None = None) -> IndexReport:
+              stall_s: float = STALL_S, only: list[int] | None = None,
+              notice: Notice | None = None) -> IndexReport:
     """Index every media item this model has not indexed yet (at most `limit`, for a trial run;
     only the ids `only`, for the benchmarks); the aliases then point at this model's collections,
     so search uses what is indexed."""
@@ -157,16 +176,18 @@ def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str
         report.planned = len(todo)
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         taxa = _missing_taxa(catalog, store, taxa_c, spec) if "text" in spec.modalities else []
-        target = _Target(catalog, store, spec, media_c, taxa_c, report, progress)
+        target = _Target(catalog, store, spec, media_c, taxa_c, report, progress, t0=t0)
         if eager:
             _run_eager(target, batches, taxa)
         elif batches or taxa:
             pool = WorkerPool(cfg, workers or cfg.workers) if start_workers else None
-            _CeleryRun(target, cfg, pool, batches, taxa, commit_here, stall_s).run(poll_s)
+            _CeleryRun(target, cfg, pool, batches, taxa, commit_here, stall_s, notice).run(poll_s)
+        t_opt = time.monotonic()
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.optimize(name)
             store.set_alias(alias_name(cfg.corpus, kind), name)
             _complete(catalog, name, store.count(name))
+        report.optimize_s = time.monotonic() - t_opt
     finally:
         if own_store:
             store.close()
@@ -216,6 +237,9 @@ class _Target:
     report: IndexReport
     progress: Progress | None
     done: int = 0
+    t0: float = 0.0
+    first: tuple[float, int] | None = None  # (time, media done) when the first batch was back
+
 
     def commit(self, result: BatchResult) -> None:
         with self.catalog.sessions() as s:
@@ -233,6 +257,12 @@ class _Target:
 
     def advance(self, n: int) -> None:
         self.done += n
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (now, self.done)
+            self.report.startup_s = now - self.t0
+        else:
+            self.report.steady_s, self.report.steady_items = now - self.first[0], self.done - self.first[1]
         if self.progress:
             self.progress(self.done, self.report.planned)
 
@@ -257,15 +287,22 @@ class _CeleryRun:
     """Batches out to Celery workers and back; restarts and re-sends when workers die or stall."""
 
     def __init__(self, target: _Target, cfg: IndexConfig, pool: WorkerPool | None, batches: list[list[int]],
-                 taxa: Taxa, commit_here: bool, stall_s: float) -> None:
+                 taxa: Taxa, commit_here: bool, stall_s: float, notice: Notice | None = None) -> None:
         from workers.app import make_app
 
         self.t, self.pool, self.batches, self.taxa = target, pool, batches, taxa
         self.commit_here, self.stall_s = commit_here, stall_s
         self.app = make_app(cfg.worker)
+        # a bounded window of batches out at once: enough to keep every worker process busy, few
+        # enough that polling their results stays cheap (polling all of them on the SQLite result
+        # backend cost the coordinator as much CPU as a worker's forward passes)
+        self.window = max(4, 3 * (pool.concurrency if pool else cfg.workers))
+        self.unsent = deque(range(len(batches)))
         self.pending: dict[int, Any] = {}
         self.taxa_job: Any = None
         self.restarts, self.last_back = 0, time.monotonic()
+        self.notice, self.broker = notice, cfg.worker.broker.url or f"filesystem, {cfg.worker.broker.folder}"
+        self.last_ping = -PING_EVERY_S
 
     def _send(self, ids: list[int]) -> Any:
         s = self.t.spec
@@ -289,16 +326,29 @@ class _CeleryRun:
             self.pool.start()
         try:
             self.taxa_job = self._send_taxa() if self.taxa else None
-            self.pending = {i: self._send(ids) for i, ids in enumerate(self.batches)}
-            while self.pending or self.taxa_job is not None:
+            while self.unsent or self.pending or self.taxa_job is not None:
+                while self.unsent and len(self.pending) < self.window:
+                    i = self.unsent.popleft()
+                    self.pending[i] = self._send(self.batches[i])
                 self._recover()
-                self._collect()
-                time.sleep(poll_s)
+                if not self._collect():
+                    time.sleep(poll_s)
         finally:
             if self.pool:
                 self.pool.stop()
 
+    def _ping(self) -> None:
+        """Using workers started elsewhere: if none answers while nothing comes back, say so, and how
+        to start one (instead of waiting at 0% with no hint)."""
+        now = time.monotonic()
+        if self.pool or now - self.last_ping < PING_EVERY_S or now - self.last_back < PING_EVERY_S / 2:
+            return
+        self.last_ping = now
+        if not self.app.control.ping(timeout=1.0) and self.notice:
+            self.notice(NO_WORKER_HINT.format(broker=self.broker))
+
     def _recover(self) -> None:
+        self._ping()
         if time.monotonic() - self.last_back > self.stall_s:
             # a task lost with a worker process; the worker may also have stopped consuming (seen
             # after a kill -9): restart our workers on an empty queue and send everything again
@@ -314,18 +364,20 @@ class _CeleryRun:
             self.pool.start()
             self._resend()
 
-    def _collect(self) -> None:
+    def _collect(self) -> bool:
+        """Take in what is back; False if nothing was."""
+        got = False
         if self.taxa_job is not None and self.taxa_job.ready():
             self.t.upsert_taxa(self.taxa, decode_matrix(self.taxa_job.get(), self.t.spec.dim))
             self.taxa_job.forget()
-            self.taxa_job, self.last_back = None, time.monotonic()
+            self.taxa_job, self.last_back, got = None, time.monotonic(), True
         for i in [i for i, r in self.pending.items() if r.ready()]:
             res = self.pending.pop(i)
             self.last_back = time.monotonic()
             try:
                 out = res.get()
             except Exception as exc:
-                out = {"committed": False, "points": [], "outcomes": [
+                out = {"committed": False, "outcomes": [
                     {"media_id": m, "path": f"media #{m}", "stage": "index",
                      "reason": f"batch failed: {type(exc).__name__}: {exc}"} for m in self.batches[i]]}
             res.forget()
@@ -334,3 +386,5 @@ class _CeleryRun:
             else:
                 self.t.commit(BatchResult.from_wire(out))
             self.t.advance(len(self.batches[i]))
+            got = True
+        return got

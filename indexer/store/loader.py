@@ -8,10 +8,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.store.interface import VectorStore
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """How a collection created on a Qdrant server is spread over a cluster's nodes."""
+
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,8 @@ class StoreConfig:
     index_dir: Path
     url: str | None = None
     api_key: str | None = None
+    #: a Qdrant cluster: how a new collection is split and copied (the server's defaults: 1, 1, 1)
+    cluster: Cluster = field(default_factory=lambda: Cluster())
 
     @property
     def shared(self) -> bool:
@@ -33,7 +44,7 @@ def open_store(cfg: StoreConfig) -> VectorStore:
     if cfg.url:
         from indexer.store.server import ServerStore
 
-        return ServerStore(url=cfg.url, api_key=cfg.api_key)
+        return ServerStore(url=cfg.url, api_key=cfg.api_key, cluster=cfg.cluster)
     from indexer.store.edge import EdgeStore
 
     return EdgeStore(cfg.index_dir)

@@ -15,13 +15,15 @@ from qdrant_client import QdrantClient, models
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
 from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit
+from indexer.store.loader import Cluster
 
 UPSERT_CHUNK = 256
 
 
 class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, api_key: str | None = None, *, location: str | None = None,
-                 client: QdrantClient | None = None, timeout: int = 60) -> None:
+                 client: QdrantClient | None = None, timeout: int = 60, cluster: Cluster | None = None) -> None:
+        self.cluster = cluster or Cluster()
         if client is not None:
             self.client = client
         elif location is not None:  # ':memory:' or a path: qdrant-client's local mode
@@ -38,8 +40,10 @@ class ServerStore(VectorStore):
     def create(self, name: str, dim: int) -> None:
         if self.exists(name):
             return
-        self.client.create_collection(name, vectors_config=models.VectorParams(size=dim,
-                                                                                distance=models.Distance.COSINE))
+        c = self.cluster
+        self.client.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                                      shard_number=c.shard_number, replication_factor=c.replication_factor,
+                                      write_consistency_factor=c.write_consistency_factor)
         schema = ([(k, models.PayloadSchemaType.KEYWORD) for k in KEYWORD_FIELDS]
                   + [(k, models.PayloadSchemaType.INTEGER) for k in INTEGER_FIELDS]
                   + [(GEO_FIELD, models.PayloadSchemaType.GEO)])

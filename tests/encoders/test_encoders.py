@@ -69,6 +69,34 @@ def test_windows() -> None:
     assert len(random_crop(x, sr, 2.0, np.random.default_rng(0))) == 2 * sr
 
 
+@pytest.mark.parametrize("preset", ["tiny", "biovita"])
+def test_featurizer_is_clap_s_log_mel_computed_in_one_batch(preset: str) -> None:
+    """The batched torch log-mel equals transformers' ClapFeatureExtractor (rand_trunc, repeatpad) on
+    full, short, tiny, silent and longer inputs (a longer one draws the same random crop)."""
+    from transformers import ClapFeatureExtractor
+
+    from encoders.audio import Featurizer
+
+    cfg = get_config(preset).audio
+    ours = Featurizer(cfg)
+    ref = ClapFeatureExtractor(feature_size=cfg.mel.n_mels, sampling_rate=cfg.sample_rate,
+                               hop_length=cfg.mel.hop_length, max_length_s=cfg.window_s,
+                               fft_window_size=cfg.mel.fft_window, frequency_min=cfg.mel.fmin,
+                               frequency_max=cfg.mel.fmax, truncation="rand_trunc", padding="repeatpad")
+    ref.nb_max_samples = ours.samples
+    rng = np.random.default_rng(0)
+    n = ours.samples
+    inputs = [0.1 * rng.standard_normal(n), 0.5 * rng.standard_normal(n // 3 + 7), 0.2 * rng.standard_normal(9),
+              np.zeros(n), 0.3 * rng.standard_normal(n + 1234)]
+    inputs = [x.astype(np.float32) for x in inputs]
+    np.random.seed(5)
+    a = ours(inputs)
+    np.random.seed(5)
+    b = ref(inputs, sampling_rate=cfg.sample_rate, return_tensors="pt")["input_features"]
+    assert a.shape == b.shape == (5, 1, n // cfg.mel.hop_length + 1, cfg.mel.n_mels)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=0.05)  # dB; values span about 100 dB
+
+
 def _assert_same(a: np.ndarray, b: np.ndarray) -> None:
     assert a.shape == b.shape and a.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)

@@ -4,6 +4,7 @@ checkpoints hold adapters only and refuse a tower file that differs; its heads i
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +169,14 @@ def test_cli_train_index_and_search_with_the_field_preset(tmp_path: Path, monkey
     out = runner.invoke(app, ["search", "Gray Treefrog", "--target", "text", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["results"][0]["species"] == "Hyla versicolor"
+    # trait probes for the untrained preset itself (no checkpoint directory): kept in its cache
+    from training.probes import probes_dir
+
+    target = probes_dir("preset:field", "image")
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        result = runner.invoke(app, ["train-traits", "--model", "preset:field", "--modality", "image"])
+        assert result.exit_code == 0, result.output
+        assert (target / "probes.json").is_file()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)

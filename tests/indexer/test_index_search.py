@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from typer.testing import CliRunner
@@ -288,3 +289,76 @@ def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monk
     assert runner.invoke(app, ["traits"]).exit_code == 2
     heading = runner.invoke(app, ["traits", "--species", "Gray Treefrog"]).output.splitlines()[0]
     assert heading.count("Hyla versicolor") == 1, heading  # "species Hyla versicolor", not said twice
+
+
+def test_a_batch_embeds_across_media_as_each_item_alone(world: tuple[Catalog, Settings, Path]) -> None:
+    """All windows of a batch go through the model together; each vector is what the item gets alone,
+    and the points survive the trip over the wire (one float32 matrix)."""
+    from catalog.decode import load_audio, load_image
+    from encoders.audio import sliding_windows
+    from indexer.build import BatchResult, embed_media
+    from indexer.models import load_model
+
+    cat, _, model_dir = world
+    model = load_model(str(model_dir))
+    long = _media(cat, source="folder")[0]
+    picked = [long, *sorted(_media(cat, kind="audio"), key=lambda m: m.id)[:3],
+              *sorted(_media(cat, kind="image"), key=lambda m: m.id)[:3]]
+    with cat.sessions() as s:
+        result = embed_media(s, model, "k", [m.id for m in picked])
+    assert all(o.ok for o in result.outcomes) and len(result.points) == 4 + 3 + 3
+    by_media: dict[int, list[np.ndarray]] = {}
+    for p in result.points:
+        by_media.setdefault(p.payload["media_id"], []).append(np.asarray(p.vector))
+    cfg = model.cfg.audio
+    assert cfg is not None
+    for m in picked:
+        if m.kind == "audio":
+            wave, sr = load_audio(Path(m.path), cfg.sample_rate)
+            alone = model.embed_audio([w.samples for w in sliding_windows(wave, sr, cfg.window_s, cfg.hop_s)],
+                                      crop="start")
+        else:
+            alone = model.embed_image([load_image(Path(m.path))])
+        np.testing.assert_allclose(np.stack(by_media[m.id]), alone, atol=1e-5)
+    back = BatchResult.from_wire(json.loads(json.dumps(result.to_wire())))
+    assert [p.id for p in back.points] == [p.id for p in result.points]
+    assert [p.payload for p in back.points] == [p.payload for p in result.points]
+    np.testing.assert_array_equal(np.stack([p.vector for p in back.points]),
+                                  np.stack([np.asarray(p.vector, np.float32) for p in result.points]))
+
+
+def test_one_input_the_model_refuses_costs_only_its_item(world: tuple[Catalog, Settings, Path],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog.decode import load_image
+    from indexer.build import embed_media
+    from indexer.models import load_model
+
+    cat, _, model_dir = world
+    model = load_model(str(model_dir))
+    photos = sorted(_media(cat, kind="image"), key=lambda m: m.id)[:4]
+    bad = np.asarray(load_image(Path(photos[2].path)))
+    real = model.embed_image
+
+    def picky(images: list[Image.Image]) -> np.ndarray:
+        if len(images) == 1 and np.array_equal(np.asarray(images[0]), bad):
+            raise RuntimeError("this one")
+        if len(images) > 1:
+            raise RuntimeError("the whole batch")
+        return real(images)
+
+    monkeypatch.setattr(model, "embed_image", picky)
+    with cat.sessions() as s:
+        result = embed_media(s, model, "k", [m.id for m in photos])
+    failed = [o for o in result.outcomes if not o.ok]
+    assert [o.media_id for o in failed] == [photos[2].id] and "this one" in (failed[0].reason or "")
+    assert len(result.points) == 3
+
+
+def test_an_index_run_reports_start_up_steady_state_and_optimize(world: tuple[Catalog, Settings, Path]) -> None:
+    cat, settings, model_dir = world
+    other = settings.model_copy(update={"corpus": "timed"})
+    report = run_index(cat, other.index_config(), str(model_dir), eager=True, limit=12, batch_size=4)
+    assert report.indexed == 12
+    assert report.steady_items == 8  # the two batches after the first
+    assert 0 < report.startup_s < report.seconds and report.steady_s > 0 and report.optimize_s >= 0
+    assert report.steady_per_s == pytest.approx(8 / report.steady_s)

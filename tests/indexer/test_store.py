@@ -135,3 +135,29 @@ def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:
         s.optimize("c")
     with EdgeStore(tmp_path / "index") as s:
         assert s.count("al") == 6 and s.facet("c", "family") == {"F1": 3, "F2": 3}
+
+
+def test_a_collection_on_a_cluster_takes_its_shards_and_replicas_from_the_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrant_client import QdrantClient
+
+    from indexer.store.server import ServerStore
+    from tests.support import make_settings
+
+    monkeypatch.setenv("VITA_QDRANT_SHARDS", "6")
+    monkeypatch.setenv("VITA_QDRANT_REPLICAS", "2")
+    monkeypatch.setenv("VITA_QDRANT_WRITE_CONSISTENCY", "2")
+    cfg = make_settings(tmp_path, qdrant_url="http://127.0.0.1:1").store_config()
+    client = QdrantClient(location=":memory:")
+    asked: dict[str, object] = {}
+    real = client.create_collection
+
+    def create(name: str, **kw: object) -> bool:
+        asked.update(kw)
+        return real(name, vectors_config=kw["vectors_config"])  # local mode has no cluster to spread over
+
+    monkeypatch.setattr(client, "create_collection", create)
+    store = ServerStore(client=client, cluster=cfg.cluster)
+    store.create("c", 8)
+    assert (asked["shard_number"], asked["replication_factor"], asked["write_consistency_factor"]) == (6, 2, 2)
+    assert store.exists("c")

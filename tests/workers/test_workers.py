@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from indexer.store import open_store
 from tests.support import small_world
 from vita.settings import Settings
 from workers.app import make_app
+from workers.config import BrokerConfig
 from workers.indexing import IndexReport, plan, run_index
 
 pytestmark = pytest.mark.slow  # real worker processes
 
 REDIS_URL = os.environ.get("VITA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-LIMIT = 160  # media per run: enough batches to kill a worker mid-way, small enough to be quick
+LIMIT = 160  # media per run, small enough to be quick
+KILL_LIMIT = 640  # the kill test's run: long enough (80 batches) that a worker is caught mid-batch
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +40,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     cat.close()
 
 
-def _check_complete(cat: Catalog, settings: Settings, report: IndexReport) -> None:
+def _check_complete(cat: Catalog, settings: Settings, report: IndexReport, limit: int = LIMIT) -> None:
     """Every planned item indexed once: entries, points in the store and the report agree."""
-    assert report.planned == LIMIT and report.indexed == LIMIT and report.failed == 0
+    assert report.planned == limit and report.indexed == limit and report.failed == 0
     with cat.sessions() as s:
         entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == report.media_collection)))
-        first = list(s.scalars(select(Media.id).order_by(Media.id).limit(LIMIT)))
+        first = list(s.scalars(select(Media.id).order_by(Media.id).limit(limit)))
     assert sorted(e.media_id for e in entries) == first and all(e.status == "indexed" for e in entries)
     with open_store(settings.store_config()) as store:
         assert store.count(report.media_collection) == sum(e.points for e in entries) == report.points
@@ -74,7 +77,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world: tuple[Catalo
     done: list[int] = []
     result: dict[str, IndexReport] = {}
     runner = threading.Thread(target=lambda: result.setdefault("r", run_index(
-        cat, s.index_config(), str(model), limit=LIMIT, batch_size=8, workers=2, stall_s=20,
+        cat, s.index_config(), str(model), limit=KILL_LIMIT, batch_size=8, workers=2, stall_s=20,
         progress=lambda d, _t: done.append(d))))
     runner.start()
     killed = []
@@ -92,7 +95,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world: tuple[Catalo
     # Whatever the killed process held comes back: Celery redelivers a running task (WorkerLostError in
     # the log); a task whose process died before it started is sent again by `vita index` after the
     # stall timeout, on restarted workers (report.redispatched). Either way nothing is lost or doubled.
-    _check_complete(cat, s, result["r"])
+    _check_complete(cat, s, result["r"], KILL_LIMIT)
 
 
 def _redis_up() -> bool:
@@ -112,3 +115,26 @@ def test_redis_broker_with_a_real_worker(world: tuple[Catalog, Settings, Path]) 
     s = settings.model_copy(update={"corpus": "redis", "broker_url": REDIS_URL})
     report = run_index(cat, s.index_config(), str(model), limit=LIMIT, batch_size=16, workers=1)
     _check_complete(cat, s, report)
+
+
+def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog, Settings, Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import workers.indexing as indexing
+
+    cat, settings, model = world
+    monkeypatch.setattr(indexing, "PING_EVERY_S", 1.0)
+    cfg = settings.model_copy(update={"corpus": "alone"}).index_config()
+    # a broker of its own: the message it leaves queued must not reach the other tests' workers
+    cfg = replace(cfg, worker=replace(cfg.worker, broker=BrokerConfig(settings.data_dir / "lonely-broker")))
+    heard: list[str] = []
+
+    class Heard(Exception):
+        pass
+
+    def notice(line: str) -> None:
+        heard.append(line)
+        raise Heard  # enough: stop waiting
+
+    with pytest.raises(Heard):
+        run_index(cat, cfg, str(model), limit=4, start_workers=False, notice=notice)
+    assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]

@@ -70,7 +70,7 @@ def bench_cmd(
                                                              "each ablation model's stage 1 (the whole recipe).")] = 0,
     sizes: Annotated[str, typer.Option(help="Collection sizes for the query benchmark.")] = "10000,100000",
     queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
-    index_clips: Annotated[int, typer.Option(help="Clips for the indexing benchmark.")] = 240,
+    index_clips: Annotated[int, typer.Option(help="Media (clips, photos) for the indexing benchmark; 0: all.")] = 240,
     index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.

@@ -45,10 +45,14 @@ def index(model: str | None = None, preset: str = "tiny", workers: int | None = 
     with open_catalog() as cat, progress_bars() as update:
         report = run_index(cat, s.index_config(workers), default_model(model, preset), preset=preset,
                            progress=lambda done, total: update("index", done, total),
+                           notice=lambda line: console.print(f"[yellow]{line}[/yellow]"),
                            **options)  # type: ignore[arg-type]  # options are run_index's keywords
     summary(f"index {report.media_collection}",
             [*((k, getattr(report, k)) for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched")),
-             ("seconds", f"{report.seconds:.1f}")])
+             ("seconds", f"{report.seconds:.1f}"),
+             *((("start-up s (workers, model, first batch)", f"{report.startup_s:.1f}"),
+                ("steady media/s", f"{report.steady_per_s:.1f}"),
+                ("optimize s", f"{report.optimize_s:.1f}")) if report.steady_per_s else ())])
     if report.failures:
         print_failures(report.failures, report.failed, "vita catalog failures --source index")
     return report
