@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,field]'
+	$(BIN)/python -m pip install -q -e '.[test,field,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 # PostgreSQL (tests on both databases) and Redis (the production broker's tests): start each

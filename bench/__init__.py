@@ -4,6 +4,8 @@
 - zeroshot:  AnimalCLAP's unseen-species classification per prompt type, and the prompt ablation
 - traits:    per-trait accuracy / F1 of the probes on unseen species beside a majority baseline
 - speed:     indexing throughput, query latency and recall, memory per million points
+- real:      real animal media (GCompris), precision and identification
+- ann:       nearest-neighbour recall/latency beside faiss and usearch on the same vectors
 """
 
 from enum import Enum
@@ -15,4 +17,5 @@ class Suite(str, Enum):
     TRAITS = "traits"
     SPEED = "speed"
     REAL = "real"  # real animal media (bench.real); not part of `all`, which is the demo world's suites
+    ANN = "ann"  # nearest-neighbour search beside faiss and usearch (bench.ann); needs no catalog, not in `all`
     ALL = "all"

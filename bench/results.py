@@ -41,6 +41,7 @@ class BenchRun:
 
     root: Path = DEFAULT_ROOT
     name: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    latest: bool = True  # point `latest` at this run (the suites of `vita bench`; not side studies)
 
     @property
     def dir(self) -> Path:
@@ -54,7 +55,7 @@ class BenchRun:
         js.write_text(json.dumps({"suite": suite, "machine": machine(), **data}, indent=1, default=_plain))
         md.write_text(markdown.rstrip() + "\n")
         latest = self.root / "latest"
-        if latest.is_symlink() or not latest.exists():
+        if self.latest and (latest.is_symlink() or not latest.exists()):
             tmp = self.root / ".latest.tmp"
             tmp.unlink(missing_ok=True)
             tmp.symlink_to(self.name)

@@ -261,8 +261,10 @@ def _wav_missing_bytes(path: Path) -> int:
             fh.seek(length + (length & 1), 1)
 
 
-def validate_audio(path: Path, fmt: str, limits: Limits) -> tuple[float, int, int]:
-    """Decode the whole file once, streaming; refuse long, short, truncated, NaN or silent audio."""
+def validate_audio(path: Path, fmt: str, limits: Limits,
+                   keep: list[np.ndarray] | None = None) -> tuple[float, int, int]:
+    """Decode the whole file once, streaming; refuse long, short, truncated, NaN or silent audio.
+    With `keep`, the decoded blocks are appended to it (a query file: checked and read in one pass)."""
     declared, sr, channels = probe_audio(path, fmt)
     if fmt == "wav" and (missing := _wav_missing_bytes(path)) > 0:
         raise MediaError("decode", f"truncated: the WAV header declares {missing} more bytes "
@@ -275,6 +277,8 @@ def validate_audio(path: Path, fmt: str, limits: Limits) -> tuple[float, int, in
     try:
         for block in blocks:  # type: ignore[attr-defined]  # blocks is the iterator _iter_blocks returns as object
             frames += len(block)
+            if keep is not None:
+                keep.append(block)
             finite = np.isfinite(block)
             bad = int(block.size - np.count_nonzero(finite))
             nonfinite += bad
@@ -350,12 +354,33 @@ def load_image(path: Path | str, limits: Limits | None = None) -> Image.Image:
     return to_rgb(img)
 
 
-def validate_image(path: Path, limits: Limits) -> tuple[int, int]:
+def checked_image(path: Path, limits: Limits) -> Image.Image:
+    """The decoded RGB image, refused if it is too small to show an animal."""
     rgb = load_image(path, limits)
     w, h = rgb.size
     if min(w, h) < limits.min_image_side:
         raise MediaError("validate", f"image is only {w}x{h} pixels")
-    return w, h
+    return rgb
+
+
+def validate_image(path: Path, limits: Limits) -> tuple[int, int]:
+    size: tuple[int, int] = checked_image(path, limits).size
+    return size
+
+
+def load_checked(path: Path, kind: MediaKind, limits: Limits,
+                 target_sr: int | None = None) -> np.ndarray | Image.Image:
+    """A query file, checked like ingest input and decoded in the same pass: mono float32 samples
+    at `target_sr` for audio, RGB for an image. Raises MediaError with the reason."""
+    found, fmt = check_file(path, kind, limits)
+    if found is MediaKind.IMAGE:
+        return checked_image(path, limits)
+    parts: list[np.ndarray] = []
+    _, sr, _ = validate_audio(path, fmt, limits, keep=parts)
+    samples = np.concatenate(parts).astype(np.float32, copy=False)
+    if target_sr and target_sr != sr:
+        samples = soxr.resample(samples, sr, target_sr, quality="HQ").astype(np.float32, copy=False)
+    return samples
 
 
 def inspect(path: Path, expected: MediaKind | None, limits: Limits) -> MediaInfo:

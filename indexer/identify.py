@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.decode import load_audio, load_image
 from catalog.errors import ConfigError
 from catalog.models import MediaKind
 from catalog.queries import SpeciesNotFound
 from indexer.search import QueryError
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from catalog.api import Catalog
     from indexer.search.facade import Searcher
 
@@ -108,19 +109,25 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
     from indexer.search.query import check_upload
 
     kind = _kind(path)
-    check_upload(path, kind, catalog.limits)
+    sr = model.cfg.audio.sample_rate if kind is MediaKind.AUDIO and model.cfg.audio else None
+    data = check_upload(path, kind, catalog.limits, sr)  # checked and decoded once, for head and retrieval
     out = Identification(path.name, kind.value, None)
     names = SpeciesNames(catalog)
     if (lat is None) != (lon is None):
         raise QueryError("give both --lat and --lon, or neither")
     if kind is MediaKind.AUDIO:
-        _audio_head(model, path, names, out, lat, lon, date, k)
+        _audio_head(model, data, names, out, lat, lon, date, k)
     else:
-        _image_head(model, path, catalog, names, out, k)
+        _image_head(model, data, names, out, k)
     if searcher is not None:
         from indexer.traitlookup import nearest_species
 
-        vector = searcher.audio_vector(path) if kind is MediaKind.AUDIO else searcher.image_vector(path)
+        if searcher.model is not model:  # another model's space: it reads the file its own way
+            vector = searcher.audio_vector(path) if kind is MediaKind.AUDIO else searcher.image_vector(path)
+        elif kind is MediaKind.AUDIO:
+            vector = model.embed_audio([data], crop="onset")[0]
+        else:
+            vector = model.embed_image([data])[0]
         for sp, score in nearest_species(searcher, vector, kind.value)[:k]:
             out.nearest.append(names.guess(sp, None, score))
     else:
@@ -128,7 +135,7 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
     return out
 
 
-def _audio_head(model: Any, path: Path, names: SpeciesNames, out: Identification,
+def _audio_head(model: Any, wave: np.ndarray, names: SpeciesNames, out: Identification,
                 lat: float | None, lon: float | None, date: dt.date | None, k: int) -> None:
     if not hasattr(model, "audio_head"):
         out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
@@ -137,7 +144,6 @@ def _audio_head(model: Any, path: Path, names: SpeciesNames, out: Identification
     from encoders.towers.birdnet import RangeModel, week_of
 
     sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s
-    wave, _ = load_audio(path, sr)
     windows = sliding_windows(wave, sr, win, win)
     probs = model.audio_head([w.samples for w in windows])
     keep = model.audio_adapter.valid.cpu().numpy().astype(bool)  # no "Engine", "Noise", ... answers
@@ -154,13 +160,13 @@ def _audio_head(model: Any, path: Path, names: SpeciesNames, out: Identification
     out.overall = _top(probs.max(axis=0), labels, names, k)  # present if any window hears it
 
 
-def _image_head(model: Any, path: Path, catalog: Catalog, names: SpeciesNames, out: Identification, k: int) -> None:
+def _image_head(model: Any, image: Image.Image, names: SpeciesNames, out: Identification, k: int) -> None:
     if not hasattr(model, "image_head"):
         out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
         return
     from encoders.towers.imagenet_species import CATS, DOGS, species_of
 
-    probs = model.image_head([load_image(path, catalog.limits)])[0]
+    probs = model.image_head([image])[0]
     out.head = "imagenet"
     # a class that is one species counts once per species (the breeds of dog add up); other classes
     # ("tree frog") are answers of their own, as their label

@@ -139,13 +139,14 @@ def browse_page() -> None:
     facet_by = st.selectbox("Count by", ["family", "genus", "class", "modality", "license",
                                          *(f"trait: {c.key}" for c in CATEGORIES)], key="facet")
     key = "traits" if facet_by.startswith("trait") else facet_by
-    counts = searcher.facets(key, flt)
+    with st.spinner("Counting ..."):  # facets over the whole collection take a moment: say so
+        counts = searcher.facets(key, flt)
+        total = searcher.count(flt)
     if key == "traits":
         prefix = facet_by.split(": ")[1] + "="
         counts = {v.removeprefix(prefix): n for v, n in counts.items() if v.startswith(prefix)}
     st.bar_chart(counts, horizontal=True, height=min(600, 60 + 22 * len(counts)))
     per_page = 12
-    total = searcher.count(flt)
     pages = max(1, -(-total // per_page))
     page = st.number_input(f"Page (of {pages}; {total} items)", 1, pages, 1, key="page") - 1
     with st.spinner("Loading ..."):

@@ -51,12 +51,12 @@ def card(r: Result, key: str, on_more: object | None = None) -> None:
             start = float(r.offset_s or 0.0)
             st.audio(r.path, start_time=int(start))
             try:
-                st.image(spectrogram(r.path, start, float(r.duration_s or 0.0)),
+                st.image(spectrogram(r.path, start, float(r.duration_s or 0.0)), width="stretch",
                          caption=f"{start:.0f}-{start + float(r.duration_s or 0):.0f} s")
             except Exception as exc:
                 st.caption(f"no spectrogram: {md(exc)}")
         elif r.modality == "image" and r.path and Path(r.path).exists():
-            st.image(r.path)
+            st.image(r.path, width="stretch")  # as wide as a spectrogram: a photo is not a thumbnail
         elif r.path:
             st.caption(f"file missing: {md(r.path)}")
         st.caption(md(" > ".join(r.lineage.values())))

@@ -27,6 +27,7 @@ class Seen:
     photo_text: str
     browse_text: str
     browse_cards: int
+    browse_widths: list[float]  # rendered width of each card's picture (photo or spectrogram), px
 
 
 def _idle(pg: Any) -> None:
@@ -74,9 +75,12 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         _idle(pg)
         browse_text = pg.inner_text("body")
         cards = pg.locator('[data-testid="stImage"]').count()  # one per card: the spectrogram or the photo
+        widths = pg.locator('[data-testid="stImage"] img').evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().width)")
         pg.screenshot(path=str(out / "ui-browse.png"))
         ctx.close()
-    return Seen(direct, search_text, search_audio, photo_audio, photo_images, photo_text, browse_text, cards)
+    return Seen(direct, search_text, search_audio, photo_audio, photo_images, photo_text, browse_text, cards,
+                [float(w) for w in widths])
 
 
 if __name__ == "__main__":

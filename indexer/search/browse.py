@@ -19,18 +19,26 @@ class Browser:
 
     def __init__(self, catalog: Catalog, store: VectorStore, media_c: str, taxa_c: str) -> None:
         self.catalog, self.store, self.media_c, self.taxa_c = catalog, store, media_c, taxa_c
+        self._cursors: dict[tuple[str, int], list[Any]] = {}
 
     def page(self, flt: Filter, page: int = 0, per_page: int = 20) -> tuple[list[Hit], int]:
         """The hits of one page, in store order, and how many media match in all."""
         first = flt.merged(FIRST_WINDOW)
         total = self.store.count(self.media_c, first)
-        hits = []
-        for i, h in enumerate(self.store.scroll(self.media_c, first, batch=per_page)):
-            if i >= (page + 1) * per_page:
-                break
-            if i >= page * per_page:
-                hits.append(h)
-        return hits, total
+        # the store's cursor at the start of each page seen so far, per filter and page size: the
+        # next page (what the UI asks for) costs one page, not a scroll from the start
+        key = (repr(first), per_page)
+        cursors = self._cursors.setdefault(key, [None])
+        if len(self._cursors) > 64:  # a long session's filters: keep the newest
+            self._cursors.pop(next(iter(self._cursors)))
+        n = min(page, len(cursors) - 1)
+        while True:
+            hits, nxt = self.store.scroll_page(self.media_c, first, per_page, cursors[n])
+            if nxt is not None and n + 1 == len(cursors):
+                cursors.append(nxt)  # where page n + 1 starts
+            if n == page or nxt is None:
+                return (hits if n == page else []), total
+            n += 1
 
     def count(self, flt: Filter | None = None) -> int:
         """Media (not windows) matching a filter."""

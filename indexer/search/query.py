@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from catalog.api import Catalog
-from catalog.decode import MediaError, inspect, load_audio, load_image
+from catalog.decode import MediaError, load_checked
 from catalog.models import MediaKind
 from indexer.filters import Filter
 from indexer.models import load_model
@@ -82,16 +82,14 @@ class QueryEncoder:
 
     def audio_vector(self, path: Path) -> np.ndarray:
         """An upload is checked like ingest input (size, format, length, silence) before decoding."""
-        self._check(path, MediaKind.AUDIO)
         sr = self.model.cfg.audio.sample_rate if self.model.cfg.audio else None
         if sr is None:
             raise QueryError(f"model {self.preset} has no audio tower")
-        wave, _ = load_audio(path, sr)
+        wave = check_upload(path, MediaKind.AUDIO, self.catalog.limits, sr)  # checked and decoded once
         return self.model.embed_audio([wave], crop="onset")[0]
 
     def image_vector(self, path: Path) -> np.ndarray:
-        self._check(path, MediaKind.IMAGE)
-        return self.model.embed_image([load_image(path, self.catalog.limits)])[0]
+        return self.model.embed_image([check_upload(path, MediaKind.IMAGE, self.catalog.limits)])[0]
 
     def media_vector(self, media_ids: list[int]) -> np.ndarray:
         """The mean of the items' stored vectors (all windows of a recording)."""
@@ -102,15 +100,13 @@ class QueryEncoder:
         v = np.mean([h.vector for h in hits if h.vector is not None], axis=0)
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
-    def _check(self, path: Path, kind: MediaKind) -> None:
-        check_upload(path, kind, self.catalog.limits)
 
-
-def check_upload(path: Path, kind: MediaKind, limits: Any) -> None:
-    """A query file is checked like ingest input (size, format, length, silence); a refusal is a
-    QueryError naming the file and the reason."""
+def check_upload(path: Path, kind: MediaKind, limits: Any, target_sr: int | None = None) -> Any:
+    """A query file is checked like ingest input (size, format, length, silence) and decoded in the
+    same pass (samples at `target_sr`, or an RGB image); a refusal is a QueryError naming the file
+    and the reason."""
     try:
-        inspect(Path(path), kind, limits)
+        return load_checked(Path(path), kind, limits, target_sr)
     except MediaError as exc:
         raise QueryError(f"{path}: {exc.stage}: {exc.reason}") from None
     except FileNotFoundError:

@@ -20,10 +20,9 @@ import qdrant_edge as qe
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit
+from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
 
 UPSERT_CHUNK = 512
-HNSW_EF = 128
 
 
 class EdgeStore(VectorStore):
@@ -115,23 +114,28 @@ class EdgeStore(VectorStore):
         shard.flush()
 
     def query(self, name: str, vector: np.ndarray, flt: Filter | None = None, limit: int = 10,
-              exact: bool = False, with_vector: bool = False) -> list[Hit]:
+              exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(unit(vector)), filter=_filter(flt),
                               with_payload=True, with_vector=with_vector,
-                              params=qe.SearchParams(hnsw_ef=HNSW_EF, exact=exact))
+                              params=qe.SearchParams(hnsw_ef=hnsw_ef or HNSW_EF, exact=exact))
         return [_hit(p, p.score) for p in self._shard(name).query(req)]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:
         return [_hit(r, 0.0) for r in self._shard(name).retrieve(list(ids), True, with_vector)]
 
+    def scroll_page(self, name: str, flt: Filter | None = None, limit: int = 256, cursor: Any = None,
+                    with_vector: bool = False) -> tuple[list[Hit], Any]:
+        records, nxt = self._shard(name).scroll(qe.ScrollRequest(offset=cursor, limit=limit, filter=_filter(flt),
+                                                                 with_payload=True, with_vector=with_vector))
+        return [_hit(r, 0.0) for r in records], (nxt if records else None)
+
     def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
                with_vector: bool = False) -> Iterator[Hit]:
-        shard, offset = self._shard(name), None
+        cursor = None
         while True:
-            records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=batch, filter=_filter(flt),
-                                                            with_payload=True, with_vector=with_vector))
-            yield from (_hit(r, 0.0) for r in records)
-            if offset is None or not records:
+            hits, cursor = self.scroll_page(name, flt, batch, cursor, with_vector)
+            yield from hits
+            if cursor is None:
                 return
 
     def count(self, name: str, flt: Filter | None = None) -> int:

@@ -32,6 +32,11 @@ class Hit:
     vector: np.ndarray | None = None
 
 
+#: HNSW's search breadth for every query unless one asks otherwise (`vita bench ann` measured it:
+#: bench/results/ann/ann.md).
+HNSW_EF = 128
+
+
 class StoreError(VitaError, RuntimeError):
     """The store cannot do what was asked (missing collection, locked directory, ...)."""
 
@@ -64,9 +69,14 @@ class VectorStore(ABC):
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
     @abstractmethod
     def query(self, name: str, vector: np.ndarray, flt: Filter | None = None, limit: int = 10,
-              exact: bool = False, with_vector: bool = False) -> list[Hit]: ...
+              exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]: ...
     @abstractmethod
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]: ...
+    @abstractmethod
+    def scroll_page(self, name: str, flt: Filter | None = None, limit: int = 256, cursor: Any = None,
+                    with_vector: bool = False) -> tuple[list[Hit], Any]:
+        """One page of points in store order from `cursor` (None: the start), and the cursor of the
+        next page (None: the end). Cursors are the store's own, so page n+1 costs one page."""
     @abstractmethod
     def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
                with_vector: bool = False) -> Iterator[Hit]: ...

@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit
+from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
 from indexer.store.loader import Cluster
 
 UPSERT_CHUNK = 256
@@ -87,24 +87,29 @@ class ServerStore(VectorStore):
         self.client.delete(name, points_selector=models.PointIdsList(points=list(ids)), wait=True)
 
     def query(self, name: str, vector: np.ndarray, flt: Filter | None = None, limit: int = 10,
-              exact: bool = False, with_vector: bool = False) -> list[Hit]:
+              exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         res = self.client.query_points(name, query=unit(vector), query_filter=_filter(flt), limit=limit,
                                        with_payload=True, with_vectors=with_vector,
-                                       search_params=models.SearchParams(exact=exact, hnsw_ef=128))
+                                       search_params=models.SearchParams(exact=exact, hnsw_ef=hnsw_ef or HNSW_EF))
         return [_hit(p, p.score) for p in res.points]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:
         return [_hit(r, 0.0) for r in self.client.retrieve(name, list(ids), with_payload=True,
                                                            with_vectors=with_vector)]
 
+    def scroll_page(self, name: str, flt: Filter | None = None, limit: int = 256, cursor: Any = None,
+                    with_vector: bool = False) -> tuple[list[Hit], Any]:
+        records, nxt = self.client.scroll(name, scroll_filter=_filter(flt), limit=limit, offset=cursor,
+                                          with_payload=True, with_vectors=with_vector)
+        return [_hit(r, 0.0) for r in records], (nxt if records else None)
+
     def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
                with_vector: bool = False) -> Iterator[Hit]:
-        offset = None
+        cursor = None
         while True:
-            records, offset = self.client.scroll(name, scroll_filter=_filter(flt), limit=batch, offset=offset,
-                                                 with_payload=True, with_vectors=with_vector)
-            yield from (_hit(r, 0.0) for r in records)
-            if offset is None or not records:
+            hits, cursor = self.scroll_page(name, flt, batch, cursor, with_vector)
+            yield from hits
+            if cursor is None:
                 return
 
     def count(self, name: str, flt: Filter | None = None) -> int:

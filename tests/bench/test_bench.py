@@ -321,10 +321,27 @@ def test_vita_bench_real_writes_every_direction(tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "results" / "r" / "real.json").read_text())
     models = {r["model"] for r in data["rows"]}
-    assert models == {"random ranking", "field (ConSE, untrained)", "tiny (random weights)"}
+    assert models == {"random ranking", "field (ConSE, untrained)", "tiny (random weights)",
+                      "tiny (trained on the synthetic demo world)"}  # no models of its own: the shipped tiny
     for m in models:
         got = {(r["direction"], r["level"]) for r in data["rows"] if r["model"] == m}
         assert got == {(d, lv) for d in ("A2A", "I2I", "A2I", "I2A") for lv in ("species", "genus", "family", "class")}
     assert data["items"] == 55 and [r["head"] for r in data["identification"]] == ["birdnet", "imagenet"]
     md = (tmp_path / "results" / "r" / "real.md").read_text()
     assert "**I2A**" in md and "Identification" in md
+
+
+def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None:
+    from bench.ann import ann_bench, markdown
+
+    data = ann_bench(3000, 16, n_queries=12, efs=(16, 128), log=lambda _: None)
+    rows = data["rows"]
+    assert {r["backend"] for r in rows} == {"edge (ours)", "faiss", "usearch"}
+    exact = [r for r in rows if r["setting"] in ("exact", "flat (exact)") and r["filter"] == "none"]
+    assert len(exact) == 4 and all(r["recall_at_10"] == 1.0 for r in exact)  # both exact searches agree with the truth
+    assert all(0 <= r["recall_at_10"] <= 1 and r["p50_ms"] > 0 for r in rows)
+    filtered = [r for r in rows if r["backend"] == "edge (ours)" and r["filter"] != "none" and r["setting"] == "exact"]
+    assert filtered and all(r["recall_at_10"] == 1.0 for r in filtered)  # our filters are exact, not post-filtered
+    kinds = {(s["queries_kind"], s["filter"], s["backend"]) for s in data["summary"]}
+    assert len(kinds) == 2 * 3 * 3  # every query set, filter and backend has a line, reached or not
+    assert "our p50 / theirs" in markdown(data)

@@ -362,3 +362,44 @@ def test_an_index_run_reports_start_up_steady_state_and_optimize(world: tuple[Ca
     assert report.steady_items == 8  # the two batches after the first
     assert 0 < report.startup_s < report.seconds and report.steady_s > 0 and report.optimize_s >= 0
     assert report.steady_per_s == pytest.approx(8 / report.steady_s)
+
+
+def test_browse_pages_cost_one_page_each(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paging on from page n costs one store page (the store's cursor), not a scroll from the start;
+    the pages are the full scroll cut in pieces."""
+    flt = Filter({"class": ["Aves"]})
+    every = [h.payload["media_id"] for h in searcher.store.scroll(searcher.media_c, flt.merged(Filter({"window": ["0"]})))]
+    calls: list[object] = []
+    real = searcher.store.scroll_page
+
+    def counted(*a: object, **kw: object) -> object:
+        calls.append(a)
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(searcher.store, "scroll_page", counted)
+    got = []
+    for page in range(4):
+        before = len(calls)
+        results, total = searcher.browse(flt, page, 12)
+        assert len(calls) - before == 1 and total == len(every)
+        got += [r.media_id for r in results]
+    assert got == every[:48]
+    calls.clear()
+    assert [r.media_id for r in searcher.browse(flt, 2, 12)[0]] == every[24:36] and len(calls) == 1  # back: known
+
+
+def test_a_query_file_is_decoded_once(world: tuple[Catalog, Settings, Path], searcher: Searcher,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked like ingest input and embedded from the same decode (it was decoded twice)."""
+    import catalog.decode as decode
+
+    cat, _, _ = world
+    sound = min(_media(cat, kind="audio"), key=lambda m: m.id).path
+    photo = min(_media(cat, kind="image"), key=lambda m: m.id).path
+    decodes: list[str] = []
+    real_blocks, real_image = decode._iter_blocks, decode.load_image
+    monkeypatch.setattr(decode, "_iter_blocks", lambda p, *a: decodes.append(str(p)) or real_blocks(p, *a))
+    monkeypatch.setattr(decode, "load_image", lambda p, *a: decodes.append(str(p)) or real_image(p, *a))
+    assert searcher.search(SearchRequest(audio=sound, k=3)).results
+    assert searcher.search(SearchRequest(image=photo, k=3)).results
+    assert decodes == [sound, photo]

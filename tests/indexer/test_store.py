@@ -72,6 +72,21 @@ def test_upsert_query_and_rerun_overwrites(store: VectorStore) -> None:
     assert store.count(name) == 19
 
 
+def test_pages_follow_the_store_s_cursor(store: VectorStore) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    store.create(name, 8)
+    store.upsert(name, _points(20))
+    flt = Filter({"family": ["F2"]})
+    pages, cursor = [], None
+    while True:
+        hits, cursor = store.scroll_page(name, flt, 3, cursor)
+        pages.append([h.id for h in hits])
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 3, 1]
+    assert [i for p in pages for i in p] == [h.id for h in store.scroll(name, flt, batch=5)]
+
+
 def test_filters(store: VectorStore) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
     store.create(name, 8)

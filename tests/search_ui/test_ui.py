@@ -239,6 +239,8 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     assert "What is this?" in seen.photo_text and "nearest indexed species" in seen.photo_text
     assert "has no image classifier" in seen.photo_text
     assert seen.browse_cards == min(12, _hylidae_media(data_dir))
+    # photos are as wide as spectrograms (they were thumbnails beside full-width spectrograms)
+    assert len(seen.browse_widths) == seen.browse_cards and min(seen.browse_widths) >= 0.9 * max(seen.browse_widths)
     assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
     from PIL import Image
 

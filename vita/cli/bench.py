@@ -47,7 +47,7 @@ def scratch_index(data_dir: Path, corpus: str) -> IndexConfig:
 
 
 def bench_cmd(
-    suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all | real")],
+    suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all | real | ann")],
     preset: PresetOpt = Preset.TINY,
     model: ModelOpt = None,
     run: Annotated[str | None, typer.Option(help="Run name (default: a timestamp).")] = None,
@@ -72,6 +72,7 @@ def bench_cmd(
     queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
     index_clips: Annotated[int, typer.Option(help="Media (clips, photos) for the indexing benchmark; 0: all.")] = 240,
     index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
+    dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
 
@@ -82,6 +83,16 @@ def bench_cmd(
     s = settings()
     if suite is Suite.REAL:
         real(model, BenchRun(out, run) if run else BenchRun(out))
+        return
+    if suite is Suite.ANN:
+        from bench.ann import ann_bench, markdown
+
+        bench_run = BenchRun(out, run or "ann", latest=False)
+        for n in _ints(sizes, "--sizes") or []:
+            data = ann_bench(n, dim, queries, seed, log=err.print)
+            _, md = bench_run.write(f"ann-{n}", data, markdown(data))
+            console.rule(f"ann: {md}")
+            console.print(md.read_text().split("\n\nEvery setting")[0], markup=False)
         return
     cfg = BenchConfig(model=model_dir(model, preset.value), data_dir=s.data_dir, seed=seed, ways=ways,
                       max_tasks=max_tasks, tasks=tasks, prompt=prompt, ablation_epochs=ablation_epochs,
@@ -101,18 +112,21 @@ def bench_cmd(
 
 def real(model: Path | None, bench_run: BenchRun) -> None:
     """`vita bench real`: the field preset untrained, the trained field and tiny models where they
-    exist (and --model), through the real-media corpus; the deb is cached in ~/.cache/vita/debs."""
+    exist (tiny: else the shipped checkpoint; and --model), through the real-media corpus; the deb
+    is cached in ~/.cache/vita/debs."""
     from bench.real import run_real
     from catalog.sources.packaged.gcompris import cached_deb
     from encoders.factory import create_encoder
+    from encoders.pretrained import shipped
 
     s = settings()
     deb = cached_deb(Path.home() / ".cache" / "vita" / "debs")
     field = create_encoder("field")
     models: dict[str, object] = {"field (ConSE, untrained)": field}
     for name in ("field", "tiny"):
-        if (s.models_dir / name).is_dir():
-            models[f"{name} (trained on the synthetic demo world)"] = create_encoder(checkpoint=s.models_dir / name)
+        trained = s.models_dir / name if (s.models_dir / name).is_dir() else shipped(name)  # tiny ships
+        if trained is not None:
+            models[f"{name} (trained on the synthetic demo world)"] = create_encoder(checkpoint=trained)
     if model is not None:
         models[str(model)] = create_encoder(checkpoint=model)
     models["tiny (random weights)"] = create_encoder("tiny", pretrained=False)
