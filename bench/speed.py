@@ -301,6 +301,27 @@ def encoder_only(model: Any, items: list[Item], batch_size: int, threads: int) -
                     windows, round(timed, 2), round(len(items) / timed, 2), round(audio_s / timed, 1))
 
 
+def decode_only(model: Any, items: list[Item]) -> IndexRow:
+    """Decoding, resampling and windowing alone, on one thread: the CPU the model's bound leaves out.
+    On a few cores it shares them with the forward, so it caps what `vita index` can reach."""
+    from catalog.decode import load_audio, load_image
+    from encoders.audio import sliding_windows
+
+    cfg = model.cfg.audio
+    t0, windows, audio_s = time.perf_counter(), 0, 0.0
+    for kind, path in items:
+        if kind == "audio" and cfg is not None:
+            wave = load_audio(Path(path), cfg.sample_rate)[0]
+            audio_s += len(wave) / cfg.sample_rate
+            windows += len(sliding_windows(wave, cfg.sample_rate, cfg.window_s, cfg.hop_s))
+        elif kind == "image":
+            load_image(Path(path))
+            windows += 1
+    dt_ = time.perf_counter() - t0
+    return IndexRow("decode only, 1 thread", 1, len(items), windows, round(dt_, 2), round(len(items) / dt_, 2),
+                    round(audio_s / dt_, 1))
+
+
 #: (scratch data dir, corpus) -> the configuration of a throwaway `vita index` on the same catalog
 ScratchIndex = Callable[[Path, str], IndexConfig]
 

@@ -106,7 +106,7 @@ class _Item:
     recording_s: float = 0.0
 
 
-def _decode(item: _Item, cfg: EncoderConfig) -> None:
+def _decode(item: _Item, cfg: EncoderConfig) -> _Item:
     """Decode and window one item (in a pool thread: soundfile, soxr and PIL release the GIL)."""
     m, audio_cfg = item.media, cfg.audio
     try:
@@ -127,6 +127,7 @@ def _decode(item: _Item, cfg: EncoderConfig) -> None:
         item.outcome.stage, item.outcome.reason = "decode", "file is missing (moved or deleted since ingest)"
     except Exception as exc:  # not known to be the file's fault: not marked bad for training
         item.outcome.stage, item.outcome.reason = "embed", f"{type(exc).__name__}: {exc}"
+    return item
 
 
 def _embed(model: VitaEncoder, kind: str, items: list[_Item]) -> list[np.ndarray]:
@@ -150,40 +151,53 @@ def _embed(model: VitaEncoder, kind: str, items: list[_Item]) -> list[np.ndarray
     return list(np.split(vectors, np.cumsum([len(it.inputs) for it in items])[:-1]))
 
 
+def _points(it: _Item, vectors: np.ndarray, model: VitaEncoder, model_key: str) -> list[Point]:
+    """One item's points: a photo's one, or a recording's windows with their offsets."""
+    sha = it.media.sha256
+    it.outcome.points = len(vectors)
+    if it.media.kind != "audio":
+        return [Point(point_id(sha, 0.0, model_key), vectors[0], {**it.base, "window": 0})]
+    window_s = model.cfg.audio.window_s if model.cfg.audio else 0.0
+    return [Point(point_id(sha, off, model_key), v, {**it.base, "window": n, "offset_s": round(off, 3),
+                                                      "duration_s": round(min(window_s, it.recording_s - off), 3),
+                                                      "recording_s": round(it.recording_s, 3)})
+            for n, (off, v) in enumerate(zip(it.offsets, vectors))]
+
+
 def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids: list[int],
                 decode_threads: int = 2) -> BatchResult:
     """Decode, window and embed a batch; a bad file becomes an outcome with its reason, never an exception.
 
-    Decoding runs ahead in a small thread pool, and the windows of all the batch's recordings (and
-    all its photos) go through the model together in its own batch size: one forward per item
-    left the model waiting on decode and ran photos one at a time.
+    Decoding runs ahead in a small thread pool while the model works on what is decoded: windows
+    from all the batch's recordings (and its photos) are gathered into the model's own batch size
+    and go through together. One forward per item left the model waiting on decode and ran photos
+    one at a time.
     """
     rows = session.execute(select(Media, Taxon).join(Taxon, Media.taxon_id == Taxon.id)
                            .where(Media.id.in_(media_ids)).order_by(Media.id)).all()
     traits = trait_keywords(session, list({t.id for _, t in rows}))
     items = [_Item(m, Outcome(m.id, m.path), media_payload(m, t, traits.get(t.id, []))) for m, t in rows]
-    with ThreadPoolExecutor(max(1, decode_threads)) as pool:
-        list(pool.map(lambda it: _decode(it, model.cfg), items))
     result = BatchResult(outcomes=[it.outcome for it in items])
-    for kind in ("audio", "image"):
-        ready = [it for it in items if it.media.kind == kind and it.outcome.ok]
-        if not ready:
-            continue
-        for it, vectors in zip(ready, _embed(model, kind, ready)):
+    waiting: dict[str, list[_Item]] = {"audio": [], "image": []}
+
+    def flush(kind: str) -> None:
+        group, waiting[kind] = waiting[kind], []
+        if group:
+            for it, vectors in zip(group, _embed(model, kind, group)):
+                if it.outcome.ok:
+                    result.points += _points(it, vectors, model, model_key)
+                it.inputs = []  # the samples are no longer needed
+
+    with ThreadPoolExecutor(max(1, decode_threads)) as pool:
+        for it in pool.map(lambda it: _decode(it, model.cfg), items):  # in order, decoding ahead
             if not it.outcome.ok:
                 continue
-            sha = it.media.sha256
-            if kind == "image":
-                result.points.append(Point(point_id(sha, 0.0, model_key), vectors[0], {**it.base, "window": 0}))
-            else:
-                window_s = model.cfg.audio.window_s if model.cfg.audio else 0.0
-                for n, (off, v) in enumerate(zip(it.offsets, vectors)):
-                    result.points.append(Point(point_id(sha, off, model_key), v, {
-                        **it.base, "window": n, "offset_s": round(off, 3),
-                        "duration_s": round(min(window_s, it.recording_s - off), 3),
-                        "recording_s": round(it.recording_s, 3)}))
-            it.outcome.points = len(vectors)
-            it.inputs = []  # the samples are no longer needed
+            kind = "audio" if it.media.kind == "audio" else "image"
+            waiting[kind].append(it)
+            if sum(len(x.inputs) for x in waiting[kind]) >= model.batch_size:
+                flush(kind)
+    flush("audio")
+    flush("image")
     found = {m.id for m, _ in rows}
     result.outcomes += [Outcome(mid, f"media #{mid}", stage="plan", reason="no such media in the catalog")
                         for mid in media_ids if mid not in found]

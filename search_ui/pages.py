@@ -190,7 +190,7 @@ def traits_page() -> None:
     st.subheader(md(Path(report.query).name if audio is not None or image is not None else report.query))
     _trait_table(report)
     if report.nearest_species:
-        st.text("nearest species: " + ", ".join(f"{sp} ({s:.2f})" for sp, s in report.nearest_species[:5]))
+        st.text("nearest species: " + ", ".join(f"{sp} ({s:.3f})" for sp, s in report.nearest_species[:5]))
     for note in report.notes:
         st.caption(md(note))
 

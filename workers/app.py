@@ -34,7 +34,7 @@ def broker_urls(cfg: BrokerConfig, create_dirs: bool = True) -> tuple[str, str, 
     backend = cfg.result_backend or f"{AtomicFileBackend.__module__}.{AtomicFileBackend.__name__}+file://{results}"
     # data_folder_in must equal data_folder_out (measured: otherwise nothing is delivered)
     return "filesystem://", backend, {"data_folder_in": str(queue), "data_folder_out": str(queue),
-                                      "control_folder": str(control), "polling_interval": 0.1}
+                                      "control_folder": str(control), "polling_interval": 0.02}
 
 
 class AtomicFileBackend(FilesystemBackend):

@@ -152,9 +152,9 @@ class WorkerPool:
 
 
 def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str = "tiny",
-              batch_size: int = 16, workers: int | None = None, start_workers: bool = True,
+              batch_size: int = 64, workers: int | None = None, start_workers: bool = True,
               eager: bool = False, retry_failed: bool = False, limit: int | None = None,
-              store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.1,
+              store: VectorStore | None = None, progress: Progress | None = None, poll_s: float = 0.02,
               stall_s: float = STALL_S, only: list[int] | None = None,
               notice: Notice | None = None) -> IndexReport:
     """Index every media item this model has not indexed yet (at most `limit`, for a trial run;

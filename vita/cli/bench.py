@@ -72,6 +72,7 @@ def bench_cmd(
     queries: Annotated[int, typer.Option(help="Queries per size and filter.")] = 200,
     index_clips: Annotated[int, typer.Option(help="Media (clips, photos) for the indexing benchmark; 0: all.")] = 240,
     index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
+    index_batch: Annotated[int, typer.Option(help="Media per task in the indexing benchmark (as vita index --batch-size).")] = 64,
     dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
@@ -100,7 +101,7 @@ def bench_cmd(
                       ablation_seeds=_ints(ablation_seeds, "--ablation-seeds"),
                       ablation_variants=_variants(ablation_variants), ablation_stage2_epochs=ablation_stage2_epochs,
                       sizes=_ints(sizes, "--sizes") or [], queries=queries, index_clips=index_clips,
-                      index_workers=_ints(index_workers, "--index-workers") or [])
+                      index_workers=_ints(index_workers, "--index-workers") or [], batch_size=index_batch)
     bench_run = BenchRun(out, run) if run else BenchRun(out)
     with open_catalog() as cat, progress_bars(transient=True) as update:
         written = run_suites(cat, cfg, suite, bench_run, scratch_index, s.store_config(), err.print,
