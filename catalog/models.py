@@ -222,3 +222,45 @@ class IndexEntry(Base):
     points: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=func.now())
+
+
+class AnnotationSource(str, Enum):
+    UI = "ui"
+    CLI = "cli"
+    CSV = "csv"
+    CLASSIFIER = "classifier"
+
+
+class Annotation(Base):
+    """A curator's (or a classifier's) yes/no on a label for one window of a media item: what
+    agile classifiers learn from, and what the curator exports."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_label_media", "label", "media_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    offset_s: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(200))
+    positive: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(16))  # AnnotationSource
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Detection(Base):
+    """A window scored for a label by a classifier or a query, above its threshold: what review
+    lists and what exports to Raven or CSV."""
+
+    __tablename__ = "detections"
+    __table_args__ = (Index("ix_detections_label_score", "label", "score"),
+                      UniqueConstraint("media_id", "offset_s", "label", "source", name="uq_detection_window"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    offset_s: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(64))  # "classifier" or "query"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

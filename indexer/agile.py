@@ -1,0 +1,219 @@
+"""Agile classifiers (perch-hoplite's loop): label a few windows, fit a linear classifier on their
+stored vectors, score the whole collection, review the top and the uncertain, label again.
+
+- train: logistic regression, class-balanced, on the labelled windows' vectors from the store,
+  plus random unlabelled windows as weak negatives (hoplite's practice: most of an archive is not
+  the target); held-out precision and recall by k-fold cross-validation on the labelled windows;
+- score: every window of the collection, streamed page by page with the store's cursor (memory
+  stays flat), scores at or above a threshold stored as detections;
+- review: unlabelled windows to label next, the top scores and those nearest the boundary.
+A classifier is saved as JSON (weights, bias, label, model key, collection) under a directory the
+caller names (the CLI: `<data>/classifiers/`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from catalog.api import Catalog
+from catalog.errors import ConfigError, NotFoundError
+from catalog.models import Annotation, IndexCollection, Media
+from catalog.models import Detection as DetectionRow
+from indexer.schema import point_id
+from indexer.store import VectorStore
+
+WEAK_NEGATIVES = 64
+PAGE = 512
+
+
+@dataclass
+class Classifier:
+    label: str
+    collection: str
+    model_key: str
+    weights: list[float]
+    bias: float
+    positives: int
+    negatives: int
+    weak_negatives: int
+    heldout: dict[str, float] = field(default_factory=dict)  # precision, recall, folds
+    trained_at: str = ""
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability of the label per row."""
+        z = np.asarray(vectors, np.float32) @ np.asarray(self.weights, np.float32) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{_slug(self.label)}.json"
+        path.write_text(json.dumps(asdict(self)))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path, label: str) -> Classifier:
+        path = directory / f"{_slug(label)}.json"
+        if not path.is_file():
+            raise NotFoundError(f"no classifier for {label!r} in {directory}; run `vita classify train {label!r}`")
+        return cls(**json.loads(path.read_text()))
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "label"
+
+
+def _model_key(catalog: Catalog, collection: str) -> str:
+    with catalog.sessions() as s:
+        row = s.scalar(select(IndexCollection).where(IndexCollection.name == collection))
+    if row is None:
+        raise NotFoundError(f"collection {collection} is not in this catalog")
+    return row.model_key
+
+
+def labelled(catalog: Catalog, store: VectorStore, collection: str, label: str) -> tuple[np.ndarray, np.ndarray, set[str]]:
+    """(vectors, 1/0 answers, point ids) of the annotated windows the collection holds."""
+    key = _model_key(catalog, collection)
+    with catalog.sessions() as s:
+        rows = s.execute(select(Annotation.positive, Annotation.offset_s, Media.sha256)
+                         .join(Media, Media.id == Annotation.media_id).where(Annotation.label == label)).all()
+    want = {point_id(sha, off, key): pos for pos, off, sha in rows}
+    hits = [h for i in range(0, len(want), 256) for h in store.retrieve(collection, list(want)[i:i + 256], with_vector=True)]
+    x = np.array([h.vector for h in hits if h.vector is not None], np.float32).reshape(len(hits), -1)
+    y = np.array([1.0 if want[h.id] else 0.0 for h in hits], np.float32)
+    return x, y, {h.id for h in hits}
+
+
+def _weak(store: VectorStore, collection: str, exclude: set[str], n: int, seed: int) -> np.ndarray:
+    """n random windows of the collection not labelled (a reservoir over one streamed pass)."""
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    seen = 0
+    for h in store.scroll(collection, batch=PAGE, with_vector=True):
+        if h.id in exclude or h.vector is None:
+            continue
+        seen += 1
+        if len(keep) < n:
+            keep.append(h.vector)
+        elif (j := int(rng.integers(seen))) < n:
+            keep[j] = h.vector
+    return np.array(keep, np.float32)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=1.0, max_iter=2000)
+    clf.fit(x, y, sample_weight=w)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def _balanced(y: np.ndarray, weak: int) -> np.ndarray:
+    """Class-balanced sample weights; weak negatives count half of a labelled negative."""
+    w = np.ones(len(y), np.float32)
+    w[len(y) - weak:] = 0.5
+    for c in (0.0, 1.0):
+        m = y == c
+        if m.any():
+            w[m] *= len(y) / (2 * w[m].sum())
+    return w
+
+
+def train(catalog: Catalog, store: VectorStore, collection: str, label: str, weak_negatives: int = WEAK_NEGATIVES,
+          seed: int = 0, folds: int = 5) -> Classifier:
+    x, y, ids = labelled(catalog, store, collection, label)
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if pos < 1 or neg + weak_negatives < 1:
+        raise ConfigError(f"{label!r}: need at least one positive and one negative window in {collection} "
+                          f"(have {pos} positive, {neg} negative; `vita annotate add`)")
+    weak = _weak(store, collection, ids, weak_negatives, seed)
+    xa = np.concatenate([x, weak]) if len(weak) else x
+    ya = np.concatenate([y, np.zeros(len(weak), np.float32)])
+    coef, bias = _fit(xa, ya, _balanced(ya, len(weak)))
+    heldout = _cross_validate(x, y, weak, folds, seed)
+    return Classifier(label, collection, _model_key(catalog, collection), coef.tolist(), bias, pos, neg, len(weak),
+                      heldout, dt.datetime.now(dt.UTC).isoformat())
+
+
+def _cross_validate(x: np.ndarray, y: np.ndarray, weak: np.ndarray, folds: int, seed: int) -> dict[str, float]:
+    """Precision and recall at 0.5 on labelled windows held out fold by fold (weak negatives always train)."""
+    k = min(folds, int(y.sum()), int(len(y) - y.sum()))
+    if k < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(y), int)
+    for c in (0.0, 1.0):  # stratified
+        idx = rng.permutation(np.flatnonzero(y == c))
+        fold[idx] = np.arange(len(idx)) % k
+    tp = fp = fn = 0
+    for f in range(k):
+        tr, te = fold != f, fold == f
+        xa = np.concatenate([x[tr], weak]) if len(weak) else x[tr]
+        ya = np.concatenate([y[tr], np.zeros(len(weak), np.float32)])
+        coef, bias = _fit(xa, ya, _balanced(ya, len(weak)))
+        pred = (x[te] @ coef + bias) > 0
+        tp += int((pred & (y[te] == 1)).sum())
+        fp += int((pred & (y[te] == 0)).sum())
+        fn += int((~pred & (y[te] == 1)).sum())
+    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn), "folds": float(k)}
+
+
+def scored(store: VectorStore, collection: str, clf: Classifier, page: int = PAGE) -> Iterator[tuple[dict[str, Any], float]]:
+    """(payload, score) for every window, a page of the store at a time."""
+    cursor = None
+    while True:
+        hits, cursor = store.scroll_page(collection, None, page, cursor, with_vector=True)
+        vecs = [h for h in hits if h.vector is not None]
+        if vecs:
+            matrix = np.stack([np.asarray(h.vector, np.float32) for h in vecs])
+            yield from zip((h.payload for h in vecs), clf.score(matrix).tolist())
+        if cursor is None:
+            return
+
+
+def score(catalog: Catalog, store: VectorStore, clf: Classifier, threshold: float = 0.5) -> int:
+    """Score the whole collection and store the windows at or above `threshold` as this label's
+    classifier detections (replacing the last run's); returns how many."""
+    if clf.model_key != _model_key(catalog, clf.collection):
+        raise ConfigError(f"classifier {clf.label!r} was trained on another model's vectors")
+    with catalog.sessions() as s:
+        s.execute(delete(DetectionRow).where(DetectionRow.label == clf.label, DetectionRow.source == "classifier"))
+        n = 0
+        for payload, p in scored(store, clf.collection, clf):
+            if p >= threshold:
+                s.add(DetectionRow(media_id=int(payload["media_id"]), offset_s=float(payload.get("offset_s", 0.0)),
+                                   duration_s=payload.get("duration_s"), label=clf.label, score=float(p),
+                                   source="classifier"))
+                n += 1
+                if n % 1000 == 0:
+                    s.flush()
+        s.commit()
+    return n
+
+
+def review(catalog: Catalog, store: VectorStore, clf: Classifier, n: int = 10) -> dict[str, list[tuple[dict[str, Any], float]]]:
+    """Unlabelled windows to label next: the `n` top scores and the `n` nearest 0.5."""
+    _, _, labelled_ids = labelled(catalog, store, clf.collection, clf.label)
+    key = clf.model_key
+    top: list[tuple[float, int, dict[str, Any]]] = []  # bounded heaps: one pass, memory of 2n windows
+    unsure: list[tuple[float, int, float, dict[str, Any]]] = []
+    with catalog.sessions() as s:
+        sha = dict(s.execute(select(Media.id, Media.sha256)).all())
+    for i, (payload, p) in enumerate(scored(store, clf.collection, clf)):
+        if point_id(sha.get(int(payload["media_id"]), ""), float(payload.get("offset_s", 0.0)), key) in labelled_ids:
+            continue
+        push = heapq.heappush if len(top) < n else heapq.heappushpop
+        push(top, (p, i, payload))
+        push_u = heapq.heappush if len(unsure) < n else heapq.heappushpop
+        push_u(unsure, (-abs(p - 0.5), i, p, payload))
+    return {"top": [(pl, round(p, 4)) for p, _, pl in sorted(top, reverse=True)],
+            "uncertain": [(pl, round(p, 4)) for _, _, p, pl in sorted(unsure, reverse=True)]}
