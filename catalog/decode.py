@@ -244,6 +244,31 @@ def load_audio(path: Path | str, target_sr: int | None = None, *, max_seconds: f
     return samples, sr
 
 
+def stream_audio(path: Path | str, target_sr: int | None = None) -> tuple[int, Iterator[np.ndarray]]:
+    """(rate, mono float32 blocks), decoded and resampled a block at a time: an hours-long recording
+    never sits whole in memory. Decoding errors surface as MediaError while iterating."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        fmt = sniff(fh.read(64)) or path.suffix.lower().lstrip(".")
+    sr, blocks = _iter_blocks(path, fmt)
+    out_sr = target_sr or sr
+
+    def gen() -> Iterator[np.ndarray]:
+        stream = soxr.ResampleStream(sr, out_sr, 1, dtype="float32", quality="HQ") if out_sr != sr else None
+        done = 0.0
+        try:
+            for block in blocks:  # type: ignore[attr-defined]  # blocks is the iterator _iter_blocks returns as object
+                done += len(block) / sr
+                block = np.ascontiguousarray(block, np.float32)
+                yield stream.resample_chunk(block) if stream is not None else block
+        except (sf.LibsndfileError, RuntimeError, av.error.FFmpegError) as exc:
+            raise MediaError("decode", f"decoding failed after {done:.2f} s: {exc}") from None
+        if stream is not None:
+            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+    return out_sr, gen()
+
+
 def _wav_missing_bytes(path: Path) -> int:
     """Bytes the WAV `data` chunk declares beyond the end of the file (libsndfile hides this)."""
     size = path.stat().st_size

@@ -10,6 +10,7 @@ Shorter clips are repeat-padded by the feature extractor (CLAP's 'repeatpad').
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,25 @@ def sliding_windows(x: np.ndarray, sr: int, seconds: float, hop_s: float) -> lis
     if starts[-1] + n < len(x):
         starts.append(len(x) - n)
     return [Window(s / sr, x[s:s + n]) for s in starts]
+
+
+def stream_windows(blocks: Iterable[np.ndarray], sr: int, seconds: float, hop_s: float) -> Iterator[Window]:
+    """`sliding_windows` over a stream of blocks, window for window the same (the last one aligned
+    to the end), holding at most a window and a block: for recordings too long to hold whole."""
+    n, hop = int(seconds * sr), max(1, int(hop_s * sr))
+    buf, start, nxt, total, last_end = np.zeros(0, np.float32), 0, 0, 0, 0
+    for block in blocks:
+        buf = np.concatenate([buf, np.asarray(block, np.float32).reshape(-1)])
+        total += len(block)
+        while nxt + n <= total:
+            yield Window(nxt / sr, buf[nxt - start:nxt - start + n].copy())
+            last_end, nxt = nxt + n, nxt + hop
+        cut = max(0, min(nxt - start, len(buf) - n))  # keep the last window's worth for the end
+        buf, start = buf[cut:], start + cut
+    if last_end == 0:  # shorter than a window: the whole of it, once
+        yield Window(0.0, buf.copy())
+    elif last_end < total:
+        yield Window((total - n) / sr, buf[len(buf) - n:].copy())
 
 
 class Featurizer:

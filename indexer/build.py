@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,17 +20,19 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.decode import MediaError, load_audio, load_image
+from catalog.decode import MediaError, load_audio, load_image, stream_audio
 from catalog.models import IndexEntry, Media, MediaStatus, Taxon, TraitValue
 from catalog.store import record_failure, resolve_failure
 from catalog.traits import keyword
-from encoders.audio import sliding_windows
+from encoders.audio import sliding_windows, stream_windows
 from encoders.config import EncoderConfig
 from encoders.model import VitaEncoder
 from indexer.schema import day_number, point_id
 from indexer.store import Point, VectorStore
 
 FAILURE_SOURCE = "index"
+#: Recordings longer than this (by the catalog's duration) are streamed, never held whole.
+LONG_AUDIO_S = 600.0
 
 
 @dataclass
@@ -104,6 +107,7 @@ class _Item:
     inputs: list[Any] = field(default_factory=list)  # audio windows' samples, or one image
     offsets: list[float] = field(default_factory=list)
     recording_s: float = 0.0
+    stream: bool = False  # too long to hold whole: decoded, windowed and embedded a block at a time
 
 
 def _decode(item: _Item, cfg: EncoderConfig) -> _Item:
@@ -113,6 +117,9 @@ def _decode(item: _Item, cfg: EncoderConfig) -> _Item:
         if m.kind == "audio":
             if audio_cfg is None:
                 raise MediaError("embed", f"model {cfg.name} has no audio tower")
+            if (m.duration_s or 0.0) > LONG_AUDIO_S:
+                item.stream = True
+                return item
             wave, sr = load_audio(Path(m.path), audio_cfg.sample_rate)
             if len(wave) == 0 or not np.isfinite(wave).all():
                 raise MediaError("decode", "no finite samples")
@@ -149,6 +156,48 @@ def _embed(model: VitaEncoder, kind: str, items: list[_Item]) -> list[np.ndarray
                 out.append(np.zeros((0, model.cfg.dim), np.float32))
         return out
     return list(np.split(vectors, np.cumsum([len(it.inputs) for it in items])[:-1]))
+
+
+def _embed_stream(it: _Item, model: VitaEncoder, model_key: str, result: BatchResult) -> None:
+    """A long recording: blocks -> windows -> the model's batches -> points; memory holds a block,
+    a window and one batch, whatever the length (a 2-hour file is not decoded whole)."""
+    cfg = model.cfg.audio
+    assert cfg is not None
+    samples = 0
+
+    def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        nonlocal samples
+        for block in blocks:
+            if not np.isfinite(block).all():
+                raise MediaError("decode", f"non-finite samples near {samples / sr:.1f} s")
+            samples += len(block)
+            yield block
+
+    vectors: list[np.ndarray] = []
+    batch: list[np.ndarray] = []
+    try:
+        sr, blocks = stream_audio(Path(it.media.path), cfg.sample_rate)
+        for w in stream_windows(counted(blocks), sr, cfg.window_s, cfg.hop_s):
+            batch.append(w.samples)
+            it.offsets.append(w.offset_s)
+            if len(batch) == model.batch_size:
+                vectors.append(model.embed_audio(batch, crop="start"))
+                batch = []
+        if batch:
+            vectors.append(model.embed_audio(batch, crop="start"))
+        if samples == 0:
+            raise MediaError("decode", "no audio frames could be decoded")
+    except MediaError as exc:
+        it.outcome.stage, it.outcome.reason = exc.stage, exc.reason
+        return
+    except FileNotFoundError:
+        it.outcome.stage, it.outcome.reason = "decode", "file is missing (moved or deleted since ingest)"
+        return
+    except Exception as exc:
+        it.outcome.stage, it.outcome.reason = "embed", f"{type(exc).__name__}: {exc}"
+        return
+    it.recording_s = samples / sr
+    result.points += _points(it, np.concatenate(vectors), model, model_key)
 
 
 def _points(it: _Item, vectors: np.ndarray, model: VitaEncoder, model_key: str) -> list[Point]:
@@ -190,7 +239,7 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
 
     with ThreadPoolExecutor(max(1, decode_threads)) as pool:
         for it in pool.map(lambda it: _decode(it, model.cfg), items):  # in order, decoding ahead
-            if not it.outcome.ok:
+            if not it.outcome.ok or it.stream:
                 continue
             kind = "audio" if it.media.kind == "audio" else "image"
             waiting[kind].append(it)
@@ -198,6 +247,9 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
                 flush(kind)
     flush("audio")
     flush("image")
+    for it in items:
+        if it.stream and it.outcome.ok:
+            _embed_stream(it, model, model_key, result)
     found = {m.id for m, _ in rows}
     result.outcomes += [Outcome(mid, f"media #{mid}", stage="plan", reason="no such media in the catalog")
                         for mid in media_ids if mid not in found]

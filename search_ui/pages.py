@@ -6,11 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from catalog.annotations import add
 from catalog.api import Catalog
+from catalog.models import AnnotationSource
 from catalog.queries import SpeciesNotFound
 from catalog.traits import CATEGORIES
 from indexer.filters import Filter
-from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
+from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
 from search_ui.render import card, md
 from search_ui.state import resources
@@ -24,7 +26,23 @@ def _grid(results: list, key: str, on_more: object | None = None, columns: int =
     cols = st.columns(columns)
     for i, r in enumerate(results):
         with cols[i % columns]:
-            card(r, f"{key}-{i}", on_more)
+            card(r, f"{key}-{i}", on_more, _label_card)
+
+
+def _label_field() -> None:
+    """The label the cards' thumbs give, typed once per session (empty: no thumbs)."""
+    st.sidebar.text_input("Label with 👍 / 👎 on cards", key="annotate_label",
+                          help="A species, a call type, anything: each thumb stores a yes or no for that "
+                               "card's window (`vita annotate list`, `vita classify train LABEL`).")
+
+
+def _label_card(r: Result, positive: bool) -> None:
+    cat, _ = resources()
+    label = st.session_state.get("annotate_label", "").strip()
+    with cat.sessions() as s:
+        add(s, int(r.media_id or 0), label, positive, float(r.offset_s or 0.0), r.duration_s, AnnotationSource.UI)
+        s.commit()
+    st.toast(f"{'yes' if positive else 'no'}: {label} on media {r.media_id} at {float(r.offset_s or 0):.0f} s")
 
 
 def _more_like_this(media_id: int) -> None:
@@ -37,6 +55,7 @@ def search_page() -> None:
     cat, searcher = resources()
     st.title("Search")
     flt = sidebar_filters(searcher, "search")
+    _label_field()
     text = st.text_input("Describe what you are looking for", key="q",
                          placeholder="nocturnal Hylidae calls · Strigidae photos · Gray Treefrog")
     with st.expander("... or search with a sound or a photo"):
@@ -136,6 +155,7 @@ def browse_page() -> None:
     _, searcher = resources()
     st.title("Browse")
     flt = sidebar_filters(searcher, "browse")
+    _label_field()
     facet_by = st.selectbox("Count by", ["family", "genus", "class", "modality", "license",
                                          *(f"trait: {c.key}" for c in CATEGORIES)], key="facet")
     key = "traits" if facet_by.startswith("trait") else facet_by

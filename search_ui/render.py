@@ -38,7 +38,7 @@ def spectrogram(path: str, offset_s: float, duration_s: float, sr: int = 16000) 
     return Image.fromarray((rgb * 255).astype(np.uint8)).resize((320, 120))
 
 
-def card(r: Result, key: str, on_more: object | None = None) -> None:
+def card(r: Result, key: str, on_more: object | None = None, on_label: object | None = None) -> None:
     with st.container(border=True):
         if r.rank:  # a taxon (text) result
             st.markdown(f"**{md(r.name)}** · {md(r.rank)}" + (f" · {md(r.common_name)}" if r.common_name else ""))
@@ -64,3 +64,10 @@ def card(r: Result, key: str, on_more: object | None = None) -> None:
         st.text(f"licence {r.license or '?'} · {r.attribution or r.rights_holder or 'no attribution'}")
         if on_more is not None and r.media_id is not None and st.button("More like this", key=f"more-{key}-{r.media_id}-{r.offset_s}"):
             on_more(r.media_id)  # type: ignore[operator]  # on_more is a callback stored as object
+        label = st.session_state.get("annotate_label", "").strip()
+        if on_label is not None and label and r.media_id is not None:
+            yes, no = st.columns(2)
+            if yes.button(f"👍 {label}", key=f"yes-{key}-{r.media_id}-{r.offset_s}"):
+                on_label(r, True)  # type: ignore[operator]  # on_label is a callback stored as object
+            if no.button(f"👎 {label}", key=f"no-{key}-{r.media_id}-{r.offset_s}"):
+                on_label(r, False)  # type: ignore[operator]  # on_label is a callback stored as object

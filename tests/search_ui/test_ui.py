@@ -96,6 +96,30 @@ def test_search_page_text_query_chips_and_more_like_this(app_env: None) -> None:
     assert any("More like media" in i.value for i in at.info) and not at.exception
 
 
+def test_a_thumb_on_a_card_stores_its_label_in_the_catalog(app_env: None, data_dir: Path) -> None:
+    from catalog.annotations import listed
+    from vita.settings import Settings
+
+    at = page("search_page")
+    at.text_input(key="q").input("nocturnal Hylidae calls").run()
+    assert not [b for b in at.button if b.label.startswith("👍")]  # no label typed: no thumbs
+    at.text_input(key="annotate_label").input("Hylidae call").run()
+    thumbs_up = [b for b in at.button if b.label == "👍 Hylidae call"]
+    thumbs_down = [b for b in at.button if b.label == "👎 Hylidae call"]
+    cards = _media_ids(at)
+    assert len(thumbs_up) == len(thumbs_down) == len(cards) > 1
+    first = next(b for b in thumbs_up if (b.key or "").startswith("yes-s-0-"))
+    first.click().run()
+    second = next(b for b in at.button if (b.key or "").startswith("no-s-1-"))
+    second.click().run()
+    assert not at.exception
+    media = [int((b.key or "").split("-")[3]) for b in (first, second)]  # yes-s-<card>-<media id>-<offset>
+    assert set(media) <= set(cards)
+    with Settings(data_dir=data_dir).open_catalog() as cat, cat.sessions() as s:
+        got = [(a.media_id, a.positive, a.source) for a in listed(s, "Hylidae call")]
+    assert got == [(media[0], True, "ui"), (media[1], False, "ui")]
+
+
 def test_search_page_sidebar_filters_cascade(app_env: None) -> None:
     at = page("search_page")
     at.selectbox(key="search-class").select("Aves").run()
