@@ -34,11 +34,43 @@ def _open(data_dir: str) -> tuple[Catalog, Searcher]:
 
 
 def resources() -> tuple[Catalog, Searcher]:
-    """The catalog and searcher; stops the page with an explanation when there is no index."""
+    """The catalog and searcher; stops the page with an explanation when there is no index (and, on
+    the embedded store, a button that builds it with the default model)."""
+    settings = Settings()
     try:
-        return _open(str(Settings().data_dir.resolve()))
+        return _open(str(settings.data_dir.resolve()))
     except StoreError as exc:
         st.error(f"No index to search: {exc}")
-        st.info("Build one with `vita index` (after `vita ingest` and `vita train`), then reload.")
+        st.info("Build one with `vita index` (after `vita ingest`), then reload.")
+        if not settings.qdrant_url:
+            _index_button(settings)
         st.stop()
         raise  # unreachable: st.stop() ends the script
+
+
+def _index_button(settings: Settings) -> None:
+    """Index the catalog here, in this process (the embedded store has one owner: this UI), with
+    `<data>/models/tiny`, or the tiny checkpoint that ships with VITA when there is none."""
+    from encoders.pretrained import install
+    from workers.indexing import run_index
+
+    with settings.open_catalog() as cat:
+        media = cat.stats().media
+    if not media:
+        st.info("The catalog is empty: `vita ingest demo` or `vita ingest folder DIR` first.")
+        return
+    model = settings.models_dir / "tiny"
+    if not st.button(f"Index the catalog now ({media} media, model {model.name})", key="index-now"):
+        return
+    if not (model / "vita_config.json").is_file() and install("tiny", settings.models_dir) is None:
+        st.error(f"no model at {model}: `vita train` first")
+        return
+    bar = st.progress(0.0, text="indexing ...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"indexing: {done} of {total} media")
+
+    with settings.open_catalog() as cat:
+        report = run_index(cat, settings.index_config(), str(model), eager=True, progress=progress)
+    st.success(f"indexed {report.indexed} media ({report.failed} failed) in {report.seconds:.0f} s")
+    st.rerun()

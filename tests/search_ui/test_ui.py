@@ -289,3 +289,30 @@ def test_an_upload_keeps_its_name() -> None:
     assert frog.name == "Gray_treefrog_night.wav" and frog.read_bytes() == b"RIFF...."
     assert save_upload("../../etc/passwd.png", b"x").name == "passwd.png"
     assert save_upload("???.ogg", b"x").name == "upload.ogg"
+
+
+def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vita serve` before `vita index`: the page says so and, on the embedded store, a button indexes
+    the catalog with the tiny model (the shipped checkpoint when none was trained), then searches."""
+    import streamlit as st
+
+    from catalog.sources.demo import DemoWorldSource
+    from tests.support import make_settings
+
+    settings = make_settings(tmp_path)
+    with settings.open_catalog() as cat:
+        assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
+    monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
+    st.cache_resource.clear()
+    at = page("search_page")
+    assert any("No index to search" in e.value for e in at.error)
+    button = next(b for b in at.button if b.key == "index-now")
+    assert "1086 media" in button.label
+    button.click().run(timeout=600)
+    assert not at.exception
+    assert (settings.models_dir / "tiny" / "model.safetensors").is_file()  # the shipped checkpoint, installed
+    at = page("search_page")
+    assert not at.error and at.text_input(key="q") is not None
+    at.text_input(key="q").input("nocturnal Hylidae calls").run()
+    assert not at.exception and [m for m in at.markdown if m.value.startswith("**")]
