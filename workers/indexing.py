@@ -240,7 +240,6 @@ class _Target:
     t0: float = 0.0
     first: tuple[float, int] | None = None  # (time, media done) when the first batch was back
 
-
     def commit(self, result: BatchResult) -> None:
         with self.catalog.sessions() as s:
             commit_batch(s, self.store, self.media_c, result)
@@ -295,7 +294,8 @@ class _CeleryRun:
         self.app = make_app(cfg.worker)
         # a bounded window of batches out at once: enough to keep every worker process busy, few
         # enough that polling their results stays cheap (polling all of them on the SQLite result
-        # backend cost the coordinator as much CPU as a worker's forward passes)
+        # backend cost the coordinator as much CPU as a worker's forward passes). With workers
+        # started elsewhere, `IndexConfig.workers` (VITA_WORKERS) says how many processes run in all.
         self.window = max(4, 3 * (pool.concurrency if pool else cfg.workers))
         self.unsent = deque(range(len(batches)))
         self.pending: dict[int, Any] = {}
