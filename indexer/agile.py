@@ -68,6 +68,16 @@ class Classifier:
         return cls(**json.loads(path.read_text()))
 
 
+def classifiers_dir(data_dir: Path, collection: str) -> Path:
+    """Where a collection's classifiers live: `<data>/classifiers/<collection>/` (the CLI and the UI)."""
+    return data_dir / "classifiers" / collection
+
+
+def saved_labels(directory: Path) -> list[str]:
+    """Labels of the classifiers saved in `directory`."""
+    return sorted(json.loads(p.read_text())["label"] for p in directory.glob("*.json")) if directory.is_dir() else []
+
+
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "label"
 
@@ -88,7 +98,10 @@ def labelled(catalog: Catalog, store: VectorStore, collection: str, label: str) 
                          .join(Media, Media.id == Annotation.media_id).where(Annotation.label == label)).all()
     want = {point_id(sha, off, key): pos for pos, off, sha in rows}
     hits = [h for i in range(0, len(want), 256) for h in store.retrieve(collection, list(want)[i:i + 256], with_vector=True)]
-    x = np.array([h.vector for h in hits if h.vector is not None], np.float32).reshape(len(hits), -1)
+    hits = [h for h in hits if h.vector is not None]
+    if not hits:  # nothing labelled (or nothing of it indexed in this collection)
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), set()
+    x = np.stack([np.asarray(h.vector, np.float32) for h in hits])
     y = np.array([1.0 if want[h.id] else 0.0 for h in hits], np.float32)
     return x, y, {h.id for h in hits}
 

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, 
 
 import streamlit as st
 
-from search_ui import pages
+from search_ui import pages, review
 
 st.set_page_config(page_title="VITA Search", page_icon="🐸", layout="wide")
 
@@ -25,6 +25,7 @@ nav = st.navigation([
     st.Page(pages.browse_page, title="Browse", url_path="browse"),
     st.Page(pages.traits_page, title="Trait lookup", url_path="traits"),
     st.Page(pages.species_page, title="Species", url_path="species"),
+    st.Page(review.review_page, title="Review", url_path="review"),
     st.Page(pages.status_page, title="Index status", url_path="status"),
 ])
 nav.run()

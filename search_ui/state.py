@@ -33,6 +33,11 @@ def _open(data_dir: str) -> tuple[Catalog, Searcher]:
         raise
 
 
+def data_dir() -> Path:
+    """The data directory this UI serves (classifiers live under it)."""
+    return Settings().data_dir.resolve()
+
+
 def resources() -> tuple[Catalog, Searcher]:
     """The catalog and searcher; stops the page with an explanation when there is no index (and, on
     the embedded store, a button that builds it with the default model)."""

@@ -1,10 +1,11 @@
 """The three things the product is for, in a real browser: "nocturnal Hylidae calls", a photo ->
-sounds, browsing a family. Used by the end-to-end test and to refresh the README's screenshots:
+sounds, browsing a family; then the review page of the agile loop. Used by the end-to-end test and to refresh the README's screenshots:
     python -m search_ui.walkthrough http://127.0.0.1:8501 docs/ PHOTO [--family Hylidae]
 Drives Debian's chromium through Playwright (no browser download)."""
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Seen:
     browse_text: str
     browse_cards: int
     browse_widths: list[float]  # rendered width of each card's picture (photo or spectrogram), px
+    review_text: str  # /review: the agile loop's page
 
 
 def _idle(pg: Any) -> None:
@@ -78,9 +80,20 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
         widths = pg.locator('[data-testid="stImage"] img').evaluate_all(
             "els => els.map(e => e.getBoundingClientRect().width)")
         pg.screenshot(path=str(out / "ui-browse.png"))
+
+        pg.goto(url + "/review")
+        ready = re.compile("Least sure|No labels yet|No classifier for this label")
+        pg.get_by_text(ready).first.wait_for(timeout=TIMEOUT_MS)  # the page's last part, or why there is none
+        _idle(pg)
+        if pg.get_by_text("No classifier for this label").count():  # labels but no classifier: train one
+            pg.get_by_role("button", name="Train classifier").click()
+            pg.get_by_text("Least sure").wait_for(timeout=TIMEOUT_MS)
+            _idle(pg)
+        review_text = pg.inner_text("body")
+        pg.screenshot(path=str(out / "ui-review.png"), full_page=True)
         ctx.close()
     return Seen(direct, search_text, search_audio, photo_audio, photo_images, photo_text, browse_text, cards,
-                [float(w) for w in widths])
+                [float(w) for w in widths], review_text)
 
 
 if __name__ == "__main__":

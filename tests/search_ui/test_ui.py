@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -202,6 +203,51 @@ def test_index_status_page(app_env: None, data_dir: Path) -> None:
     assert set(by_modality["modality"]) == {"audio", "image"} and len(by_split) >= 2
 
 
+def _label_review_me(data_dir: Path) -> list[int]:
+    """3 yes and 3 no for "review me" (a second answer replaces the first: calling it again adds none);
+    returns the audio media ids."""
+    from catalog.annotations import add
+    from vita.settings import Settings
+
+    with Settings(data_dir=data_dir).open_catalog() as cat, cat.sessions() as s:
+        audio = list(s.scalars(select(Media.id).where(Media.kind == "audio").order_by(Media.id)))
+        for m in audio[:3]:
+            add(s, m, "review me", True)
+        for m in audio[-3:]:
+            add(s, m, "review me", False)
+        s.commit()
+    return audio
+
+
+def test_review_page_trains_scores_lists_labels_and_downloads(app_env: None, data_dir: Path) -> None:
+    """The agile loop in the UI: labels from the catalog, train, score, review cards that play at
+    their window and take a thumb, and the detections as Raven and CSV downloads."""
+    from catalog.annotations import listed
+    from vita.settings import Settings
+
+    audio = _label_review_me(data_dir)
+    script = "if __name__ == '__main__':\n    from search_ui import review\n    review.review_page()\n"
+    at = AppTest.from_string(script, default_timeout=180).run()
+    assert not at.exception
+    at.selectbox(key="review-label").select("review me").run()
+    assert any("No classifier" in c.value for c in at.caption)
+    at.button(key="review-train").click().run()
+    assert not at.exception and any("3 yes, 3 no" in c.value for c in at.caption)
+    cards = _media_ids(at)  # top scores and least sure, none of them labelled already
+    assert cards and not set(cards) & (set(audio[:3]) | set(audio[-3:]))
+    assert at.get("audio")  # each sound card has its player (started at the window's offset)
+    at.slider(key="review-threshold").set_value(0.0).run()
+    at.button(key="review-score").click().run()
+    assert any("detection(s) of review me" in x.value for x in at.success)
+    downloads = [d for d in at.get("download_button")]
+    assert len(downloads) == 2, downloads
+    up = next(b for b in at.button if b.label == "👍 review me")
+    up.click().run()
+    assert not at.exception
+    with Settings(data_dir=data_dir).open_catalog() as cat, cat.sessions() as s:
+        assert len(listed(s, "review me")) == 7
+
+
 # ---------------------------------------------------------------- a real browser
 
 
@@ -214,9 +260,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vita serve` on a copy of the data dir (AppTest above holds the original index open)."""
+    _label_review_me(data_dir)  # the review page lists them
     copy = tmp_path_factory.mktemp("serve") / "data"
     copy.mkdir()
-    shutil.copy(data_dir / "catalog.sqlite", copy / "catalog.sqlite")
+    with sqlite3.connect(data_dir / "catalog.sqlite") as src, sqlite3.connect(copy / "catalog.sqlite") as dst:
+        src.backup(dst)  # with what is still in the write-ahead log
     shutil.copytree(data_dir / "index", copy / "index", ignore=shutil.ignore_patterns(".lock"))
     port = _free_port()
     env = {**os.environ, "VITA_DATA_DIR": str(copy)}
@@ -263,6 +311,11 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     assert "What is this?" in seen.photo_text and "nearest indexed species" in seen.photo_text
     assert "has no image classifier" in seen.photo_text
     assert seen.browse_cards == min(12, _hylidae_media(data_dir))
+    # the review page has its own address, and lists the labels given so far
+    assert "Page not found" not in seen.review_text and "Review: agile classifiers" in seen.review_text
+    # labels, but no classifier in the served copy: the walk trains one with the button
+    assert "Traceback" not in seen.review_text and "Least sure" in seen.review_text, seen.review_text[-1500:]
+    assert re.search(r"classifier: [1-9]\d* yes, [1-9]\d* no", seen.review_text)
     # photos are as wide as spectrograms (they were thumbnails beside full-width spectrograms)
     assert len(seen.browse_widths) == seen.browse_cards and min(seen.browse_widths) >= 0.9 * max(seen.browse_widths)
     assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
