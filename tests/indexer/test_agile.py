@@ -1,34 +1,56 @@
-"""The agile loop on the small demo world (synthetic media) indexed with the shipped tiny model:
-label through the CLI, train, compare with a nearest-neighbour search from one of the same examples,
-score into detections, review, export to Raven."""
+"""The agile loop on the small demo world (synthetic media, plus 30 s recordings of three treefrogs)
+indexed with the shipped tiny model: label one species through the CLI, train, compare with a
+nearest-neighbour search from one of the same examples, score into detections, review, export to Raven."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from catalog.api import Catalog
 from catalog.models import Detection, Media, Taxon
+from catalog.sources.demo import sound
+from catalog.sources.demo.world import latent, species_list
+from catalog.sources.folder import FolderSource
 from encoders.pretrained import shipped
 from indexer.agile import Classifier, scored
+from indexer.filters import Filter
 from indexer.raven import RAVEN_COLUMNS, read_raven
-from indexer.search import Searcher, SearchRequest
-from tests.support import small_world
+from indexer.search import Searcher
+from tests.support import HYLA, row, small_world, write_csv
 from vita.settings import Settings
 from workers.indexing import run_index
 
 pytestmark = pytest.mark.slow
 
 
+CHORUS = ("Hyla versicolor", "Hyla chrysoscelis", "Hyla arborea")  # three treefrogs of one genus
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Settings]]:
-    cat, settings, _ = small_world(tmp_path_factory.mktemp("agile"))
+    """The small world plus six 30 s recordings (six windows each) of each of three Hyla species:
+    a species with enough windows to rank, and congeners that sound alike."""
+    root = tmp_path_factory.mktemp("agile")
+    cat, settings, _ = small_world(root)
+    folder = root / "chorus"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    rows = []
+    for name in CHORUS:
+        sp = next(x for x in species_list() if x.name == name)
+        params = sound.params_for(sp.lineage, latent(sp.lineage, 0))
+        for i in range(6):
+            sf.write(folder / f"{sp.slug}-{i}.wav", sound.render(params, 30.0, 16000, rng), 16000)
+            rows.append(row(f"C-{sp.slug}-{i}", f"{sp.slug}-{i}.wav", name, HYLA))
+    write_csv(folder / "metadata.csv", rows)
+    assert cat.ingest(FolderSource(folder)).added == len(rows)
     model = shipped("tiny")
     assert model is not None
     assert run_index(cat, settings.index_config(), str(model), eager=True).failed == 0
@@ -36,40 +58,48 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     cat.close()
 
 
-def _family_of(cat: Catalog) -> dict[int, str]:
+def _species_of(cat: Catalog) -> dict[int, str]:
     with cat.sessions() as s:
-        return dict(s.execute(select(Media.id, Taxon.family_name).join(Taxon, Media.taxon_id == Taxon.id)).all())
+        return dict(s.execute(select(Media.id, Taxon.name).join(Taxon, Media.taxon_id == Taxon.id)).all())
 
 
 def test_a_classifier_from_ten_labels_beats_a_search_from_one(world: tuple[Catalog, Settings], tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 yes and 5 no windows of one species (the no's from its congeners), labelled through the CLI:
+    the classifier's top 20 unlabelled windows hold more of that species than the nearest neighbours
+    of one of the same yes windows."""
     from vita.cli import app
 
     cat, settings = world
-    fam = _family_of(cat)
+    species = _species_of(cat)
+    target = CHORUS[0]
     with cat.sessions() as s:
-        audio = list(s.scalars(select(Media.id).where(Media.kind == "audio").order_by(Media.id)))
-    target = Counter(fam[m] for m in audio).most_common(1)[0][0]
-    pos = [m for m in audio if fam[m] == target][:5]
-    neg = [m for m in audio if fam[m] != target][::37][:5]
+        chorus = list(s.scalars(select(Media.id).where(Media.path.like("%/chorus/%")).order_by(Media.id)))
+    pos = [m for m in chorus if species[m] == target][:5]
+    neg = [m for m in chorus if species[m] == CHORUS[1]][:3] + [m for m in chorus if species[m] == CHORUS[2]][:2]
     monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
     runner = CliRunner()
-    for ids, extra in ((pos, []), (neg, ["--no"])):
-        r = runner.invoke(app, ["annotate", "add", *map(str, ids), "--label", target, *extra])
+    for ids, extra in ((pos, []), (neg, ["--no"])):  # each recording's first window (offset 0)
+        r = runner.invoke(app, ["annotate", "add", *map(str, ids), "--label", target, "--offset", "0", *extra])
         assert r.exit_code == 0, r.output
     trained = runner.invoke(app, ["classify", "train", target])
     assert trained.exit_code == 0, trained.output
     assert "5 positive, 5 negative, 64 weak negative" in trained.output and "precision" in trained.output
-    labelled = set(pos) | set(neg)
+    labelled = {(m, 0.0) for m in pos + neg}
     with Searcher(cat, settings.store_config(), settings.corpus) as searcher:
         clf = Classifier.load(settings.data_dir / "classifiers" / searcher.media_c, target)
         ranked = sorted(((p, int(pl["media_id"])) for pl, p in scored(searcher.store, searcher.media_c, clf)
-                         if int(pl["media_id"]) not in labelled), reverse=True)
+                         if (int(pl["media_id"]), float(pl.get("offset_s", 0.0))) not in labelled
+                         and pl["modality"] == "audio"), reverse=True)
         ours = [m for _, m in ranked][:20]
-        near = searcher.search(SearchRequest(media_ids=[pos[0]], k=60)).results
-        theirs = [r.media_id for r in near if r.media_id is not None and r.media_id not in labelled][:20]
-    p_ours = float(np.mean([fam[m] == target for m in ours]))
-    p_theirs = float(np.mean([fam[m] == target for m in theirs]))
+        first = next(h for h in searcher.store.scroll(searcher.media_c, Filter({"media_id": [str(pos[0])]}),
+                                                      with_vector=True) if float(h.payload.get("offset_s", 0)) == 0.0)
+        assert first.vector is not None
+        near = searcher.store.query(searcher.media_c, first.vector, Filter({"modality": ["audio"]}), limit=60)
+        theirs = [int(h.payload["media_id"]) for h in near
+                  if (int(h.payload["media_id"]), float(h.payload.get("offset_s", 0.0))) not in labelled][:20]
+    p_ours = float(np.mean([species[m] == target for m in ours]))
+    p_theirs = float(np.mean([species[m] == target for m in theirs]))
     assert len(ours) == len(theirs) == 20
     assert p_ours > p_theirs, (target, p_ours, p_theirs)
 

@@ -105,6 +105,13 @@ def test_a_sound_query_finds_the_calls_of_a_two_hour_night(night: tuple[Catalog,
     assert np.mean(boxed) >= 0.8 and all(float(x["High Freq (Hz)"]) < SR / 2 for x in rows)
     again = runner.invoke(app, ["detect", "run", "gray treefrog", "--audio", str(query), "--threshold", "0.1"])
     assert again.exit_code == 0 and len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # replaced
+    # a text query runs the same way (the tiny model's text side is weak: its detections are not scored here);
+    # the highest threshold keeps only windows scoring at least it, so its count is a subset
+    by_text = runner.invoke(app, ["detect", "run", "by name", "--text", "Hyla versicolor", "--threshold", "0.0"])
+    assert by_text.exit_code == 0, by_text.output
+    text_found = for_export(cat, "by name", bands=False)
+    assert all(d.score >= 0.0 for d in text_found) and f"{len(text_found)} detection(s)" in by_text.output
+    assert len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # another label's are untouched
 
 
 def test_band_is_where_the_call_is_not_the_noise(tmp_path: Path) -> None:
