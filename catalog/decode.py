@@ -10,6 +10,7 @@ Every refusal raises `MediaError` with a sentence a curator can act on.
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -406,6 +407,14 @@ def load_checked(path: Path, kind: MediaKind, limits: Limits,
     if target_sr and target_sr != sr:
         samples = soxr.resample(samples, sr, target_sr, quality="HQ").astype(np.float32, copy=False)
     return samples
+
+
+def safe_name(name: str, default: str = "upload") -> str:
+    """A user's file name made safe to write under a directory of ours: no directories, no odd
+    characters, the suffix lower-cased ("../../Frog (night).WAV" -> "Frog_night.wav")."""
+    suffix = re.sub(r"[^a-z0-9.]+", "", Path(name).suffix.lower())[:10]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or default
+    return f"{stem}{suffix}"
 
 
 def inspect(path: Path, expected: MediaKind | None, limits: Limits) -> MediaInfo:

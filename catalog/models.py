@@ -229,6 +229,7 @@ class AnnotationSource(str, Enum):
     CLI = "cli"
     CSV = "csv"
     CLASSIFIER = "classifier"
+    API = "api"
 
 
 class Annotation(Base):

@@ -4,12 +4,12 @@ source, date. Their options are facets of the index, so only values that exist a
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
+from catalog.decode import safe_name
 from catalog.taxonomy import RANKS
 from indexer.filters import Filter
 from indexer.search import Searcher
@@ -59,8 +59,6 @@ def upload(label: str, types: list[str], key: str) -> Path | None:
 def save_upload(name: str, data: bytes) -> Path:
     """The upload in a fresh temporary directory under its own name (made safe), so that what
     the pages show about it ("frog.wav") is the name the user knows, not 'upload.wav'."""
-    suffix = Path(name).suffix.lower()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or "upload"
-    path = Path(tempfile.mkdtemp(prefix="vita-upload-")) / f"{stem}{suffix}"
+    path = Path(tempfile.mkdtemp(prefix="vita-upload-")) / safe_name(name)
     path.write_bytes(data)
     return path

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from catalog.api import Catalog
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -67,6 +68,12 @@ class Settings(BaseSettings):
                                    "default: a filesystem broker in data_dir (no server).")
     result_backend: str | None = Field(None, description="Celery results; default: files in data_dir.")
     workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
+    api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
+                                                        "(X-API-Key header); writes always need it.")
+    api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")
+    api_max_query_seconds: float = Field(600.0, gt=0, description="`vita api`: the longest query recording.")
+    api_max_query_pixels: int = Field(40_000_000, ge=1, description="`vita api`: the largest query photo (pixels).")
+    api_body_idle_s: float = Field(30.0, gt=0, description="`vita api`: a request body that stalls this long gets 408.")
 
     # ------------------------------------------------------------ paths
 
@@ -97,11 +104,18 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         return Limits(**{f: getattr(self, f) for f in Limits.__dataclass_fields__})
 
-    def open_catalog(self, url: str | None = None) -> Catalog:
-        """The catalog at `url` (default: this configuration's database) with these limits."""
+    def query_limits(self) -> Limits:
+        """The limits on what an app uploads to `vita api` (tighter than ingest's: one query's worth)."""
+        base = self.limits()
+        return dataclasses.replace(base, max_file_bytes=min(base.max_file_bytes, self.api_max_upload_mb * 1024**2),
+                                   max_audio_seconds=min(base.max_audio_seconds, self.api_max_query_seconds),
+                                   max_image_pixels=min(base.max_image_pixels, self.api_max_query_pixels))
+
+    def open_catalog(self, url: str | None = None, limits: Limits | None = None) -> Catalog:
+        """The catalog at `url` (default: this configuration's database) with these limits (or `limits`)."""
         from catalog.api import Catalog  # SQLAlchemy and alembic load when a command opens the catalog
 
-        return Catalog(url or self.resolved_database_url, limits=self.limits())
+        return Catalog(url or self.resolved_database_url, limits=limits or self.limits())
 
     def fetch_config(self) -> FetchConfig:
         return FetchConfig(media_dir=self.media_dir, cache_dir=self.data_dir / "cache",

@@ -1,0 +1,340 @@
+"""`vita api` on the small demo world (synthetic media; random-weight tiny model: machinery, not
+accuracy): every endpoint, the API key, the same answers as the UI, and the hostile requests of the
+README's reliability section, each a 4xx with a reason and the server still healthy after."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import soundfile as sf
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select
+
+from catalog.models import Media
+from tests.support import small_world, truncate, write_audio
+from vita.api.app import make_app
+from vita.settings import Settings
+from workers.indexing import run_index
+
+pytestmark = pytest.mark.slow  # a small world and an index per module
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    root = tmp_path_factory.mktemp("api")
+    cat, settings, model = small_world(root)
+    with cat:
+        assert run_index(cat, settings.index_config(), str(model), eager=True).failed == 0
+    yield settings
+
+
+@pytest.fixture(scope="module")
+def client(world: Settings) -> Iterator[TestClient]:
+    with TestClient(make_app(world), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _media(settings: Settings, kind: str) -> tuple[int, Path]:
+    with settings.open_catalog() as cat, cat.sessions() as s:
+        m = s.scalars(select(Media).where(Media.kind == kind).order_by(Media.id)).first()
+        assert m is not None
+        return m.id, Path(m.path)
+
+
+def _ok(r: requests.Response | object) -> dict:
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]  # httpx and requests responses alike
+    return r.json()  # type: ignore[attr-defined, no-any-return]  # httpx and requests responses alike
+
+
+def _refused(r: object, status: int, *words: str) -> None:
+    """A JSON refusal with this status and a reason that says why (never a traceback)."""
+    assert r.status_code == status, (r.status_code, r.text)  # type: ignore[attr-defined]  # httpx response
+    body = r.json()  # type: ignore[attr-defined]  # httpx response
+    assert body["status"] == status and body["error"] and "Traceback" not in body["error"]
+    for w in words:
+        assert w.lower() in body["error"].lower(), body["error"]
+
+
+# ---------------------------------------------------------------- every endpoint
+
+
+def test_health_ready_and_the_openapi_docs(client: TestClient) -> None:
+    assert _ok(client.get("/health")) == {"status": "ok"}
+    ready = _ok(client.get("/ready"))
+    assert ready["ready"] and ready["points"] > 0 and ready["preset"] == "tiny"
+    spec = _ok(client.get("/openapi.json"))
+    assert {"/search", "/search/upload", "/browse", "/identify", "/traits", "/traits/upload", "/species",
+            "/species/{name}", "/media/{media_id}", "/media/{media_id}/file", "/annotations"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_text_search_reads_the_words_and_filters(client: TestClient) -> None:
+    out = _ok(client.post("/search", json={"text": "nocturnal Hylidae calls", "k": 5, "group_by": "species"}))
+    assert out["target"] == "audio" and out["query_kind"] == "text"
+    assert {"family", "traits", "target"} <= {u["field"] for u in out["understood"]}
+    species = [r["species"] for r in out["results"]]
+    assert out["results"] and len(species) == len(set(species)) <= 5  # one per species
+    assert all(r["lineage"]["family"] == "Hylidae" and "activity=nocturnal" in r["traits"] for r in out["results"])
+    assert all(r["media_url"] == f"/media/{r['media_id']}/file" and "path" not in r for r in out["results"])
+    flt = _ok(client.post("/search", json={"text": "calls", "filters": {"class": ["Aves"], "license": ["cc0"]}}))
+    assert flt["results"] and all(r["lineage"]["class"] == "Aves" and r["license"] == "cc0" for r in flt["results"])
+    taxa = _ok(client.post("/search", json={"text": "Gray Treefrog", "target": "text", "k": 3}))
+    assert taxa["results"] and all(r["rank"] for r in taxa["results"])
+
+
+def test_media_ids_upload_and_browse(client: TestClient, world: Settings) -> None:
+    audio_id, audio = _media(world, "audio")
+    more = _ok(client.post("/search", json={"media_ids": [audio_id], "k": 4}))
+    assert more["query_kind"] == "media" and audio_id not in [r["media_id"] for r in more["results"]]
+    _, photo = _media(world, "image")
+    with photo.open("rb") as fh:  # a field guide's photo -> the calls of what it shows
+        up = _ok(client.post("/search/upload", files={"file": ("frog photo.png", fh, "image/png")},
+                             data={"options": json.dumps({"k": 3, "group_by": "species"})}))
+    assert up["query_kind"] == "image" and up["target"] == "audio"
+    assert up["results"] and all(r["modality"] == "audio" for r in up["results"])
+    with audio.open("rb") as fh:
+        snd = _ok(client.post("/search/upload", files={"file": ("call" + audio.suffix, fh, "audio/flac")}))
+    assert snd["query_kind"] == "audio" and snd["results"][0]["media_id"] == audio_id  # itself first
+    first = _ok(client.post("/browse", json={"filters": {"family": ["Hylidae"]}, "per_page": 5}))
+    second = _ok(client.post("/browse", json={"filters": {"family": ["Hylidae"]}, "per_page": 5, "page": 1}))
+    ids = [r["media_id"] for r in first["results"]], [r["media_id"] for r in second["results"]]
+    assert first["total"] > 5 and len(ids[0]) == 5 and not set(ids[0]) & set(ids[1])
+
+
+def test_identify_traits_species_and_media(client: TestClient, world: Settings) -> None:
+    audio_id, audio = _media(world, "audio")
+    with audio.open("rb") as fh:
+        ident = _ok(client.post("/identify", files={"file": ("my call" + audio.suffix, fh)}))
+    assert ident["query"] == "my_call" + audio.suffix and ident["nearest"] and ident["head"] is None
+    known = _ok(client.get("/traits", params={"species": "Hyla versicolor"}))
+    assert known["known"]["activity"] == ["nocturnal"]
+    with audio.open("rb") as fh:
+        predicted = _ok(client.post("/traits/upload", files={"file": ("x" + audio.suffix, fh)}))
+    assert predicted["query"] == "x" + audio.suffix and predicted["neighbours"] and predicted["nearest_species"]
+    listed = _ok(client.get("/species", params={"q": "hyla"}))
+    assert listed["total"] >= 1 and all("hyla" in s["name"].lower() and s["media"] > 0 for s in listed["species"])
+    card = _ok(client.get("/species/Hyla versicolor"))
+    assert card["common_name"] == "Gray Treefrog" and card["media"]
+    assert all("path" not in m and m["media_url"].startswith("/media/") for m in card["media"])
+    meta = _ok(client.get(f"/media/{audio_id}"))
+    assert meta["kind"] == "audio" and meta["species"] and meta["license"] and "path" not in meta
+    whole = client.get(f"/media/{audio_id}/file")
+    assert whole.status_code == 200 and whole.content == audio.read_bytes()
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = client.get(f"/media/{audio_id}/file", headers={"Range": "bytes=100-1099"})  # a player seeking
+    assert part.status_code == 206 and part.content == audio.read_bytes()[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{audio.stat().st_size}"
+    _refused(client.get("/media/999999"), 404, "no media 999999")
+    _refused(client.get("/species/Nonexistus imaginarius"), 404)
+
+
+def test_annotations_need_the_key_and_land_in_the_catalog(world: Settings, client: TestClient) -> None:
+    audio_id, _ = _media(world, "audio")
+    searcher = client.app.state.service.searcher  # type: ignore[attr-defined]  # the one owner of the embedded store
+    with TestClient(make_app(world.model_copy(update={"api_key": None}), searcher)) as open_reads:
+        _refused(open_reads.post("/annotations", json={"media_id": audio_id, "label": "owl", "positive": True}),
+                 403, "VITA_API_KEY")
+        assert open_reads.get("/annotations").status_code == 200
+    from pydantic import SecretStr
+
+    with TestClient(make_app(world.model_copy(update={"api_key": SecretStr(KEY)}), searcher)) as keyed:
+        assert keyed.get("/health").status_code == 200  # liveness needs no key
+        _refused(keyed.get("/ready"), 401, "API key")
+        _refused(keyed.post("/search", json={"text": "owl"}, headers={"X-API-Key": "wrong"}), 401)
+        assert keyed.get("/ready", headers={"X-API-Key": KEY}).status_code == 200
+        assert keyed.get("/ready", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        made = keyed.post("/annotations", json={"media_id": audio_id, "label": "owl", "positive": True, "offset_s": 0},
+                          headers={"X-API-Key": KEY})
+        assert made.status_code == 201, made.text
+        _refused(keyed.post("/annotations", json={"media_id": 999999, "label": "owl", "positive": True},
+                            headers={"X-API-Key": KEY}), 400, "no media")
+        got = _ok(keyed.get("/annotations", params={"label": "owl"}, headers={"X-API-Key": KEY}))
+    assert [(a["media_id"], a["positive"], a["source"]) for a in got["annotations"]] == [(audio_id, True, "api")]
+
+
+def test_not_ready_without_an_index(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "empty")  # type: ignore[call-arg]  # pydantic-settings takes field names
+    with TestClient(make_app(settings)) as c:
+        assert c.get("/health").status_code == 200
+        r = c.get("/ready")
+        assert r.status_code == 503 and "vita index" in r.json()["error"]
+        _refused(c.post("/search", json={"text": "owl"}), 503, "not ready", "vita index")
+
+
+def test_the_api_and_the_ui_give_the_same_answers(world: Settings, client: TestClient,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI's search page and the API, over one Searcher (the embedded store has one owner: the
+    module's API client hands it to the UI's start-up for this test)."""
+    import re
+
+    from streamlit.testing.v1 import AppTest
+
+    from search_ui import state
+
+    monkeypatch.setenv("VITA_DATA_DIR", str(world.data_dir))
+    searcher = client.app.state.service.searcher  # type: ignore[attr-defined]  # the one owner of the embedded store
+    monkeypatch.setattr(state, "_open", lambda _: (searcher.catalog, searcher))
+    main = sys.modules["__main__"]
+    try:
+        script = "if __name__ == '__main__':\n    from search_ui import pages\n    pages.search_page()\n"
+        at = AppTest.from_string(script, default_timeout=180).run()
+        at.text_input(key="q").input("nocturnal Hylidae calls").run()  # the page's defaults: 12, one per species
+        ui = [(int(m.group(2)), float(m.group(1))) for t in at.text
+              if (m := re.search(r"score (-?[\d.]+) · audio · media (\d+)$", t.value))]
+        out = _ok(client.post("/search", json={"text": "nocturnal Hylidae calls", "k": 12, "group_by": "species"}))
+        api = [(r["media_id"], round(r["score"], 3)) for r in out["results"]]
+        assert ui and sorted(ui) == sorted(api)  # the page lays cards out column by column
+    finally:
+        sys.modules["__main__"] = main
+
+
+# ---------------------------------------------------------------- hostile requests
+
+
+def test_hostile_requests_get_a_4xx_and_a_reason(client: TestClient, world: Settings, tmp_path: Path) -> None:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    limit = world.query_limits().max_file_bytes
+    _refused(client.post("/search/upload", files={"file": ("big.wav", b"\0" * (limit + 1024 * 1024))}), 413, "limit")
+    # truncated, mislabelled, of a type we do not take, empty
+    cut = truncate(write_audio(tmp_path / "cut.flac", 3.0), 0.3)
+    _refused(client.post("/search/upload", files={"file": ("cut.flac", cut.read_bytes())}), 400, "cut.flac")
+    _refused(client.post("/search/upload", files={"file": ("notes.wav", b"field notes\n" * 50)}), 400, "notes.wav", "text")
+    _refused(client.post("/search/upload", files={"file": ("x.exe", b"MZ" * 100)}), 415, ".exe")
+    _refused(client.post("/search/upload", files={"file": ("frog.png", b"\x89PNG", "text/html")}), 415, "text/html")
+    _refused(client.post("/search/upload", files={"file": ("empty.wav", b"")}), 400, "empty")
+    _refused(client.post("/search", content=b"<xml/>", headers={"content-type": "application/xml"}), 422)
+    # a decompression bomb: a small PNG that decodes to 144 megapixels
+    bomb = io.BytesIO()
+    Image.new("L", (12000, 12000)).save(bomb, "PNG", optimize=True)
+    assert len(bomb.getvalue()) < 1024 * 1024
+    _refused(client.post("/search/upload", files={"file": ("bomb.png", bomb.getvalue())}), 400, "bomb.png", "too large")
+    # path-like and unknown media ids
+    _refused(client.post("/search", json={"media_ids": ["../../etc/passwd"]}), 422, "media_ids")
+    assert client.get("/media/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
+    assert client.get("/media/../../etc/passwd/file").status_code == 404
+    _refused(client.post("/search", json={"media_ids": [987654]}), 400, "not in the index")
+    # huge k, malformed filters, unknown fields, no query at all
+    _refused(client.post("/search", json={"text": "owl", "k": 10**9}), 422, "k")
+    _refused(client.post("/search", json={"text": "owl", "filters": {"traits": ["activity=sideways"]}}), 422, "traits")
+    _refused(client.post("/search", json={"text": "owl", "filters": {"date_from": "31/31/2020"}}), 422, "date_from")
+    _refused(client.post("/search", json={"text": "owl", "filters": {"bbox": [91, 0, 0, 0]}}), 400, "bounding box")
+    _refused(client.post("/search", json={"text": "owl", "filters": {"family": "Hylidae"}}), 422, "family")
+    _refused(client.post("/search", json={"text": "owl", "filters": {"family": ["x"] * 500}}), 422, "family")
+    _refused(client.post("/search", json={"text": "owl", "debug": True}), 422, "debug", "extra")
+    _refused(client.post("/search", json={}), 400, "exactly one")
+    _refused(client.post("/search", json={"text": "x" * 5000}), 422, "text")
+    _refused(client.post("/search/upload", files={"file": ("a.wav", b"RIFF")}, data={"options": "{not json"}), 422, "options")
+    _refused(client.post("/browse", json={"per_page": 100000}), 422, "per_page")
+    _refused(client.get("/species", params={"limit": -1}), 422, "limit")
+    # still healthy, and memory did not grow with what was sent
+    assert _ok(client.get("/health")) == {"status": "ok"}
+    assert _ok(client.post("/search", json={"text": "owl", "k": 2}))["results"]
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+    assert grown_mib < 200, grown_mib  # the 21 MB upload and the bomb's 144 MP were never held decoded
+
+
+# ---------------------------------------------------------------- a real server: slow clients, streamed bodies
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`vita api` as a process, on a copy of the data dir (the client above holds the original)."""
+    copy = tmp_path_factory.mktemp("api-serve") / "data"
+    copy.mkdir()
+    with sqlite3.connect(world.data_dir / "catalog.sqlite") as src, sqlite3.connect(copy / "catalog.sqlite") as dst:
+        src.backup(dst)
+    shutil.copytree(world.data_dir / "index", copy / "index", ignore=shutil.ignore_patterns(".lock"))
+    port = _free_port()
+    env = {**os.environ, "VITA_DATA_DIR": str(copy), "VITA_API_BODY_IDLE_S": "2"}
+    env.pop("VITA_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "api", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if requests.get(url + "/ready", timeout=1).ok:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"vita api did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _raw(port: int, data: bytes) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(data)
+    return s
+
+
+def _read_all(s: socket.socket) -> str:
+    """What the server sends until it closes the connection."""
+    parts = []
+    while chunk := s.recv(4096):
+        parts.append(chunk)
+    return b"".join(parts).decode(errors="replace")
+
+
+def test_slow_and_streaming_clients_leave_the_server_healthy(server: str, world: Settings) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    # slow headers: many connections that never finish their request line; others are still served
+    idle = [_raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\n") for _ in range(16)]
+    try:
+        assert requests.get(server + "/health", timeout=10).json() == {"status": "ok"}
+        # a body that stalls half-way: 408 once it has been idle for VITA_API_BODY_IDLE_S
+        stalled = _raw(port, b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100\r\n\r\n{\"text\": ")
+        answer = _read_all(stalled)
+        assert " 408 " in answer.splitlines()[0] and "stalled" in answer, answer
+        # a chunked body with no length, streamed past the limit: 413 without holding it all
+        limit = world.query_limits().max_file_bytes
+
+        def chunks() -> Iterator[bytes]:
+            yield (b'--x\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n'
+                   b"Content-Type: audio/wav\r\n\r\n")
+            block = b"\0" * (1024 * 1024)
+            for _ in range(limit // len(block) + 8):
+                yield block
+
+        r = requests.post(server + "/search/upload", data=chunks(),
+                          headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=60)
+        assert r.status_code == 413 and "limit" in r.json()["error"]
+        assert requests.post(server + "/search", json={"text": "owl", "k": 1}, timeout=30).ok
+    finally:
+        for s in idle:
+            s.close()
+    audio_id, audio = _media(world, "audio")
+    with sf.SoundFile(audio) as fh:  # the real server serves the file for a player, seekable
+        assert fh.frames > 0
+    part = requests.get(f"{server}/media/{audio_id}/file", headers={"Range": "bytes=0-15"}, timeout=10)
+    assert part.status_code == 206 and part.content == audio.read_bytes()[:16]

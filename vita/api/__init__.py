@@ -1,0 +1,1 @@
+"""`vita api`: the HTTP search API for apps (FastAPI; `make_app`)."""
