@@ -56,7 +56,7 @@ def pg_server() -> str:
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     name = f"vita_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # a test may restart the server
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)

@@ -78,3 +78,25 @@ def _one_thread_per_process(**_: object) -> None:
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("VITA_WORKER_THREADS", "1"))))
+
+
+def stop_with(pid: int, every_s: float = 2.0) -> None:
+    """Shut this worker down (warm: the task in hand finishes) once process `pid` is gone: workers
+    that `vita index` started must not outlive a coordinator killed with SIGKILL. Runs in the main
+    worker process (a daemon thread; forked pool processes do not inherit it)."""
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except PermissionError:  # alive, another user's
+                continue
+
+    threading.Thread(target=watch, name="vita-coordinator-watch", daemon=True).start()

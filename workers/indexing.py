@@ -18,9 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from catalog.api import Catalog
 from catalog.errors import VitaError
@@ -45,6 +46,30 @@ MAX_RESTARTS = 3  # of the whole worker process, before the run gives up
 #: worker process dies while running it, but not one whose process dies before the task has started
 #: (seen with kill -9 here); ids are deterministic, so a batch done twice is stored once.
 STALL_S = 300.0
+#: How long the coordinator waits for an unreachable catalog database before giving up.
+DB_WAIT_S = 600.0
+DB_ERRORS = (OperationalError, InterfaceError)
+
+
+T = TypeVar("T")
+
+
+def patient(fn: Callable[[], T], notice: Notice | None = None, wait_s: float = DB_WAIT_S) -> T:
+    """`fn()`, retried while the catalog database is unreachable (a restart, a failover), for up to
+    `wait_s`; says so once per outage. What a batch writes is idempotent, so a retry is safe."""
+    deadline, delay, told = time.monotonic() + wait_s, 0.5, False
+    while True:
+        try:
+            return fn()
+        except DB_ERRORS as exc:
+            if time.monotonic() > deadline:
+                raise
+            if notice and not told:
+                notice(f"the catalog database is unreachable ({type(exc).__name__}); waiting for it "
+                       f"(up to {wait_s:.0f} s), nothing is lost")
+                told = True
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
 
 
 class WorkerError(VitaError, RuntimeError):
@@ -128,7 +153,7 @@ class WorkerPool:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.cfg.worker_env,
+        env = {**os.environ, **self.cfg.worker_env, "VITA_INDEX_COORDINATOR_PID": str(os.getpid()),
                "VITA_WORKER_THREADS": str(max(1, (os.cpu_count() or 1) // self.concurrency))}
         cmd = [sys.executable, "-m", "celery", "-A", self.cfg.worker_app, "worker", "--pool", "prefork",
                "--concurrency", str(self.concurrency), "--loglevel", "WARNING", "--without-gossip",
@@ -171,12 +196,12 @@ def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str
     try:
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.create(name, spec.dim)
-            _register(catalog, cfg.corpus, spec, name, kind)
-        todo = plan(catalog, spec, media_c, retry_failed, limit, only)
+            patient(lambda: _register(catalog, cfg.corpus, spec, name, kind), notice)  # noqa: B023 - called at once
+        todo = patient(lambda: plan(catalog, spec, media_c, retry_failed, limit, only), notice)
         report.planned = len(todo)
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
-        taxa = _missing_taxa(catalog, store, taxa_c, spec) if "text" in spec.modalities else []
-        target = _Target(catalog, store, spec, media_c, taxa_c, report, progress, t0=t0)
+        taxa = patient(lambda: _missing_taxa(catalog, store, taxa_c, spec), notice) if "text" in spec.modalities else []
+        target = _Target(catalog, store, spec, media_c, taxa_c, report, progress, notice, t0=t0)
         if eager:
             _run_eager(target, batches, taxa)
         elif batches or taxa:
@@ -186,7 +211,8 @@ def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str
         for name, kind in ((media_c, CollectionKind.MEDIA), (taxa_c, CollectionKind.TAXA)):
             store.optimize(name)
             store.set_alias(alias_name(cfg.corpus, kind), name)
-            _complete(catalog, name, store.count(name))
+            points = store.count(name)
+            patient(lambda: _complete(catalog, name, points), notice)  # noqa: B023 - called at once
         report.optimize_s = time.monotonic() - t_opt
     finally:
         if own_store:
@@ -236,13 +262,17 @@ class _Target:
     taxa_c: str
     report: IndexReport
     progress: Progress | None
+    notice: Notice | None = None
     done: int = 0
     t0: float = 0.0
     first: tuple[float, int] | None = None  # (time, media done) when the first batch was back
 
     def commit(self, result: BatchResult) -> None:
-        with self.catalog.sessions() as s:
-            commit_batch(s, self.store, self.media_c, result)
+        def once() -> None:
+            with self.catalog.sessions() as s:
+                commit_batch(s, self.store, self.media_c, result)
+
+        patient(once, self.notice)
         self.count(result.outcomes)
 
     def count(self, outcomes: list[Outcome]) -> None:
@@ -277,7 +307,8 @@ def _run_eager(t: _Target, batches: list[list[int]], taxa: Taxa) -> None:
     if taxa:
         t.upsert_taxa(taxa, model.embed_text([x[1] for x in taxa]))
     for ids in batches:
-        out = run_batch(ids, t.spec.ref, t.spec.preset, t.spec.key, t.media_c, True, t.catalog, t.store)
+        out = patient(lambda: run_batch(ids, t.spec.ref, t.spec.preset, t.spec.key, t.media_c, True,  # noqa: B023
+                                        t.catalog, t.store), t.notice)
         t.count([Outcome(**o) for o in out["outcomes"]])
         t.advance(len(ids))
 

@@ -68,12 +68,41 @@ def index_cmd(
     eager: Annotated[bool, typer.Option(help="Embed in this process, no broker (debugging).")] = False,
     retry_failed: Annotated[bool, typer.Option(help="Try again the media that failed before.")] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many media this run (a trial; the rest next run).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Index nothing: compare the catalog's entries with the "
+                                                        "store's points, and repair what disagrees.")] = False,
 ) -> None:
     """Embed every media item not yet indexed for this model into the vector store (Celery workers)."""
+    if check:
+        check_index()
+        return
     report = index(model, preset.value, workers, batch_size=batch_size,
                    start_workers=start_workers, eager=eager, retry_failed=retry_failed, limit=limit)
     if report.failures:
         raise typer.Exit(1)
+
+
+def check_index() -> None:
+    """`vita index --check`: every media collection against the catalog; disagreements repaired
+    (their points and entries dropped) so that the next `vita index` redoes exactly those media."""
+    from indexer.store import open_store
+    from workers.check import check, media_collections
+
+    s = settings()
+    with open_catalog() as cat, open_store(s.store_config()) as store:
+        names = media_collections(cat, store)
+        if not names:
+            console.print("nothing indexed yet: `vita index`")
+        for name in names:
+            r = check(cat, store, name)
+            summary(f"check {name}", [("media indexed (catalog)", r.entries), ("points (store)", r.points),
+                                      ("media that agree", r.agree),
+                                      ("points of media the catalog does not list", sum(r.unknown_points.values())),
+                                      ("media with missing or extra points", len(r.short))])
+            if r.repaired:
+                console.print(f"[yellow]repaired {r.disagreements} media (their points and entries dropped): "
+                              f"run `vita index` to index them again[/yellow]")
+            else:
+                console.print("[green]catalog and store agree[/green]")
 
 
 def filters(cls: ListOpt = None, order: ListOpt = None, family: ListOpt = None, genus: ListOpt = None,

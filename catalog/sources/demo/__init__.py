@@ -7,6 +7,7 @@ so its sha256 matches and re-runs add nothing twice. The media are synthetic; th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -142,17 +143,19 @@ class DemoWorldSource:
         record.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = record.path.with_name(record.path.name + ".tmp")
         try:
+            data = io.BytesIO()  # encoded in memory, written by Python: a full disk says ENOSPC, not "System error"
             if record.kind is MediaKind.AUDIO:
                 seconds = float(rng.uniform(*self.preset.audio_seconds))
                 wave = sound.render(sound.params_for(s.lineage, z), seconds, self.preset.sample_rate, rng)
-                sf.write(tmp, wave, self.preset.sample_rate, format=record.path.suffix[1:].upper(),
+                sf.write(data, wave, self.preset.sample_rate, format=record.path.suffix[1:].upper(),
                          subtype="PCM_16")
             else:
                 facts = traits_of(s)
                 habitats = [lab for (cat, lab), v in facts.items() if cat == "habitat" and v]
                 habitat = habitats[int(rng.integers(0, len(habitats)))] if habitats else "sea"
                 img = picture.render(picture.looks_for(s.lineage, z), habitat, self.preset.image_size, rng)
-                img.save(tmp, format="PNG")
+                img.save(data, format="PNG")
+            tmp.write_bytes(data.getvalue())
             tmp.replace(record.path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)

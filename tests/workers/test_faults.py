@@ -1,0 +1,219 @@
+"""Faults during the main job, each with what must hold afterwards:
+
+- the `vita index` coordinator (which is also the embedded store's process) killed with SIGKILL
+  mid-run, twice: its workers go too, the store reopens, `vita index --check` repairs what the kill
+  left half-written, the next run finishes, and every item is indexed once with catalog and store
+  agreeing;
+- PostgreSQL stopped and started while `vita index` runs on it: the run waits and finishes;
+- the disk holding the media filling up during ingest: each file that cannot be written is a
+  failure naming it, nothing already stored is lost, and the next run adds the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from catalog.api import Catalog
+from catalog.models import IndexEntry, Media
+from tests.support import make_settings, small_world
+from vita.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def _vita(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, **settings.to_env()}
+    return subprocess.Popen([sys.executable, "-m", "vita.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _entries(url: str) -> int:
+    engine = create_engine(url, connect_args={"connect_timeout": 2} if url.startswith("postgresql") else {})
+    try:
+        with engine.connect() as c:
+            return int(c.execute(text("SELECT count(*) FROM index_entries")).scalar() or 0)
+    except Exception:  # the table is not there yet, or the database is down
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _kill_when_indexing(proc: subprocess.Popen[str], url: str, at_least: int, timeout: float = 300) -> int:
+    """SIGKILL `proc` once the catalog has `at_least` entries (it is then mid-run: committing
+    batches into the store while others are out); returns the entries seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = _entries(url)
+        if n >= at_least:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            return n
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("indexing never got going")
+
+
+def _workers_of(pid: int) -> list[psutil.Process]:
+    mine = f"vita-index-{pid}@"
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(mine in part for part in p.info["cmdline"] or []):
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _agree(cat: Catalog, settings: Settings) -> tuple[int, int]:
+    """Every media item has one indexed entry, and the store holds exactly its points; returns
+    (media, points)."""
+    from indexer.store import open_store
+    from workers.check import check, media_collections
+
+    with open_store(settings.store_config()) as store:
+        (name,) = media_collections(cat, store)
+        report = check(cat, store, name, repair=False)
+    with cat.sessions() as s:
+        media = s.scalar(select(func.count()).select_from(Media)) or 0
+        per_media = Counter(s.scalars(select(IndexEntry.media_id).where(IndexEntry.collection == name)))
+    assert report.disagreements == 0, (report.unknown_points, report.short)
+    assert len(per_media) == media and set(per_media.values()) == {1}  # each item once
+    assert report.entries == media and report.points == report.agree == media  # one window per small-world item
+    return media, report.points
+
+
+def test_coordinator_killed_twice_then_check_and_resume(tmp_path: Path) -> None:
+    cat, settings, model = small_world(tmp_path)
+    url = settings.resolved_database_url
+    total = cat.stats().media
+    args = ("index", "--model", str(model), "--workers", "2", "--batch-size", "16")
+    for at_least in (16, total // 2):  # early, then half-way (the second run resumes, then dies again)
+        proc = _vita(settings, *args)
+        _kill_when_indexing(proc, url, at_least)
+        deadline = time.monotonic() + 60  # its workers notice and go (warm shutdown)
+        while _workers_of(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _workers_of(proc.pid), "workers outlived their coordinator"
+    checked = _vita(settings, "index", "--check")
+    out = checked.communicate(timeout=300)[0]
+    assert checked.returncode == 0, out  # the store killed mid-write opens again
+    assert "media indexed (catalog)" in out and ("repaired" in out or "agree" in out)
+    resumed = _vita(settings, *args)
+    out = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, out
+    assert _agree(cat, settings)[0] == total
+    again = _vita(settings, "index", "--check")
+    assert "catalog and store agree" in again.communicate(timeout=300)[0]
+    cat.close()
+
+
+def _pg(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action], check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.mark.postgres
+def test_catalog_database_down_for_a_while_during_indexing(pg_url: str, tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not Path("/etc/postgresql").is_dir():
+        if os.environ.get("VITA_REQUIRE_PG"):
+            pytest.fail("this test stops and starts the local PostgreSQL: it needs root and pg_ctlcluster")
+        pytest.skip("cannot stop and start the local PostgreSQL here")
+    from catalog.sources.demo import DemoWorldSource
+    from encoders.factory import create_encoder, save_vita
+
+    settings = make_settings(tmp_path, database_url=pg_url)
+    cat = settings.open_catalog()
+    assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
+    save_vita(create_encoder("tiny", pretrained=False), tmp_path / "model")
+    proc = _vita(settings, "index", "--model", str(tmp_path / "model"), "--workers", "2", "--batch-size", "16")
+    try:
+        deadline = time.monotonic() + 300
+        while _entries(pg_url) < 16:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.05)
+        _pg("stop")
+        time.sleep(8)  # batches keep coming back while the database is away
+    finally:
+        _pg("start")
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out
+    assert "unreachable" in out  # it said why it was waiting
+    assert _agree(cat, settings)[0] == cat.stats().media
+    cat.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path | None]:
+    """A 3 MB tmpfs for the media (None where this process cannot mount one)."""
+    where = tmp_path / "data" / "media"
+    where.mkdir(parents=True)
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)],
+                                                   capture_output=True).returncode == 0
+    yield where if mounted else None
+    if mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_disk_fills_during_ingest(small_disk: Path | None, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings(tmp_path)
+    if small_disk is not None:  # the real thing: the CLI, a file system that is full
+        run = _vita(settings, "ingest", "demo", "--size", "small")
+        out = run.communicate(timeout=600)[0]
+        assert run.returncode == 1, out  # finished, with failures
+    else:  # a fault injected at the write: the 40th file and every later one find the disk full
+        import errno
+
+        from catalog.sources.demo import DemoWorldSource
+
+
+        real, calls = Path.write_bytes, [0]
+
+        def full(path: Path, data: bytes) -> int:
+            calls[0] += 1
+            if calls[0] >= 40 and path.name.endswith(".tmp"):
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real(path, data)
+
+        monkeypatch.setattr(Path, "write_bytes", full)
+        with settings.open_catalog() as cat:
+            cat.ingest(DemoWorldSource(settings.media_dir, "small", workers=1))
+            out = "\n".join(f.reason for f in cat.failures(limit=5))
+        monkeypatch.undo()
+    with settings.open_catalog() as cat, cat.sessions() as s:
+        failures = cat.failures(limit=100_000)
+        kept = {m: (Path(p), sha) for m, p, sha in s.execute(select(Media.id, Media.path, Media.sha256))}
+    assert failures and kept, out
+    named = re.compile(r"/demo-small-0/[^ ]+_(call\.(wav|flac)|photo\.png)\b")  # the file that could not be written
+    assert all("No space left on device" in f.reason and named.search(f.reason) for f in failures), failures[:3]
+    assert all(p.is_file() and _sha(p) == sha for p, sha in kept.values())  # nothing stored is damaged
+    if small_disk is not None:
+        subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
+    again = _vita(settings, "ingest", "demo", "--size", "small")
+    out = again.communicate(timeout=600)[0]
+    assert again.returncode == 0, out
+    with settings.open_catalog() as cat, cat.sessions() as s:
+        after = {m: (Path(p), sha) for m, p, sha in s.execute(select(Media.id, Media.path, Media.sha256))}
+        assert not cat.failures(limit=10)  # the next run resolved them
+    assert len(after) > len(kept) and all(after[m] == kept[m] for m in kept)
+    assert all(p.is_file() and _sha(p) == sha for p, sha in after.values())
