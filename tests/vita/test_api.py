@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import soundfile as sf
@@ -219,6 +220,11 @@ def test_hostile_requests_get_a_4xx_and_a_reason(client: TestClient, world: Sett
     _refused(client.post("/search/upload", files={"file": ("x.exe", b"MZ" * 100)}), 415, ".exe")
     _refused(client.post("/search/upload", files={"file": ("frog.png", b"\x89PNG", "text/html")}), 415, "text/html")
     _refused(client.post("/search/upload", files={"file": ("empty.wav", b"")}), 400, "empty")
+    long = tmp_path / "long.wav"  # 11 minutes: under the upload limit in bytes, over the query limit in time
+    sf.write(long, (0.1 * np.sin(np.arange(11 * 60 * 8000) / 8000 * 2 * np.pi * 440)).astype(np.float32), 8000,
+             subtype="PCM_16")
+    assert long.stat().st_size < limit
+    _refused(client.post("/search/upload", files={"file": ("long.wav", long.read_bytes())}), 400, "long.wav", "limit")
     _refused(client.post("/search", content=b"<xml/>", headers={"content-type": "application/xml"}), 422)
     # a decompression bomb: a small PNG that decodes to 144 megapixels
     bomb = io.BytesIO()
