@@ -1,5 +1,7 @@
 """Faults during the main job, each with what must hold afterwards:
 
+- the embedded store's process killed with SIGKILL inside an upsert: it opens again, what was
+  written before is whole, and writing again completes it;
 - the `vita index` coordinator (which is also the embedded store's process) killed with SIGKILL
   mid-run, twice: its workers go too, the store reopens, `vita index --check` repairs what the kill
   left half-written, the next run finishes, and every item is indexed once with catalog and store
@@ -18,10 +20,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -120,6 +124,54 @@ def test_coordinator_killed_twice_then_check_and_resume(tmp_path: Path) -> None:
     again = _vita(settings, "index", "--check")
     assert "catalog and store agree" in again.communicate(timeout=300)[0]
     cat.close()
+
+
+WRITER = """
+import sys, uuid
+from pathlib import Path
+import numpy as np
+from indexer.store import Point, StoreConfig, open_store
+store = open_store(StoreConfig(index_dir=Path(sys.argv[1])))
+if not store.exists("c"):
+    store.create("c", 64)
+for b in range(int(sys.argv[2]), 1000):
+    rng = np.random.default_rng(b)
+    pts = [Point(str(uuid.UUID(int=b * 10**6 + i)), rng.standard_normal(64).astype(np.float32), {"media_id": b})
+           for i in range(20000)]
+    print(f"upsert {b}", flush=True)
+    store.upsert("c", pts)
+    print(f"done {b}", flush=True)
+    if len(sys.argv) > 3 and b + 1 >= int(sys.argv[3]):
+        break
+"""
+
+
+def test_the_embedded_store_killed_mid_upsert_opens_and_resumes(tmp_path: Path) -> None:
+    """Batches of 20,000 points; SIGKILL while the third is being written. The store opens again,
+    every batch written before is whole, and writing the third again leaves exactly three batches."""
+    from indexer.store import StoreConfig, open_store
+
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "index"), "0"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("upsert 2"):
+            time.sleep(0.2)  # inside the upsert of batch 2 (it takes about a second)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(30)
+    with open_store(StoreConfig(index_dir=tmp_path / "index")) as store:  # opens: the lock died with the process
+        counts = Counter(int(h.payload["media_id"]) for h in store.scroll("c", batch=4096))
+    assert counts[0] == counts[1] == 20000 and counts[2] <= 20000 and set(counts) <= {0, 1, 2}, counts
+    resumed = subprocess.run([sys.executable, "-c", WRITER, str(tmp_path / "index"), "2", "3"], capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    with open_store(StoreConfig(index_dir=tmp_path / "index")) as store:
+        assert store.count("c") == 60000
+        rng = np.random.default_rng(1)  # batch 1's vectors, as written before the kill
+        want = rng.standard_normal(64).astype(np.float32)
+        (hit,) = store.retrieve("c", [str(uuid.UUID(int=1 * 10**6))], with_vector=True)
+        assert hit.vector is not None and np.allclose(hit.vector, want / np.linalg.norm(want), atol=1e-5)
 
 
 def _pg(action: str) -> None:
