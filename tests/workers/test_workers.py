@@ -71,13 +71,25 @@ def _busy_worker_pid(app: Any) -> int | None:
 
 
 @pytest.mark.timeout(600)
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world: tuple[Catalog, Settings, Path]) -> None:
+@pytest.mark.parametrize("broker, processes", [("filesystem", 2), ("redis", 3)])
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world: tuple[Catalog, Settings, Path], broker: str,
+                                                             processes: int) -> None:
+    """Worker processes on a broker, one killed with SIGKILL while it runs a batch: every item is
+    indexed once and the store holds exactly the planned windows (the filesystem broker with 2
+    processes; Redis, the production broker, with 3)."""
     cat, settings, model = world
-    s = settings.model_copy(update={"corpus": "kill"})
+    s = settings.model_copy(update={"corpus": f"kill-{broker}"})
+    if broker == "redis":
+        if not _redis_up():
+            if os.environ.get("VITA_REQUIRE_REDIS"):
+                pytest.fail(f"Redis is required (VITA_REQUIRE_REDIS) but {REDIS_URL} is unreachable")
+            pytest.skip(f"Redis not reachable at {REDIS_URL}")
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        s = s.model_copy(update={"broker_url": REDIS_URL})
     done: list[int] = []
     result: dict[str, IndexReport] = {}
     runner = threading.Thread(target=lambda: result.setdefault("r", run_index(
-        cat, s.index_config(), str(model), limit=KILL_LIMIT, batch_size=8, workers=2, stall_s=20,
+        cat, s.index_config(), str(model), limit=KILL_LIMIT, batch_size=8, workers=processes, stall_s=20,
         progress=lambda d, _t: done.append(d))))
     runner.start()
     killed = []
