@@ -30,7 +30,7 @@ from catalog.errors import ConfigError, NotFoundError
 from catalog.models import Annotation, IndexCollection, Media
 from catalog.models import Detection as DetectionRow
 from indexer.schema import point_id
-from indexer.store import VectorStore
+from indexer.store import VectorStore, vector_pages
 
 WEAK_NEGATIVES = 64
 PAGE = 512
@@ -182,15 +182,8 @@ def _cross_validate(x: np.ndarray, y: np.ndarray, weak: np.ndarray, folds: int, 
 
 def scored(store: VectorStore, collection: str, clf: Classifier, page: int = PAGE) -> Iterator[tuple[dict[str, Any], float]]:
     """(payload, score) for every window, a page of the store at a time."""
-    cursor = None
-    while True:
-        hits, cursor = store.scroll_page(collection, None, page, cursor, with_vector=True)
-        vecs = [h for h in hits if h.vector is not None]
-        if vecs:
-            matrix = np.stack([np.asarray(h.vector, np.float32) for h in vecs])
-            yield from zip((h.payload for h in vecs), clf.score(matrix).tolist())
-        if cursor is None:
-            return
+    for payloads, matrix in vector_pages(store, collection, None, page):
+        yield from zip(payloads, clf.score(matrix).tolist())
 
 
 def score(catalog: Catalog, store: VectorStore, clf: Classifier, threshold: float = 0.5) -> int:

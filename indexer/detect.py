@@ -24,7 +24,7 @@ from catalog.models import Detection as DetectionRow
 from catalog.models import Media
 from indexer.filters import Filter
 from indexer.raven import Detection
-from indexer.store import VectorStore
+from indexer.store import VectorStore, vector_pages
 
 PAGE = 512
 QUERY_SOURCE = "query"
@@ -36,16 +36,8 @@ def query_scores(store: VectorStore, collection: str, vector: np.ndarray, flt: F
     q = np.asarray(vector, np.float32).reshape(-1)
     q = q / max(float(np.linalg.norm(q)), 1e-12)
     audio = Filter({"modality": ["audio"]})
-    flt = flt.merged(audio) if flt is not None else audio
-    cursor = None
-    while True:
-        hits, cursor = store.scroll_page(collection, flt, page, cursor, with_vector=True)
-        rows = [h for h in hits if h.vector is not None]
-        if rows:
-            matrix = np.stack([np.asarray(h.vector, np.float32) for h in rows])
-            yield from zip((h.payload for h in rows), (matrix @ q).tolist())
-        if cursor is None:
-            return
+    for payloads, matrix in vector_pages(store, collection, flt.merged(audio) if flt is not None else audio, page):
+        yield from zip(payloads, (matrix @ q).tolist())
 
 
 def detect(catalog: Catalog, store: VectorStore, collection: str, vector: np.ndarray, label: str,

@@ -3,7 +3,9 @@ settings for a temp dir, the small world, writers for real media files, and cura
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -181,3 +183,59 @@ def real_corpus_deb() -> Path:
         if os.environ.get("VITA_REQUIRE_REAL_MEDIA"):
             pytest.fail(f"the real-media corpus is required here: {exc}")
         pytest.skip(f"no real-media corpus: {exc}")
+
+
+@contextlib.contextmanager
+def serving(args: list[str], env: dict[str, str], ready_url: str, what: str, tries: int = 240) -> Iterator[None]:
+    """`python -m vita.cli ARGS` as a process (its own session) until `ready_url` answers 200;
+    stopped (SIGTERM, then SIGKILL) when the block ends."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-m", "vita.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(tries):
+        try:
+            if requests.get(ready_url, timeout=1).ok:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"{what} did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def copy_data_dir(src: Path, dst: Path) -> Path:
+    """A data dir's catalog (SQLite, with what is still in its write-ahead log) and embedded index
+    (without its owner's lock), for a server process while this one holds the original open."""
+    import shutil
+    import sqlite3
+
+    dst.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(src / "catalog.sqlite") as a, sqlite3.connect(dst / "catalog.sqlite") as b:
+        a.backup(b)
+    shutil.copytree(src / "index", dst / "index", ignore=shutil.ignore_patterns(".lock"))
+    return dst

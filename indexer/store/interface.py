@@ -96,6 +96,20 @@ class VectorStore(ABC):
         self.close()
 
 
+def vector_pages(store: VectorStore, name: str, flt: Filter | None = None,
+                 page: int = 512) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+    """(payloads, vectors as one float32 matrix) a store page at a time, in store order: a pass over
+    a whole collection (scoring, detection) whose memory does not grow with it."""
+    cursor = None
+    while True:
+        hits, cursor = store.scroll_page(name, flt, page, cursor, with_vector=True)
+        rows = [h for h in hits if h.vector is not None]
+        if rows:
+            yield [h.payload for h in rows], np.stack([np.asarray(h.vector, np.float32) for h in rows])
+        if cursor is None:
+            return
+
+
 def unit(vector: np.ndarray) -> list[float]:
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     n = float(np.linalg.norm(v))

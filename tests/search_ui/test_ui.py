@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import soundfile as sf
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from catalog.models import IndexEntry, Media
 from catalog.sources.folder import FolderSource
-from tests.support import make_settings, small_world
+from tests.support import copy_data_dir, free_port, make_settings, serving, small_world
 from workers.indexing import run_index
 
 pytestmark = pytest.mark.slow  # a small world, a model and an index per module
@@ -251,42 +244,17 @@ def test_review_page_trains_scores_lists_labels_and_downloads(app_env: None, dat
 # ---------------------------------------------------------------- a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vita serve` on a copy of the data dir (AppTest above holds the original index open)."""
     _label_review_me(data_dir)  # the review page lists them
     copy = tmp_path_factory.mktemp("serve") / "data"
-    copy.mkdir()
-    with sqlite3.connect(data_dir / "catalog.sqlite") as src, sqlite3.connect(copy / "catalog.sqlite") as dst:
-        src.backup(dst)  # with what is still in the write-ahead log
-    shutil.copytree(data_dir / "index", copy / "index", ignore=shutil.ignore_patterns(".lock"))
-    port = _free_port()
+    copy_data_dir(data_dir, copy)
+    port = free_port()
     env = {**os.environ, "VITA_DATA_DIR": str(copy)}
     env.pop("VITA_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if requests.get(url + "/_stcore/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    with serving(["serve", "--port", str(port)], env, f"http://127.0.0.1:{port}/_stcore/health", "streamlit"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.browser

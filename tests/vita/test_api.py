@@ -8,13 +8,8 @@ import io
 import json
 import os
 import resource
-import shutil
-import signal
 import socket
-import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +22,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from catalog.models import Media
-from tests.support import small_world, truncate, write_audio
+from tests.support import copy_data_dir, free_port, serving, small_world, truncate, write_audio
 from vita.api.app import make_app
 from vita.settings import Settings
 from workers.indexing import run_index
@@ -259,42 +254,16 @@ def test_hostile_requests_get_a_4xx_and_a_reason(client: TestClient, world: Sett
 # ---------------------------------------------------------------- a real server: slow clients, streamed bodies
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vita api` as a process, on a copy of the data dir (the client above holds the original)."""
     copy = tmp_path_factory.mktemp("api-serve") / "data"
-    copy.mkdir()
-    with sqlite3.connect(world.data_dir / "catalog.sqlite") as src, sqlite3.connect(copy / "catalog.sqlite") as dst:
-        src.backup(dst)
-    shutil.copytree(world.data_dir / "index", copy / "index", ignore=shutil.ignore_patterns(".lock"))
-    port = _free_port()
+    copy_data_dir(world.data_dir, copy)
+    port = free_port()
     env = {**os.environ, "VITA_DATA_DIR": str(copy), "VITA_API_BODY_IDLE_S": "2"}
     env.pop("VITA_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "api", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if requests.get(url + "/ready", timeout=1).ok:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"vita api did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    with serving(["api", "--port", str(port)], env, f"http://127.0.0.1:{port}/ready", "vita api"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _raw(port: int, data: bytes) -> socket.socket:
