@@ -167,6 +167,42 @@ def test_browse_page_facets_and_pages(app_env: None, data_dir: Path) -> None:
     assert set(_media_ids(at)).isdisjoint(first_ids) and len(set(_media_ids(at))) == len(second)
 
 
+def test_browse_says_it_is_counting_while_it_counts(app_env: None) -> None:
+    """The facet counts take seconds on a large index: a spinner says so before the cards (the page
+    showed only "Count by" for several seconds). A spinner is gone when the run ends, so the test
+    records what the page asks `st.spinner` to say, and checks the counting happens inside it."""
+    script = """if __name__ == '__main__':
+    import contextlib
+    import streamlit as st
+    from search_ui import pages
+
+    said, real = [], st.spinner
+
+    @contextlib.contextmanager
+    def spinner(text, **kw):
+        with real(text, **kw):
+            said.append(("enter", text))
+            yield
+            said.append(("exit", text))
+
+    st.spinner = spinner
+    searcher = pages.resources()[1]
+    facets = searcher.facets
+    searcher.facets = lambda *a, **k: (said.append(("facets", "")), facets(*a, **k))[1]
+    try:
+        pages.browse_page()
+    finally:
+        st.spinner, searcher.facets = real, facets
+    st.session_state["said"] = said
+"""
+    at = AppTest.from_string(script, default_timeout=180).run()
+    assert not at.exception
+    said = at.session_state["said"]
+    counting = said.index(("enter", "Counting ..."))
+    first_count = next(i for i, x in enumerate(said) if x[0] == "facets" and i > counting)
+    assert counting < first_count < said.index(("exit", "Counting ..."))  # the counts run inside the spinner
+
+
 def test_trait_lookup_and_species_pages(app_env: None) -> None:
     at = page("traits_page")
     at.selectbox(key="trait-species").select("Hyla versicolor").run()
