@@ -55,7 +55,8 @@ class BatchResult:
 
     def to_wire(self) -> dict[str, Any]:
         """JSON-safe (Celery's serializer): all vectors as one base64 float32 matrix, not one string each."""
-        matrix = np.asarray([p.vector for p in self.points], np.float32).reshape(len(self.points), -1)
+        matrix = (np.stack([np.asarray(p.vector, np.float32) for p in self.points]) if self.points
+                  else np.zeros((0, 0), np.float32))  # a batch whose every item failed has no points
         return {"ids": [p.id for p in self.points], "payloads": [p.payload for p in self.points],
                 "dim": matrix.shape[1], "vectors": base64.b64encode(matrix.tobytes()).decode(),
                 "outcomes": [asdict(o) for o in self.outcomes]}
@@ -63,8 +64,10 @@ class BatchResult:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> BatchResult:
         ids = data.get("ids", [])
-        matrix = np.frombuffer(base64.b64decode(data.get("vectors", "")), np.float32).reshape(len(ids), -1)
-        pts = [Point(pid, vec, payload) for pid, vec, payload in zip(ids, matrix, data.get("payloads", []))]
+        pts = []
+        if ids:  # none: every item failed, or the batch itself did
+            matrix = np.frombuffer(base64.b64decode(data["vectors"]), np.float32).reshape(len(ids), -1)
+            pts = [Point(pid, vec, payload) for pid, vec, payload in zip(ids, matrix, data.get("payloads", []))]
         return cls(pts, [Outcome(**o) for o in data["outcomes"]])
 
 

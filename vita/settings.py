@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
-from indexer.store import Cluster, StoreConfig
+from indexer.store import Cluster, Layout, StoreConfig
 from workers.config import BrokerConfig, IndexConfig, WorkerConfig
 
 _LIMITS = Limits()  # the one home of the limit defaults
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
                                    "default: a filesystem broker in data_dir (no server).")
     result_backend: str | None = Field(None, description="Celery results; default: files in data_dir.")
     workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
+    store_on_disk: bool = Field(False, description="New collections keep their float32 vectors on disk (mmap).")
+    store_int8: bool = Field(False, description="New collections keep an int8 copy of their vectors in RAM; "
+                                                 "queries scan it and rescore with the originals.")
     api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
                                                         "(X-API-Key header); writes always need it.")
     api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")
@@ -128,7 +131,8 @@ class Settings(BaseSettings):
     def store_config(self) -> StoreConfig:
         key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
         return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key,
-                           cluster=Cluster(self.qdrant_shards, self.qdrant_replicas, self.qdrant_write_consistency))
+                           cluster=Cluster(self.qdrant_shards, self.qdrant_replicas, self.qdrant_write_consistency),
+                           layout=Layout(self.store_on_disk, self.store_int8))
 
     def broker_config(self) -> BrokerConfig:
         return BrokerConfig(folder=(self.data_dir / "broker").resolve(), url=self.broker_url,

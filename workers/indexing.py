@@ -49,6 +49,10 @@ STALL_S = 300.0
 #: How long the coordinator waits for an unreachable catalog database before giving up.
 DB_WAIT_S = 600.0
 DB_ERRORS = (OperationalError, InterfaceError)
+#: A batch that failed in a worker with one of these (by name: Celery rebuilds the exception from its
+#: result) is sent again, up to MAX_RESENDS times, rather than recorded as failed items.
+TRANSIENT_NAMES = frozenset({"OperationalError", "InterfaceError", "ConnectionError", "TimeoutError"})
+MAX_RESENDS = 3
 
 
 T = TypeVar("T")
@@ -334,6 +338,7 @@ class _CeleryRun:
         self.restarts, self.last_back = 0, time.monotonic()
         self.notice, self.broker = notice, cfg.worker.broker.url or f"filesystem, {cfg.worker.broker.folder}"
         self.last_ping = -PING_EVERY_S
+        self.resent: dict[int, int] = {}  # batch -> times sent again after a transient failure
 
     def _send(self, ids: list[int]) -> Any:
         s = self.t.spec
@@ -408,6 +413,12 @@ class _CeleryRun:
             try:
                 out = res.get()
             except Exception as exc:
+                if type(exc).__name__ in TRANSIENT_NAMES and self.resent.get(i, 0) < MAX_RESENDS:
+                    self.resent[i] = self.resent.get(i, 0) + 1  # the database was away longer than the
+                    self.pending[i] = self._send(self.batches[i])  # worker's retries: send it again
+                    self.t.report.redispatched += 1
+                    res.forget()
+                    continue
                 out = {"committed": False, "outcomes": [
                     {"media_id": m, "path": f"media #{m}", "stage": "index",
                      "reason": f"batch failed: {type(exc).__name__}: {exc}"} for m in self.batches[i]]}

@@ -66,8 +66,13 @@ def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str,
     return {"committed": False, **result.to_wire()}
 
 
-@shared_task(name="vita.embed_batch", bind=True, acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=5)
+#: Transient errors (the catalog database restarting, a network blip) retry at 2, 4, 8, 16, then every
+#: 30 s, for about 5 minutes in all (no jitter: random delays near zero could spend every retry in seconds)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 30, "retry_jitter": False,
+         "max_retries": 12}
+
+
+@shared_task(name="vita.embed_batch", bind=True, acks_late=True, reject_on_worker_lost=True, **RETRY)
 def embed_batch(self: Any, media_ids: list[int], model_ref: str, preset: str, model_key: str,
                 collection: str, commit: bool = False) -> dict[str, Any]:
     opened = _opened(self)
@@ -75,8 +80,7 @@ def embed_batch(self: Any, media_ids: list[int], model_ref: str, preset: str, mo
                      _store(opened) if commit else None)
 
 
-@shared_task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=TRANSIENT, retry_backoff=2, max_retries=5)
+@shared_task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True, **RETRY)
 def embed_texts(texts: list[str], model_ref: str, preset: str) -> str:
     """Text prompts -> base64 float32 matrix (the taxa collection)."""
     vectors = load_model(model_ref, preset).embed_text(texts)

@@ -21,13 +21,15 @@ import qdrant_edge as qe
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
 from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
+from indexer.store.loader import Layout
 
 UPSERT_CHUNK = 512
 
 
 class EdgeStore(VectorStore):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, layout: Layout | None = None) -> None:
         self.root = Path(root)
+        self.layout = layout or Layout()
         (self.root / "collections").mkdir(parents=True, exist_ok=True)
         self._lock = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the store's lifetime
         try:
@@ -53,7 +55,10 @@ class EdgeStore(VectorStore):
     def create(self, name: str, dim: int) -> None:
         if self.exists(name):
             return
-        cfg = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine))
+        int8 = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+                if self.layout.int8 else None)
+        cfg = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
+                                                        on_disk=self.layout.on_disk or None, quantization_config=int8))
         shard = qe.EdgeShard.create(str(self._dir(name)), cfg)
         for key in KEYWORD_FIELDS:
             shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))

@@ -24,6 +24,17 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How a new collection keeps its vectors: the full float32 vectors in RAM (default), or on disk
+    (memory-mapped) with an int8 copy in RAM that queries scan and the originals rescore. The second
+    holds BioVITA-size (512/768-d) collections of millions of points in far less memory
+    (`bench/results/memory`)."""
+
+    on_disk: bool = False
+    int8: bool = False
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """Where the vectors live: a Qdrant server when `url` is set, else the embedded store in `index_dir`."""
 
@@ -32,6 +43,8 @@ class StoreConfig:
     api_key: str | None = None
     #: a Qdrant cluster: how a new collection is split and copied (the server's defaults: 1, 1, 1)
     cluster: Cluster = field(default_factory=lambda: Cluster())
+    #: how new collections keep their vectors (existing ones keep theirs)
+    layout: Layout = field(default_factory=lambda: Layout())
 
     @property
     def shared(self) -> bool:
@@ -44,7 +57,7 @@ def open_store(cfg: StoreConfig) -> VectorStore:
     if cfg.url:
         from indexer.store.server import ServerStore
 
-        return ServerStore(url=cfg.url, api_key=cfg.api_key, cluster=cfg.cluster)
+        return ServerStore(url=cfg.url, api_key=cfg.api_key, cluster=cfg.cluster, layout=cfg.layout)
     from indexer.store.edge import EdgeStore
 
-    return EdgeStore(cfg.index_dir)
+    return EdgeStore(cfg.index_dir, cfg.layout)

@@ -15,15 +15,16 @@ from qdrant_client import QdrantClient, models
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
 from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
-from indexer.store.loader import Cluster
+from indexer.store.loader import Cluster, Layout
 
 UPSERT_CHUNK = 256
 
 
 class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, api_key: str | None = None, *, location: str | None = None,
-                 client: QdrantClient | None = None, timeout: int = 60, cluster: Cluster | None = None) -> None:
-        self.cluster = cluster or Cluster()
+                 client: QdrantClient | None = None, timeout: int = 60, cluster: Cluster | None = None,
+                 layout: Layout | None = None) -> None:
+        self.cluster, self.layout = cluster or Cluster(), layout or Layout()
         if client is not None:
             self.client = client
         elif location is not None:  # ':memory:' or a path: qdrant-client's local mode
@@ -41,7 +42,12 @@ class ServerStore(VectorStore):
         if self.exists(name):
             return
         c = self.cluster
-        self.client.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+        int8 = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.layout.int8 else None)
+        self.client.create_collection(name, vectors_config=models.VectorParams(
+                                          size=dim, distance=models.Distance.COSINE,
+                                          on_disk=self.layout.on_disk or None),
+                                      quantization_config=int8,
                                       shard_number=c.shard_number, replication_factor=c.replication_factor,
                                       write_consistency_factor=c.write_consistency_factor)
         schema = ([(k, models.PayloadSchemaType.KEYWORD) for k in KEYWORD_FIELDS]

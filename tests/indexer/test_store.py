@@ -1,5 +1,6 @@
 """One contract, every available backend: Qdrant Edge always, qdrant-client's local mode always
-(it runs the server backend's code), a real Qdrant server when VITA_QDRANT_URL is set."""
+(it runs the server backend's code), each also with vectors on disk and an int8 copy in RAM; a real
+Qdrant server when VITA_QDRANT_URL is set."""
 
 from __future__ import annotations
 
@@ -14,21 +15,23 @@ import pytest
 
 from indexer.filters import BBox, Filter
 from indexer.schema import day_number, point_id
-from indexer.store import Point, StoreError, VectorStore
+from indexer.store import Layout, Point, StoreError, VectorStore
 
-BACKENDS = ["edge", "client-local"] + (["server"] if os.environ.get("VITA_QDRANT_URL") else [])
+BACKENDS = ["edge", "edge-int8-on-disk", "client-local", "client-local-int8-on-disk"] + (
+    ["server"] if os.environ.get("VITA_QDRANT_URL") else [])
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    if request.param == "edge":
+    layout = Layout(on_disk=True, int8=True) if request.param.endswith("int8-on-disk") else Layout()
+    if request.param.startswith("edge"):
         from indexer.store.edge import EdgeStore
 
-        s: VectorStore = EdgeStore(tmp_path / "index")
-    elif request.param == "client-local":
+        s: VectorStore = EdgeStore(tmp_path / "index", layout)
+    elif request.param.startswith("client-local"):
         from indexer.store.server import ServerStore
 
-        s = ServerStore(location=":memory:")
+        s = ServerStore(location=":memory:", layout=layout)
     else:
         from indexer.store.server import ServerStore
 

@@ -38,6 +38,16 @@ from vita.settings import Settings
 pytestmark = pytest.mark.slow
 
 
+def test_a_batch_whose_every_item_failed_crosses_the_wire() -> None:
+    """A batch with no points (every file refused, or the database away) is a result, not a crash."""
+    from indexer.build import BatchResult, Outcome
+
+    failed = BatchResult([], [Outcome(7, "a.wav", 0, "decode", "truncated")])
+    back = BatchResult.from_wire(failed.to_wire())
+    assert back.points == [] and back.outcomes == failed.outcomes
+    assert BatchResult.from_wire({"committed": False, "outcomes": []}).points == []
+
+
 def _vita(settings: Settings, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, **settings.to_env()}
     return subprocess.Popen([sys.executable, "-m", "vita.cli", *args], env=env, text=True,

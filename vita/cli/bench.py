@@ -74,6 +74,7 @@ def bench_cmd(
     index_workers: Annotated[str, typer.Option(help="Worker counts for the indexing benchmark.")] = "1,2",
     index_batch: Annotated[int, typer.Option(help="Media per task in the indexing benchmark (as vita index --batch-size).")] = 64,
     dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
+    efs: Annotated[str | None, typer.Option(help="hnsw_ef values for the ann suite (default 16,32,64,128,256).")] = None,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
 
@@ -90,7 +91,8 @@ def bench_cmd(
 
         bench_run = BenchRun(out, run or "ann", latest=False)
         for n in _ints(sizes, "--sizes") or []:
-            data = ann_bench(n, dim, queries, seed, log=err.print)
+            data = ann_bench(n, dim, queries, seed, **({"efs": tuple(e)} if (e := _ints(efs, "--efs")) else {}),
+                             log=err.print)
             _, md = bench_run.write(f"ann-{n}", data, markdown(data))
             console.rule(f"ann: {md}")
             console.print(md.read_text().split("\n\nEvery setting")[0], markup=False)
