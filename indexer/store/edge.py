@@ -23,6 +23,10 @@ from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
 from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
 from indexer.store.loader import Layout
 
+#: With an int8 copy (Layout.int8): take twice the candidates from it, re-rank them with the float32
+#: originals (ignored by a collection without quantization)
+RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
+
 UPSERT_CHUNK = 512
 
 
@@ -122,7 +126,7 @@ class EdgeStore(VectorStore):
               exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(unit(vector)), filter=_filter(flt),
                               with_payload=True, with_vector=with_vector,
-                              params=qe.SearchParams(hnsw_ef=hnsw_ef or HNSW_EF, exact=exact))
+                              params=qe.SearchParams(hnsw_ef=hnsw_ef or HNSW_EF, exact=exact, quantization=RESCORE))
         return [_hit(p, p.score) for p in self._shard(name).query(req)]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:
