@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from catalog.api import Catalog
 from catalog.errors import VitaError
 from catalog.models import Annotation
+from catalog.models import Detection as DetectionRow
 from indexer.agile import Classifier, classifiers_dir, review, saved_labels, score, train
 from indexer.detect import for_export
 from indexer.raven import write_csv, write_raven
@@ -84,16 +85,33 @@ def _review_cards(cat: Catalog, rows: list, key: str) -> None:
     _grid(results, key)
 
 
-def _downloads(cat: Catalog, label: str) -> None:
-    """Raven selection table (combined) and CSV of this label's stored detections."""
+def _stamp(cat: Catalog, label: str) -> tuple[int, int]:
+    """(how many, newest id) of a label's detections: changes whenever a scoring run replaces them."""
+    with cat.sessions() as s:
+        n, newest = s.execute(select(func.count(), func.max(DetectionRow.id)).where(DetectionRow.label == label)).one()
+    return int(n or 0), int(newest or 0)
+
+
+@st.cache_data(max_entries=16, show_spinner="Preparing the downloads ...")
+def _exports(data_dir: str, label: str, stamp: tuple[int, int]) -> tuple[bytes, bytes]:
+    """Raven (combined) and CSV bytes of a label's detections, built once per scoring run (each box's
+    band is read from the audio, which costs a seek and an FFT per detection)."""
+    cat, _ = resources()
     dets = for_export(cat, label)
-    if not dets:
-        st.caption("No stored detections of this label yet: score the archive.")
-        return
     with tempfile.TemporaryDirectory() as tmp:
         raven = write_raven(dets, Path(tmp) / "selections.txt", combined=True)[0].read_bytes()
         csv = write_csv(dets, Path(tmp) / "detections.csv").read_bytes()
-    st.caption(f"{len(dets)} stored detection(s) of {md(label)}")
+    return raven, csv
+
+
+def _downloads(cat: Catalog, label: str) -> None:
+    """Raven selection table (combined) and CSV of this label's stored detections."""
+    stamp = _stamp(cat, label)
+    if not stamp[0]:
+        st.caption("No stored detections of this label yet: score the archive.")
+        return
+    raven, csv = _exports(str(data_dir()), label, stamp)
+    st.caption(f"{stamp[0]} stored detection(s) of {md(label)}")
     a, b = st.columns(2)
     a.download_button("Raven selection table", raven, f"{label}.selections.txt", "text/tab-separated-values",
                       key="dl-raven")
