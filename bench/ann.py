@@ -44,6 +44,27 @@ class AnnRow:
 Search = Callable[[np.ndarray, Any, np.ndarray], list[int]]  # (query, our Filter, mask) -> point indices
 
 
+@dataclass(frozen=True)
+class Graph:
+    """One build of our store: HNSW edges per node, the build's candidate list, and whether the
+    vectors sit on disk with an int8 copy in RAM (`indexer.store.Layout`)."""
+
+    m: int = 16
+    ef_construct: int = 100
+    int8: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"m={self.m} efc={self.ef_construct}" + (" int8" if self.int8 else "")
+
+    @classmethod
+    def parse(cls, text: str) -> Graph:
+        """'32', '32/200' or '32/200/int8': m, then ef_construct, then the int8-on-disk layout."""
+        parts = text.split("/")
+        return cls(int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] else 100,
+                   len(parts) > 2 and parts[2] == "int8")
+
+
 def _measure(search: Search, q: np.ndarray, flt: Any, mask: np.ndarray, truth: list[set[int]]) -> tuple[float, float, float]:
     search(q[0], flt, mask)  # warm
     lat, rec = [], []
@@ -62,11 +83,15 @@ def _post_filter(ids: np.ndarray, mask: np.ndarray, filtered: bool) -> list[int]
 
 
 def ann_bench(n: int, dim: int, n_queries: int = 200, seed: int = 0, efs: tuple[int, ...] = EFS,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              log: Callable[[str], None] = print, graphs: tuple[Graph, ...] = (Graph(),),
+              peers: bool = True) -> dict[str, Any]:
+    """`graphs`: the HNSW graphs (and vector layouts) our store is built with, each measured at every
+    `hnsw_ef`; `peers`: also faiss and usearch (at M=16; their builds dominate at a million points)."""
     import faiss
     from usearch.index import Index
 
     from indexer.store.edge import EdgeStore
+    from indexer.store.loader import Layout
 
     faiss.omp_set_num_threads(1)
     s, near = split_queries(synthetic(n + n_queries, dim, seed), n_queries)
@@ -83,27 +108,35 @@ def ann_bench(n: int, dim: int, n_queries: int = 200, seed: int = 0, efs: tuple[
                 rows.append(AnnRow(backend, setting, n, dim, kind, label, float(mask.mean()), p50, p95, rec))
         log(f"ann: {backend} {setting}: far recall {rows[-3].recall_at_10} p50 {rows[-3].p50_ms} ms")
 
-    root = Path(tempfile.mkdtemp(prefix="vita-ann-"))
-    try:
-        store = EdgeStore(root)
-        name = f"ann-{uuid.uuid4().hex[:6]}"
-        t0 = time.perf_counter()
-        fill(store, name, s)
-        store.optimize(name)
-        builds["edge"] = round(time.perf_counter() - t0, 1)
+    for graph in graphs:
+        root = Path(tempfile.mkdtemp(prefix="vita-ann-"))
+        try:
+            store = EdgeStore(root, Layout(on_disk=graph.int8, int8=graph.int8, hnsw_m=graph.m,
+                                           hnsw_ef_construct=graph.ef_construct))
+            name = f"ann-{uuid.uuid4().hex[:6]}"
+            t0 = time.perf_counter()
+            fill(store, name, s)
+            store.optimize(name)
+            builds[f"edge {graph.label}"] = round(time.perf_counter() - t0, 1)
+            log(f"ann: edge {graph.label}: built in {builds[f'edge {graph.label}']} s")
 
-        def edge(ef: int | None) -> Search:
-            def go(v: np.ndarray, flt: Any, _: np.ndarray) -> list[int]:
-                return [uuid.UUID(h.id).int - 1 for h in store.query(name, v, flt, limit=10, exact=ef is None,
-                                                                      hnsw_ef=ef)]
-            return go
+            def edge(ef: int | None) -> Search:
+                def go(v: np.ndarray, flt: Any, _: np.ndarray) -> list[int]:
+                    return [uuid.UUID(h.id).int - 1 for h in store.query(name, v, flt, limit=10,  # noqa: B023
+                                                                          exact=ef is None, hnsw_ef=ef)]
+                return go
 
-        run("edge (ours)", "exact", edge(None))
-        for ef in efs:
-            run("edge (ours)", f"HNSW ef={ef}", edge(ef))
-        store.close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+            if graph == graphs[0]:  # exact search does not use the graph: once
+                run("edge (ours)", "exact" + (" (int8 + rescore)" if graph.int8 else ""), edge(None))
+            for ef in efs:
+                run("edge (ours)", f"HNSW {graph.label} ef={ef}", edge(ef))
+            store.close()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    data = {"points": n, "dim": dim, "queries": n_queries, "rows": [], "build_s": builds}
+    if not peers:
+        data.update(rows=[asdict(r) for r in rows], summary=summary(rows))
+        return data
 
     t0 = time.perf_counter()
     flat = faiss.IndexFlatIP(dim)
@@ -139,8 +172,8 @@ def ann_bench(n: int, dim: int, n_queries: int = 200, seed: int = 0, efs: tuple[
     for ef in efs:
         us.expansion_search = ef  # type: ignore[misc]  # usearch's property has a setter mypy misses
         run("usearch", f"HNSW M=16 ef={ef}", us_search)
-    return {"points": n, "dim": dim, "queries": n_queries, "rows": [asdict(r) for r in rows], "build_s": builds,
-            "summary": summary(rows)}
+    data.update(rows=[asdict(r) for r in rows], summary=summary(rows))
+    return data
 
 
 def summary(rows: list[AnnRow]) -> list[dict[str, Any]]:

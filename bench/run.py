@@ -396,9 +396,10 @@ def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, scratch: ScratchInd
     query benchmark on the embedded store, and on `server` too when one is configured."""
     from sqlalchemy import select
 
-    from bench.speed import decode_only, encoder_only, index_run, query_bench, rss_per_million
+    from bench.speed import decode_only, encoder_only, index_run, machine_ceiling, query_bench, rss_per_million
     from catalog.models import Media
     from indexer.store.edge import EdgeStore
+    from workers.config import thread_plan
 
     t0 = time.perf_counter()
     model = _model(cfg)
@@ -411,28 +412,42 @@ def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, scratch: ScratchInd
     ids, items = [m for m, _, _ in pick], [(k, p) for _, k, p in pick]
     cores = os.cpu_count() or 1
     index_rows, bound = [], {}
-    for threads in sorted({max(1, cores // w) for w in cfg.index_workers}):
+    threads_of = {w: thread_plan(cores, w)[0] for w in cfg.index_workers}  # the model threads each worker gets
+    for threads in sorted({1, *threads_of.values()}):  # one thread: the most model work per core (the ceiling)
         index_rows.append(encoder_only(model, items, cfg.batch_size, threads))
         bound[threads] = index_rows[-1].clips_per_s
         log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} media/s")
     audio_s = index_rows[0].audio_s_per_s * index_rows[0].seconds
     index_rows.append(decode_only(model, items))
     log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} media/s")
-    for w in cfg.index_workers:  # w workers of cores // w threads each: together at most w x that bound
-        threads = max(1, cores // w)
+    ceiling = machine_ceiling(bound[1], index_rows[-1].clips_per_s, cores)
+    head = {"model": str(cfg.model), "dim": dim, "batch_size": cfg.batch_size, "cores": cores,
+            "threads_per_worker": {str(w): dict(zip(("model", "decode"), thread_plan(cores, w)))
+                                   for w in cfg.index_workers},
+            "machine_ceiling_per_s": round(ceiling, 1)}
+
+    def save(partial: dict[str, Any]) -> None:
+        """What is measured so far, written at once: a long run stopped later keeps its rows."""
+        data = {**head, "indexing": [r.__dict__ for r in index_rows], "queries": [], "builds": [],
+                "rss_mib_per_million_points": None, **partial, "seconds": round(time.perf_counter() - t0, 1)}
+        run.write("speed", data, speed_markdown(data))
+
+    save({"partial": True})
+    for w in cfg.index_workers:  # w workers of t model threads each: together at most w x that bound
+        threads = threads_of[w]
         index_rows.append(index_run(cat, scratch, str(cfg.model), ids, w, cfg.batch_size, audio_s,
-                                    w * bound[threads]))
+                                    w * bound[threads], ceiling))
         log(f"speed: {index_rows[-1].mode}: {index_rows[-1].clips_per_s} media/s "
-            f"(steady {index_rows[-1].steady_per_s}, ratio {index_rows[-1].ratio_to_bound})")
+            f"(steady {index_rows[-1].steady_per_s}, ratio {index_rows[-1].ratio_to_bound}, "
+            f"ceiling {index_rows[-1].ratio_to_ceiling}, cores {index_rows[-1].steady_cores})")
+        save({"partial": True})
     q = query_bench(lambda root: EdgeStore(root), cfg.sizes, dim, cfg.queries, cfg.seed, "edge", True, log)
     if server is not None and server.url:
         srv = query_bench(lambda root: open_store(server), cfg.sizes, dim, cfg.queries, cfg.seed, "server", False, log)
         q["queries"] += srv["queries"]
         q["builds"] += srv["builds"]
     q["rss_mib_per_million_points"] = rss_per_million([b for b in q["builds"] if b["backend"] == "edge"])
-    data = {"model": str(cfg.model), "dim": dim, "batch_size": cfg.batch_size,
-            "indexing": [r.__dict__ for r in index_rows], **q,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    data = {**head, "indexing": [r.__dict__ for r in index_rows], **q, "seconds": round(time.perf_counter() - t0, 1)}
     run.write("speed", data, speed_markdown(data))
     speed_plot(data, run.png("speed"))
     return data
@@ -444,16 +459,30 @@ def _dash(v: object) -> object:
 
 def speed_markdown(data: dict[str, Any]) -> str:
     idx = data["indexing"]
-    out = [f"**Indexing** ({idx[0]['clips']} media, {data['dim']}-d model, {data.get('batch_size', 16)} media per "
+    out = ["_Partial: written while the run went on; a run that was stopped left only these rows._", ""] if data.get(
+        "partial") else []
+    out += [f"**Indexing** ({idx[0]['clips']} media, {data['dim']}-d model, {data.get('batch_size', 16)} media per "
            "task; `vita index` end to end includes worker start, model load, decoding, windowing, the broker, "
            "storing and HNSW optimize; its steady rate counts from the first batch back to the last; the "
            "bound is the model alone on the same media and threads: w workers of t threads, w x the "
            "t-thread rate; decoding is outside that bound and shares the cores with it)", "",
            table(["mode", "media", "windows", "seconds", "media/s", "audio s per s", "start-up s",
-                  "steady media/s", "optimize s", "steady / bound"],
+                  "steady media/s", "optimize s", "steady / bound", "steady / ceiling",
+                  "cores busy in the steady state"],
                  [[r["mode"], r["clips"], r["windows"], r["seconds"], r["clips_per_s"], r["audio_s_per_s"],
                    _dash(r.get("startup_s")), _dash(r.get("steady_per_s")), _dash(r.get("optimize_s")),
-                   _dash(r.get("ratio_to_bound"))] for r in idx])]
+                   _dash(r.get("ratio_to_bound")), _dash(r.get("ratio_to_ceiling")),
+                   ", ".join(f"{k} {v}" for k, v in (r.get("steady_cores") or {}).items()) or "–"] for r in idx])]
+    if data.get("machine_ceiling_per_s"):
+        plan = "; ".join(f"{w} worker{'s' if w != '1' else ''}: {t['model']} model and {t['decode']} decoding threads each"
+                         for w, t in data.get("threads_per_worker", {}).items())
+        out += ["", f"Threads ({plan}: `workers.config.thread_plan`). "
+                f"Ceiling on this machine ({data['cores']} cores): {data['machine_ceiling_per_s']} media/s, "
+                "what the cores give if they do nothing but the model at its one-thread rate (the most work per "
+                "core) and decoding, perfectly overlapped: cores / (1 / encoder-1-thread + 1 / decode). Cores busy: "
+                "CPU seconds per process over the steady state's length (coordinator: dispatch, results, catalog "
+                "and store writes; worker main: Celery's consumer and the broker; worker pool: decoding and the "
+                "model)."]
     out += ["", f"**Queries** (top-10, synthetic {data['dim']}-d vectors with taxonomy-like low-rank structure, "
             "latency in ms, recall@10 against exact search)", "",
             table(["backend", "points", "HNSW", "queries", "filter", "selectivity", "p50", "p95", "p99", "recall@10"],

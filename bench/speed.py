@@ -254,6 +254,10 @@ class IndexRow:
     steady_per_s: float | None = None
     optimize_s: float | None = None
     ratio_to_bound: float | None = None
+    #: the steady rate over what this machine's cores allow the model and decoding together
+    #: (`machine_ceiling`), and the cores each process kept busy in the steady state (the profile)
+    ratio_to_ceiling: float | None = None
+    steady_cores: dict[str, float] | None = None
 
 
 Item = tuple[str, str]  # (kind, path): "audio" or "image"
@@ -322,21 +326,87 @@ def decode_only(model: Any, items: list[Item]) -> IndexRow:
                     round(audio_s / dt_, 1))
 
 
+def machine_ceiling(encoder_1thread_per_s: float, decode_per_s: float, cores: int) -> float:
+    """Media/s the cores could give if they did nothing but the model (at its one-thread rate, the
+    most work per core) and decoding, perfectly overlapped: every item costs both, on some core.
+    With few cores and a small model, decoding alone keeps this well below the encoder-only bound."""
+    return cores / (1.0 / encoder_1thread_per_s + 1.0 / decode_per_s)
+
+
+class CpuSampler:
+    """CPU seconds of this process and its children (worker processes), sampled every `every_s`:
+    which process kept how many cores busy over a stretch of the run. Roles: "coordinator" (this
+    process: dispatch, collect, catalog and store writes), "worker main" (Celery's consumer: the
+    broker), "worker pool" (the processes that decode and run the model)."""
+
+    def __init__(self, every_s: float = 0.25) -> None:
+        import psutil
+
+        self.me, self.every_s = psutil.Process(), every_s
+        self.samples: list[tuple[float, int, str, float]] = []  # (seconds since start, pid, role, cpu s)
+        self._stop = False
+        self._thread: Any = None
+        self.t0 = time.monotonic()
+
+    def _role(self, proc: Any) -> str:
+        if proc.pid == self.me.pid:
+            return "coordinator"
+        return "worker main" if proc.ppid() == self.me.pid else "worker pool"
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop:
+            now = time.monotonic() - self.t0
+            for proc in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    t = proc.cpu_times()
+                    self.samples.append((now, proc.pid, self._role(proc), t.user + t.system))
+                except psutil.Error:  # gone between the listing and the reading
+                    continue
+            time.sleep(self.every_s)
+
+    def __enter__(self) -> CpuSampler:
+        import threading
+
+        self.t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._sample, name="vita-bench-cpu", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop = True
+        self._thread.join()
+
+    def cores(self, start_s: float, end_s: float) -> dict[str, float]:
+        """Cores busy per role between two moments (seconds since the sampler started): the CPU
+        seconds each process used in that stretch over its length, summed per role."""
+        out: dict[str, float] = {}
+        for pid in {p for _, p, _, _ in self.samples}:
+            mine = [(t, role, c) for t, p, role, c in self.samples if p == pid and start_s <= t <= end_s]
+            if len(mine) >= 2:
+                role = mine[0][1]
+                out[role] = out.get(role, 0.0) + (mine[-1][2] - mine[0][2]) / max(1e-9, end_s - start_s)
+        return {k: round(v, 2) for k, v in sorted(out.items())}
+
+
 #: (scratch data dir, corpus) -> the configuration of a throwaway `vita index` on the same catalog
 ScratchIndex = Callable[[Path, str], IndexConfig]
 
 
 def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: list[int], workers: int,
-              batch_size: int, audio_s: float, bound_per_s: float | None = None) -> IndexRow:
+              batch_size: int, audio_s: float, bound_per_s: float | None = None,
+              ceiling_per_s: float | None = None) -> IndexRow:
     """`vita index` (its own worker processes, filesystem broker) into a throwaway store and corpus;
     the catalog rows it writes for that corpus are removed afterwards. `bound_per_s`: the
-    encoder-only rate these workers could reach together, for the ratio."""
+    encoder-only rate these workers could reach together, for the ratio; `ceiling_per_s`: what the
+    machine's cores allow the model and decoding together (`machine_ceiling`)."""
     from sqlalchemy import delete
 
     from catalog.models import IndexCollection, IndexEntry
     from workers.indexing import run_index
 
-    with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp, CpuSampler() as cpu:
         corpus = f"bench{uuid.uuid4().hex[:6]}"
         try:
             report = run_index(catalog, scratch(Path(tmp), corpus), model_ref, batch_size=batch_size,
@@ -351,7 +421,9 @@ def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: li
                     report.points, round(report.seconds, 2), round(report.indexed / report.seconds, 2),
                     round(audio_s / report.seconds, 1), round(report.startup_s, 2),
                     round(steady, 2) if steady else None, round(report.optimize_s, 2),
-                    round(steady / bound_per_s, 3) if steady and bound_per_s else None)
+                    round(steady / bound_per_s, 3) if steady and bound_per_s else None,
+                    round(steady / ceiling_per_s, 3) if steady and ceiling_per_s else None,
+                    cpu.cores(report.startup_s, report.startup_s + report.steady_s) if steady else None)
 
 
 def rows_json(rows: list[Any]) -> list[dict[str, Any]]:

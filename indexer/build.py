@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from catalog.decode import MediaError, load_audio, load_image, stream_audio
 from catalog.models import IndexEntry, Media, MediaStatus, Taxon, TraitValue
-from catalog.store import record_failure, resolve_failure
+from catalog.store import record_failure, resolve_failures
 from catalog.traits import keyword
 from encoders.audio import sliding_windows, stream_windows
 from encoders.config import EncoderConfig
@@ -268,6 +268,7 @@ def commit_batch(session: Session, store: VectorStore, collection: str, result: 
         select(IndexEntry).where(IndexEntry.collection == collection, IndexEntry.media_id.in_(ids)))}
     media = {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(ids)))}
     now = dt.datetime.now(dt.UTC)
+    resolve_failures(session, FAILURE_SOURCE, [o.path for o in result.outcomes if o.ok and o.media_id in media])
     for o in result.outcomes:
         m = media.get(o.media_id)
         if m is None:
@@ -279,7 +280,6 @@ def commit_batch(session: Session, store: VectorStore, collection: str, result: 
         if o.ok:
             if m.status != MediaStatus.INDEXED.value:  # ready, or fixed since a failed run
                 m.status, m.error = MediaStatus.INDEXED.value, None
-            resolve_failure(session, FAILURE_SOURCE, o.path)
         else:
             if o.stage == "decode":  # the file itself is bad: keep it out of training too
                 m.status, m.error = MediaStatus.ERROR.value, f"{o.stage}: {o.reason}"

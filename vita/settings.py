@@ -68,9 +68,18 @@ class Settings(BaseSettings):
                                    "default: a filesystem broker in data_dir (no server).")
     result_backend: str | None = Field(None, description="Celery results; default: files in data_dir.")
     workers: int = Field(2, ge=1, description="Worker processes `vita index` starts for itself.")
-    store_on_disk: bool = Field(False, description="New collections keep their float32 vectors on disk (mmap).")
-    store_int8: bool = Field(False, description="New collections keep an int8 copy of their vectors in RAM; "
-                                                 "queries scan it and rescore with the originals.")
+    worker_threads: int | None = Field(None, ge=1, description="The model's math threads in each worker process "
+                                                              "(default: workers.config.thread_plan).")
+    decode_threads: int | None = Field(None, ge=1, description="Threads in each worker process decoding media "
+                                                              "ahead of the model (default: thread_plan).")
+    store_on_disk: bool | None = Field(None, description="New collections keep their float32 vectors on disk "
+                                                         "(mmap); default: from 512-d up (BioVITA-size models).")
+    store_int8: bool | None = Field(None, description="New collections keep an int8 copy of their vectors in RAM; "
+                                                      "queries scan it and rescore with the originals; default: "
+                                                      "from 512-d up.")
+    store_hnsw_m: int = Field(16, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
+                                                            "recall for far queries, slower optimize, more memory).")
+    store_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW candidate list while building new collections.")
     api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
                                                         "(X-API-Key header); writes always need it.")
     api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")
@@ -132,7 +141,8 @@ class Settings(BaseSettings):
         key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
         return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key,
                            cluster=Cluster(self.qdrant_shards, self.qdrant_replicas, self.qdrant_write_consistency),
-                           layout=Layout(self.store_on_disk, self.store_int8))
+                           layout=Layout(self.store_on_disk, self.store_int8, self.store_hnsw_m,
+                                         self.store_hnsw_ef_construct))
 
     def broker_config(self) -> BrokerConfig:
         return BrokerConfig(folder=(self.data_dir / "broker").resolve(), url=self.broker_url,
@@ -140,7 +150,8 @@ class Settings(BaseSettings):
 
     def worker_config(self) -> WorkerConfig:
         return WorkerConfig(database_url=self.resolved_database_url, store=self.store_config(),
-                            broker=self.broker_config(), limits=self.limits())
+                            broker=self.broker_config(), limits=self.limits(), model_threads=self.worker_threads,
+                            decode_threads=self.decode_threads)
 
     def index_config(self, workers: int | None = None) -> IndexConfig:
         return IndexConfig(corpus=self.corpus, worker=self.worker_config(), log_dir=self.data_dir / "logs",

@@ -71,13 +71,14 @@ def make_app(cfg: WorkerConfig, create_dirs: bool = True) -> Celery:
 
 
 @worker_process_init.connect
-def _one_thread_per_process(**_: object) -> None:
-    """N worker processes on N cores: each gets one math thread instead of fighting over all."""
-    import os
-
+def _model_threads(**_: object) -> None:
+    """Each pool process gets its share of the cores for the model's math (`WorkerConfig.model_threads`,
+    default one: N processes on N cores) instead of every process fighting over all of them."""
     import torch
+    from celery import current_app
 
-    torch.set_num_threads(max(1, int(os.environ.get("VITA_WORKER_THREADS", "1"))))
+    cfg = getattr(current_app.conf, "vita_worker", None)
+    torch.set_num_threads(max(1, (cfg.model_threads if cfg else None) or 1))
 
 
 def stop_with(pid: int, every_s: float = 2.0) -> None:

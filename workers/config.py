@@ -30,6 +30,24 @@ class WorkerConfig:
     store: StoreConfig
     broker: BrokerConfig
     limits: Limits = field(default_factory=Limits)
+    #: Per worker process: the model's math threads and the threads decoding media ahead of it
+    #: (None: `thread_plan` from the cores and the processes sharing them)
+    model_threads: int | None = None
+    decode_threads: int | None = None
+
+
+def thread_plan(cores: int, processes: int, model_threads: int | None = None,
+                decode_threads: int | None = None) -> tuple[int, int]:
+    """(model threads, decode threads) for each of `processes` worker processes on `cores` cores.
+
+    The model gets the process's share of the cores (measured on 2 cores, one process: 2 model
+    threads beat 1, with decoding in the same process); decoding gets at least 2 threads, so a file
+    is decoded while the model works on the last even with one core per process (soundfile, soxr
+    and Pillow release the GIL), and the whole share when it is larger (on a GPU the CPU's work is
+    mostly decoding).
+    """
+    share = max(1, cores // max(1, processes))
+    return (model_threads or share, decode_threads or max(2, share))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from indexer.build import BatchResult, Outcome, commit_batch, lineage_payload, t
 from indexer.models import ModelSpec, describe_model, load_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
 from indexer.store import Point, VectorStore, open_store
-from workers.config import IndexConfig
+from workers.config import IndexConfig, thread_plan
 from workers.tasks import decode_matrix, run_batch
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
@@ -157,8 +157,10 @@ class WorkerPool:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        model, decode = thread_plan(os.cpu_count() or 1, self.concurrency, self.cfg.worker.model_threads,
+                                    self.cfg.worker.decode_threads)
         env = {**os.environ, **self.cfg.worker_env, "VITA_INDEX_COORDINATOR_PID": str(os.getpid()),
-               "VITA_WORKER_THREADS": str(max(1, (os.cpu_count() or 1) // self.concurrency))}
+               "VITA_WORKER_THREADS": str(model), "VITA_DECODE_THREADS": str(decode)}
         cmd = [sys.executable, "-m", "celery", "-A", self.cfg.worker_app, "worker", "--pool", "prefork",
                "--concurrency", str(self.concurrency), "--loglevel", "WARNING", "--without-gossip",
                "--without-mingle", "--hostname", f"vita-index-{os.getpid()}@%h"]

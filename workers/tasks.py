@@ -52,11 +52,12 @@ def _store(opened: _Opened) -> VectorStore:
 
 
 def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str, collection: str,
-              commit: bool, catalog: Catalog, store: VectorStore | None = None) -> dict[str, Any]:
+              commit: bool, catalog: Catalog, store: VectorStore | None = None,
+              decode_threads: int = 2) -> dict[str, Any]:
     """The task's body, callable in-process (eager indexing, tests); `store` is needed to commit."""
     model = load_model(model_ref, preset)
     with catalog.sessions() as session:
-        result = embed_media(session, model, model_key, media_ids)
+        result = embed_media(session, model, model_key, media_ids, decode_threads)
         if commit:
             if store is None:
                 raise ValueError("run_batch: commit=True needs a store")
@@ -77,7 +78,7 @@ def embed_batch(self: Any, media_ids: list[int], model_ref: str, preset: str, mo
                 collection: str, commit: bool = False) -> dict[str, Any]:
     opened = _opened(self)
     return run_batch(media_ids, model_ref, preset, model_key, collection, commit, opened.catalog,
-                     _store(opened) if commit else None)
+                     _store(opened) if commit else None, opened.cfg.decode_threads or 2)
 
 
 @shared_task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True, **RETRY)

@@ -20,7 +20,7 @@ import qdrant_edge as qe
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
+from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit, units
 from indexer.store.loader import Layout
 
 #: With an int8 copy (Layout.int8): take twice the candidates from it, re-rank them with the float32
@@ -59,10 +59,14 @@ class EdgeStore(VectorStore):
     def create(self, name: str, dim: int) -> None:
         if self.exists(name):
             return
+        on_disk, quantized = self.layout.for_dim(dim)
         int8 = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
-                if self.layout.int8 else None)
+                if quantized else None)
+        hnsw = qe.HnswIndexConfig(m=self.layout.hnsw_m, ef_construct=self.layout.hnsw_ef_construct,
+                                  full_scan_threshold=10_000)
         cfg = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
-                                                        on_disk=self.layout.on_disk or None, quantization_config=int8))
+                                                        on_disk=on_disk or None, quantization_config=int8,
+                                                        hnsw_config=hnsw))
         shard = qe.EdgeShard.create(str(self._dir(name)), cfg)
         for key in KEYWORD_FIELDS:
             shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
@@ -113,7 +117,8 @@ class EdgeStore(VectorStore):
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         shard = self._shard(name)
         for i in range(0, len(points), UPSERT_CHUNK):
-            chunk = [qe.Point(p.id, unit(p.vector), p.payload) for p in points[i:i + UPSERT_CHUNK]]
+            part = points[i:i + UPSERT_CHUNK]
+            chunk = [qe.Point(p.id, v, p.payload) for p, v in zip(part, units(part))]
             shard.update(qe.UpdateOperation.upsert_points(chunk))
         shard.flush()
 

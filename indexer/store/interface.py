@@ -114,3 +114,13 @@ def unit(vector: np.ndarray) -> list[float]:
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     n = float(np.linalg.norm(v))
     return (v / n if n > 0 else v).tolist()
+
+
+def units(points: Sequence[Point]) -> list[list[float]]:
+    """`unit` of every point's vector, as one matrix operation (an upsert's share of the coordinator)."""
+    if not points:
+        return []
+    m = np.stack([np.asarray(p.vector, dtype=np.float32).reshape(-1) for p in points])
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    out: list[list[float]] = np.divide(m, norms, out=m.copy(), where=norms > 0).tolist()
+    return out

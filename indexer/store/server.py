@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit
+from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit, units
 from indexer.store.loader import Cluster, Layout
 
 UPSERT_CHUNK = 256
@@ -42,12 +42,15 @@ class ServerStore(VectorStore):
         if self.exists(name):
             return
         c = self.cluster
+        on_disk, quantized = self.layout.for_dim(dim)
         int8 = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
-            type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.layout.int8 else None)
+            type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if quantized else None)
         self.client.create_collection(name, vectors_config=models.VectorParams(
                                           size=dim, distance=models.Distance.COSINE,
-                                          on_disk=self.layout.on_disk or None),
+                                          on_disk=on_disk or None),
                                       quantization_config=int8,
+                                      hnsw_config=models.HnswConfigDiff(m=self.layout.hnsw_m,
+                                                                        ef_construct=self.layout.hnsw_ef_construct),
                                       shard_number=c.shard_number, replication_factor=c.replication_factor,
                                       write_consistency_factor=c.write_consistency_factor)
         schema = ([(k, models.PayloadSchemaType.KEYWORD) for k in KEYWORD_FIELDS]
@@ -85,8 +88,8 @@ class ServerStore(VectorStore):
 
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         for i in range(0, len(points), UPSERT_CHUNK):
-            batch = [models.PointStruct(id=p.id, vector=unit(p.vector), payload=p.payload)
-                     for p in points[i:i + UPSERT_CHUNK]]
+            part = points[i:i + UPSERT_CHUNK]
+            batch = [models.PointStruct(id=p.id, vector=v, payload=p.payload) for p, v in zip(part, units(part))]
             self.client.upsert(name, points=batch, wait=True)
 
     def delete(self, name: str, ids: Sequence[str]) -> None:

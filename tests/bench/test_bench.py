@@ -4,6 +4,7 @@ metrics against hand computations, the query benchmark on a small store, and `vi
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -345,3 +346,43 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
     kinds = {(s["queries_kind"], s["filter"], s["backend"]) for s in data["summary"]}
     assert len(kinds) == 2 * 3 * 3  # every query set, filter and backend has a line, reached or not
     assert "our p50 / theirs" in markdown(data)
+
+
+def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
+    from bench.ann import Graph, ann_bench
+
+    assert Graph.parse("32/200/int8") == Graph(32, 200, True) and Graph.parse("8") == Graph(8, 100, False)
+    graphs = (Graph(8, 32), Graph(32, 200, int8=True))
+    data = ann_bench(12_000, 16, n_queries=8, efs=(16, 64), log=lambda _: None, graphs=graphs, peers=False)
+    settings = {r["setting"] for r in data["rows"]}
+    assert {r["backend"] for r in data["rows"]} == {"edge (ours)"}
+    assert settings == {"exact"} | {f"HNSW {g.label} ef={ef}" for g in graphs for ef in (16, 64)}
+    assert set(data["build_s"]) == {f"edge {g.label}" for g in graphs}
+    assert all(r["recall_at_10"] == 1.0 for r in data["rows"] if r["setting"] == "exact")
+
+
+def test_machine_ceiling_by_hand() -> None:
+    from bench.speed import machine_ceiling
+
+    # the model alone 200 items/s on one thread, decoding 300/s: 5 + 3.33 ms of CPU per item; 2 cores
+    assert machine_ceiling(200.0, 300.0, 2) == pytest.approx(2 / (1 / 200 + 1 / 300))
+    assert machine_ceiling(200.0, 1e12, 1) == pytest.approx(200.0)  # free decoding: the model's own rate
+
+
+def test_cpu_sampler_tells_the_coordinator_from_the_workers() -> None:
+    """A child that spins and a grandchild that spins are a worker main and a worker pool process;
+    this process sleeping is the coordinator, busy far less than they are."""
+    import subprocess
+    import sys
+
+    from bench.speed import CpuSampler
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n"
+    parent = f"import subprocess, sys\np = subprocess.Popen([sys.executable, '-c', {spin!r}])\n{spin}p.wait()\n"
+    with CpuSampler(every_s=0.05) as cpu:
+        started = time.monotonic() - cpu.t0
+        subprocess.run([sys.executable, "-c", parent], check=True)
+        ended = time.monotonic() - cpu.t0
+    cores = cpu.cores(started, ended)
+    assert set(cores) == {"coordinator", "worker main", "worker pool"}
+    assert cores["worker main"] > cores["coordinator"] and cores["worker pool"] > cores["coordinator"]

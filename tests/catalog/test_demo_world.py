@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from catalog.api import Catalog
-from catalog.models import Media, Taxon
+from catalog.models import Media, MediaKind, Taxon
 from catalog.sources.base import MediaRecord
 from catalog.sources.demo import PRESETS, DemoPreset, DemoSize, DemoWorldSource, select_species, sound
 from catalog.sources.demo.world import latent, species_list, traits_of
@@ -109,6 +109,19 @@ def test_presets_select_parts_of_the_world() -> None:
     assert len(full) == len(species_list())
     assert 100 <= len(small) < len(full)
     assert {s.lineage.family for s in small} == {s.lineage.family for s in full}
+
+
+def test_the_large_preset_is_the_whole_world_with_over_30000_clips(tmp_path: Path) -> None:
+    """The indexing benchmark's size: every species, >= 30,000 recordings; only the records are made
+    here (synthesising 30,000 files is the benchmark's set-up, not a test's)."""
+    src = DemoWorldSource(tmp_path, "large", workers=1)  # one worker: records are listed, no file is made
+    media = [r for r in src.records() if isinstance(r, MediaRecord)]
+    clips = [r for r in media if r.kind is MediaKind.AUDIO]
+    assert len(select_species(src.preset)) == len(species_list())
+    assert len(clips) >= 30_000 and len(media) - len(clips) >= len(species_list())
+    assert len({r.source_id for r in media}) == len(media)  # no record twice
+    assert src.root.name == "demo-large-0"  # its own folder: the default world's files are not reused
+    assert not any(tmp_path.rglob("*.flac"))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,9 @@ BACKENDS = ["edge", "edge-int8-on-disk", "client-local", "client-local-int8-on-d
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    layout = Layout(on_disk=True, int8=True) if request.param.endswith("int8-on-disk") else Layout()
+    # the second layout also builds a denser HNSW graph than the default: every contract holds with it
+    layout = (Layout(on_disk=True, int8=True, hnsw_m=32, hnsw_ef_construct=200) if request.param.endswith("int8-on-disk")
+              else Layout())
     if request.param.startswith("edge"):
         from indexer.store.edge import EdgeStore
 
@@ -179,3 +182,62 @@ def test_a_collection_on_a_cluster_takes_its_shards_and_replicas_from_the_settin
     store.create("c", 8)
     assert (asked["shard_number"], asked["replication_factor"], asked["write_consistency_factor"]) == (6, 2, 2)
     assert store.exists("c")
+
+
+def test_new_collections_take_their_hnsw_graph_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from qdrant_client import QdrantClient
+
+    from indexer.store.edge import EdgeStore
+    from indexer.store.server import ServerStore
+    from tests.support import make_settings
+
+    monkeypatch.setenv("VITA_STORE_HNSW_M", "48")
+    monkeypatch.setenv("VITA_STORE_HNSW_EF_CONSTRUCT", "300")
+    layout = make_settings(tmp_path).store_config().layout
+    assert (layout.hnsw_m, layout.hnsw_ef_construct) == (48, 300)
+    with EdgeStore(tmp_path / "index", layout) as edge:
+        edge.create("c", 8)
+    hnsw = json.loads((tmp_path / "index" / "collections" / "c" / "edge_config.json").read_text())["vectors"][""]["hnsw_config"]
+    assert (hnsw["m"], hnsw["ef_construct"]) == (48, 300)
+    client = QdrantClient(location=":memory:")
+    asked: dict[str, object] = {}
+    real = client.create_collection
+
+    def create(name: str, **kw: object) -> bool:
+        asked.update(kw)
+        return real(name, vectors_config=kw["vectors_config"])
+
+    monkeypatch.setattr(client, "create_collection", create)
+    ServerStore(client=client, layout=layout).create("c", 8)
+    graph = asked["hnsw_config"]
+    assert (graph.m, graph.ef_construct) == (48, 300)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("dim,big", [(128, False), (512, True), (768, True)])
+def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path: Path, dim: int, big: bool) -> None:
+    import json
+
+    from indexer.store.edge import EdgeStore
+    from indexer.store.server import ServerStore
+
+    assert Layout().for_dim(dim) == (big, big)
+    assert Layout(on_disk=False, int8=False).for_dim(dim) == (False, False)  # the settings win
+    with EdgeStore(tmp_path / "index") as edge:
+        edge.create("c", dim)
+        edge.upsert("c", _points(5, dim))
+        assert edge.count("c") == 5
+    vec = json.loads((tmp_path / "index" / "collections" / "c" / "edge_config.json").read_text())["vectors"][""]
+    assert bool(vec.get("on_disk")) is big and (vec.get("quantization_config") is not None) is big
+    server = ServerStore(location=":memory:")
+    asked: dict[str, Any] = {}
+    real = server.client.create_collection
+
+    def create(name: str, **kw: Any) -> bool:  # local mode keeps no quantization config to read back
+        asked.update(kw)
+        return bool(real(name, vectors_config=kw["vectors_config"]))
+
+    server.client.create_collection = create  # type: ignore[method-assign]
+    server.create("c", dim)
+    assert bool(asked["vectors_config"].on_disk) is big and (asked["quantization_config"] is not None) is big

@@ -150,3 +150,33 @@ def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog,
     with pytest.raises(Heard):
         run_index(cat, cfg, str(model), limit=4, start_workers=False, notice=notice)
     assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]
+
+
+def test_thread_plan_shares_the_cores_and_keeps_decoding_ahead() -> None:
+    from workers.config import thread_plan
+
+    assert thread_plan(2, 1) == (2, 2)  # one process: the model gets both cores, two decoders run ahead
+    assert thread_plan(2, 2) == (1, 2)  # a core each; still two decoders, so a file decodes during a forward
+    assert thread_plan(16, 4) == (4, 4)
+    assert thread_plan(1, 3) == (1, 2)  # more processes than cores: never zero threads
+    assert thread_plan(16, 1, model_threads=3, decode_threads=5) == (3, 5)  # settings win
+
+
+def test_index_workers_get_their_threads_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VITA_WORKER_THREADS / VITA_DECODE_THREADS reach the worker processes `vita index` starts."""
+    from tests.support import make_settings
+    from workers.indexing import WorkerPool
+
+    cfg = make_settings(tmp_path, worker_threads=3, decode_threads=5).index_config(workers=1)
+    seen: dict[str, Any] = {}
+
+    class Popen:
+        def __init__(self, cmd: list[str], env: dict[str, str], **_: Any) -> None:
+            seen.update(env)
+
+    monkeypatch.setattr("workers.indexing.subprocess.Popen", Popen)
+    WorkerPool(cfg, 1).start()
+    assert (seen["VITA_WORKER_THREADS"], seen["VITA_DECODE_THREADS"]) == ("3", "5")
+    worker = Settings(**{k[5:].lower(): v for k, v in seen.items()
+                         if k in ("VITA_WORKER_THREADS", "VITA_DECODE_THREADS")}).worker_config()
+    assert (worker.model_threads, worker.decode_threads) == (3, 5)

@@ -75,6 +75,9 @@ def bench_cmd(
     index_batch: Annotated[int, typer.Option(help="Media per task in the indexing benchmark (as vita index --batch-size).")] = 64,
     dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
     efs: Annotated[str | None, typer.Option(help="hnsw_ef values for the ann suite (default 16,32,64,128,256).")] = None,
+    graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m[/ef_construct"
+                                             "[/int8]], e.g. 16,32/200,32/200/int8.")] = "16",
+    peers: Annotated[bool, typer.Option(help="ann suite: also faiss and usearch on the same vectors.")] = True,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
 
@@ -87,11 +90,17 @@ def bench_cmd(
         real(model, BenchRun(out, run) if run else BenchRun(out))
         return
     if suite is Suite.ANN:
-        from bench.ann import ann_bench, markdown
+        from bench.ann import Graph, ann_bench, markdown
+
+        try:
+            builds = tuple(Graph.parse(g.strip()) for g in graphs.split(",") if g.strip())
+        except ValueError:
+            raise ConfigError(f"--graphs: want m[/ef_construct[/int8]], comma-separated; got {graphs!r}") from None
 
         bench_run = BenchRun(out, run or "ann", latest=False)
         for n in _ints(sizes, "--sizes") or []:
             data = ann_bench(n, dim, queries, seed, **({"efs": tuple(e)} if (e := _ints(efs, "--efs")) else {}),
+                             graphs=builds or (Graph(),), peers=peers,
                              log=err.print)
             _, md = bench_run.write(f"ann-{n}", data, markdown(data))
             console.rule(f"ann: {md}")

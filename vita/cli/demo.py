@@ -15,7 +15,7 @@ from vita.cli.train import train
 
 
 def demo_cmd(
-    size: Annotated[DemoSize, typer.Option(help="Demo world size.")] = DemoSize.default,
+    size: Annotated[DemoSize, typer.Option(help="Demo world size.")] = DemoSize.DEFAULT,
     train_model: Annotated[bool, typer.Option("--train/--no-train",
                                               help="Train the tiny model if <data>/models/tiny is missing and "
                                                    "no checkpoint ships with the package.")] = True,

@@ -31,8 +31,12 @@ LICENSES = ("cc0", "cc-by", "cc-by-nc", "cc-by-sa")
 
 
 class DemoSize(str, Enum):
+    """small: the tests' world; default: the demo; large: every species ten times over in sound
+    (30,400 clips and 3,040 photos), for measuring indexing at scale."""
+
     SMALL = "small"
     DEFAULT = "default"
+    LARGE = "large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class DemoPreset:
 PRESETS: dict[DemoSize, DemoPreset] = {
     DemoSize.SMALL: DemoPreset(2, 3, 4, 2, 16000, (2.0, 4.0), 64),
     DemoSize.DEFAULT: DemoPreset(None, None, 6, 4, 22050, (4.0, 10.0), 160),
+    DemoSize.LARGE: DemoPreset(None, None, 100, 10, 22050, (4.0, 10.0), 160),
 }
 
 
