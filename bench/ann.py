@@ -49,8 +49,8 @@ class Graph:
     """One build of our store: HNSW edges per node, the build's candidate list, and whether the
     vectors sit on disk with an int8 copy in RAM (`indexer.store.Layout`)."""
 
-    m: int = 16
-    ef_construct: int = 100
+    m: int = 32  # the store's default graph (indexer.store.Layout)
+    ef_construct: int = 200
     int8: bool = False
 
     @property
@@ -61,7 +61,7 @@ class Graph:
     def parse(cls, text: str) -> Graph:
         """'32', '32/200' or '32/200/int8': m, then ef_construct, then the int8-on-disk layout."""
         parts = text.split("/")
-        return cls(int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] else 100,
+        return cls(int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] else 200,
                    len(parts) > 2 and parts[2] == "int8")
 
 

@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     store_int8: bool | None = Field(None, description="New collections keep an int8 copy of their vectors in RAM; "
                                                       "queries scan it and rescore with the originals; default: "
                                                       "from 512-d up.")
-    store_hnsw_m: int = Field(16, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
+    store_hnsw_m: int = Field(32, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
                                                             "recall for far queries, slower optimize, more memory).")
-    store_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW candidate list while building new collections.")
+    store_hnsw_ef_construct: int = Field(200, ge=4, description="HNSW candidate list while building new collections.")
     api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
                                                         "(X-API-Key header); writes always need it.")
     api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")

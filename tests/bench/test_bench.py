@@ -351,7 +351,7 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
 def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
     from bench.ann import Graph, ann_bench
 
-    assert Graph.parse("32/200/int8") == Graph(32, 200, True) and Graph.parse("8") == Graph(8, 100, False)
+    assert Graph.parse("32/200/int8") == Graph(32, 200, True) and Graph.parse("8") == Graph(8, 200, False)
     graphs = (Graph(8, 32), Graph(32, 200, int8=True))
     data = ann_bench(12_000, 16, n_queries=8, efs=(16, 64), log=lambda _: None, graphs=graphs, peers=False)
     settings = {r["setting"] for r in data["rows"]}

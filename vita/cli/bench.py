@@ -76,7 +76,7 @@ def bench_cmd(
     dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
     efs: Annotated[str | None, typer.Option(help="hnsw_ef values for the ann suite (default 16,32,64,128,256).")] = None,
     graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m[/ef_construct"
-                                             "[/int8]], e.g. 16,32/200,32/200/int8.")] = "16",
+                                             "[/int8]], e.g. 16/100,32/200,32/200/int8.")] = "32/200",
     peers: Annotated[bool, typer.Option(help="ann suite: also faiss and usearch on the same vectors.")] = True,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
