@@ -118,3 +118,25 @@ def test_serve_starts_before_anything_is_indexed(env: Path, monkeypatch: pytest.
     assert result.exit_code == 0, result.output
     assert "nothing indexed yet" in result.output and started and "streamlit" in started[0]
     assert started[0][started[0].index("--server.port") + 1] == "8599"
+
+
+def test_every_command_has_a_help_page() -> None:
+    """`--help` renders for every command and group: option texts pass through rich markup, where
+    a bracketed word such as "[/int8]" is a closing tag and crashes the page."""
+    from typing import Any
+
+    import typer
+
+    def walk(cmd: Any, path: list[str]) -> list[list[str]]:  # typer's own click: duck-typed
+        found = [path]
+        ctx = cmd.make_context(path[-1] if path else "vita", ["--help"], resilient_parsing=True)
+        for name in getattr(cmd, "list_commands", lambda _: [])(ctx):
+            found += walk(cmd.get_command(ctx, name), [*path, name])
+        return found
+
+    paths = walk(typer.main.get_command(app), [])
+    assert len(paths) > 20  # the walk reached the subcommands
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=120)
+        assert result.exit_code == 0, (path, result.output, result.exception)
+        assert "Usage" in result.output, path

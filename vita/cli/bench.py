@@ -75,8 +75,8 @@ def bench_cmd(
     index_batch: Annotated[int, typer.Option(help="Media per task in the indexing benchmark (as vita index --batch-size).")] = 64,
     dim: Annotated[int, typer.Option(help="Vector size for the ann suite (the models: tiny 128, biovita 768).")] = 128,
     efs: Annotated[str | None, typer.Option(help="hnsw_ef values for the ann suite (default 16,32,64,128,256).")] = None,
-    graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m[/ef_construct"
-                                             "[/int8]], e.g. 16/100,32/200,32/200/int8.")] = "32/200",
+    graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m, m/ef_construct "
+                                             "or m/ef_construct/int8, e.g. 16/100,32/200,32/200/int8.")] = "32/200",
     peers: Annotated[bool, typer.Option(help="ann suite: also faiss and usearch on the same vectors.")] = True,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
