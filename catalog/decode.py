@@ -179,14 +179,16 @@ def _iter_blocks(path: Path, fmt: str) -> tuple[int, object]:
     """(sample rate, iterator of float32 mono blocks)."""
     if fmt in _SOUNDFILE_FORMATS:
         try:
-            info = sf.info(str(path))
-            sr = info.samplerate
+            handle = sf.SoundFile(str(path))  # one open for the header and the samples
 
             def sf_blocks() -> Iterator[np.ndarray]:
-                for block in sf.blocks(str(path), blocksize=_BLOCK, dtype="float32", always_2d=True):
-                    yield block.mean(axis=1)
+                with handle:
+                    for block in handle.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
+                        # a mono file's column is already the signal: a mean over one channel
+                        # cost a fifth of a FLAC clip's decode
+                        yield block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
 
-            return sr, sf_blocks()
+            return handle.samplerate, sf_blocks()
         except (sf.LibsndfileError, RuntimeError):
             pass
     return _av_blocks(path)
