@@ -457,6 +457,13 @@ def _dash(v: object) -> object:
     return "–" if v is None else v
 
 
+def _profile(p: dict[str, Any] | None) -> str:
+    if not p or not p.get("processes"):
+        return "–"
+    return (f"busy {_dash(p.get('busy'))}, model {_dash(p.get('model'))}, gap {_dash(p.get('gap_ms'))} ms, "
+            f"commit {_dash(p.get('commit_ms'))} ms")
+
+
 def speed_markdown(data: dict[str, Any]) -> str:
     idx = data["indexing"]
     out = ["_Partial: written while the run went on; a run that was stopped left only these rows._", ""] if data.get(
@@ -468,11 +475,12 @@ def speed_markdown(data: dict[str, Any]) -> str:
            "t-thread rate; decoding is outside that bound and shares the cores with it)", "",
            table(["mode", "media", "windows", "seconds", "media/s", "audio s per s", "start-up s",
                   "steady media/s", "optimize s", "steady / bound", "steady / ceiling",
-                  "cores busy in the steady state"],
+                  "cores busy in the steady state", "inside the batches"],
                  [[r["mode"], r["clips"], r["windows"], r["seconds"], r["clips_per_s"], r["audio_s_per_s"],
                    _dash(r.get("startup_s")), _dash(r.get("steady_per_s")), _dash(r.get("optimize_s")),
                    _dash(r.get("ratio_to_bound")), _dash(r.get("ratio_to_ceiling")),
-                   ", ".join(f"{k} {v}" for k, v in (r.get("steady_cores") or {}).items()) or "–"] for r in idx])]
+                   ", ".join(f"{k} {v}" for k, v in (r.get("steady_cores") or {}).items()) or "–",
+                   _profile(r.get("profile"))] for r in idx])]
     if data.get("machine_ceiling_per_s"):
         plan = "; ".join(f"{w} worker{'s' if w != '1' else ''}: {t['model']} model and {t['decode']} decoding threads each"
                          for w, t in data.get("threads_per_worker", {}).items())
@@ -482,7 +490,10 @@ def speed_markdown(data: dict[str, Any]) -> str:
                 "core) and decoding, perfectly overlapped: cores / (1 / encoder-1-thread + 1 / decode). Cores busy: "
                 "CPU seconds per process over the steady state's length (coordinator: dispatch, results, catalog "
                 "and store writes; worker main: Celery's consumer and the broker; worker pool: decoding and the "
-                "model)."]
+                "model). Inside the batches, from each batch's own timing: busy, the share of each worker "
+                "process's span spent in batches; model, the share of batch time in forward passes (the rest: "
+                "decoding the model waited on, the catalog); gap, the median wait between a process's batches "
+                "(broker and result round trips); commit, the coordinator's store and catalog write per batch."]
     out += ["", f"**Queries** (top-10, synthetic {data['dim']}-d vectors with taxonomy-like low-rank structure, "
             "latency in ms, recall@10 against exact search)", "",
             table(["backend", "points", "HNSW", "queries", "filter", "selectivity", "p50", "p95", "p99", "recall@10"],

@@ -258,6 +258,9 @@ class IndexRow:
     #: (`machine_ceiling`), and the cores each process kept busy in the steady state (the profile)
     ratio_to_ceiling: float | None = None
     steady_cores: dict[str, float] | None = None
+    #: from the batches' own timings (`IndexReport.profile`): workers' busy share, the model's share of
+    #: batch time, the gap between a process's batches, the coordinator's commit per batch
+    profile: dict[str, Any] | None = None
 
 
 Item = tuple[str, str]  # (kind, path): "audio" or "image"
@@ -423,7 +426,8 @@ def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: li
                     round(steady, 2) if steady else None, round(report.optimize_s, 2),
                     round(steady / bound_per_s, 3) if steady and bound_per_s else None,
                     round(steady / ceiling_per_s, 3) if steady and ceiling_per_s else None,
-                    cpu.cores(report.startup_s, report.startup_s + report.steady_s) if steady else None)
+                    cpu.cores(report.startup_s, report.startup_s + report.steady_s) if steady else None,
+                    report.profile())
 
 
 def rows_json(rows: list[Any]) -> list[dict[str, Any]]:

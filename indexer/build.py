@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +54,8 @@ class Outcome:
 class BatchResult:
     points: list[Point] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    #: where the batch's time went in its worker process (`BatchTiming`), for the profile of a run
+    timing: dict[str, float] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         """JSON-safe (Celery's serializer): all vectors as one base64 float32 matrix, not one string each."""
@@ -59,7 +63,7 @@ class BatchResult:
                   else np.zeros((0, 0), np.float32))  # a batch whose every item failed has no points
         return {"ids": [p.id for p in self.points], "payloads": [p.payload for p in self.points],
                 "dim": matrix.shape[1], "vectors": base64.b64encode(matrix.tobytes()).decode(),
-                "outcomes": [asdict(o) for o in self.outcomes]}
+                "outcomes": [asdict(o) for o in self.outcomes], "timing": self.timing}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> BatchResult:
@@ -68,7 +72,14 @@ class BatchResult:
         if ids:  # none: every item failed, or the batch itself did
             matrix = np.frombuffer(base64.b64decode(data["vectors"]), np.float32).reshape(len(ids), -1)
             pts = [Point(pid, vec, payload) for pid, vec, payload in zip(ids, matrix, data.get("payloads", []))]
-        return cls(pts, [Outcome(**o) for o in data["outcomes"]])
+        return cls(pts, [Outcome(**o) for o in data["outcomes"]], data.get("timing") or {})
+
+
+def batch_timing(start: float, model_s: float) -> dict[str, float]:
+    """A batch's timing as it travels (JSON): the process, its wall-clock start and end (epoch seconds,
+    compared only within one process), and the seconds in the model's forward passes; the rest of
+    the batch's wall time went to decoding the model waited on, the catalog and the store."""
+    return {"pid": float(os.getpid()), "start": start, "end": time.time(), "model_s": model_s}
 
 
 def trait_keywords(session: Session, taxon_ids: list[int]) -> dict[int, list[str]]:
@@ -161,12 +172,21 @@ def _embed(model: VitaEncoder, kind: str, items: list[_Item]) -> list[np.ndarray
     return list(np.split(vectors, np.cumsum([len(it.inputs) for it in items])[:-1]))
 
 
-def _embed_stream(it: _Item, model: VitaEncoder, model_key: str, result: BatchResult) -> None:
+def _embed_stream(it: _Item, model: VitaEncoder, model_key: str, result: BatchResult) -> float:
     """A long recording: blocks -> windows -> the model's batches -> points; memory holds a block,
-    a window and one batch, whatever the length (a 2-hour file is not decoded whole)."""
+    a window and one batch, whatever the length (a 2-hour file is not decoded whole). Returns the
+    seconds spent in the model."""
     cfg = model.cfg.audio
     assert cfg is not None
     samples = 0
+    model_s = 0.0
+
+    def forward(batch: list[np.ndarray]) -> np.ndarray:
+        nonlocal model_s
+        t = time.perf_counter()
+        out = model.embed_audio(batch, crop="start")
+        model_s += time.perf_counter() - t
+        return out
 
     def counted(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         nonlocal samples
@@ -184,23 +204,24 @@ def _embed_stream(it: _Item, model: VitaEncoder, model_key: str, result: BatchRe
             batch.append(w.samples)
             it.offsets.append(w.offset_s)
             if len(batch) == model.batch_size:
-                vectors.append(model.embed_audio(batch, crop="start"))
+                vectors.append(forward(batch))
                 batch = []
         if batch:
-            vectors.append(model.embed_audio(batch, crop="start"))
+            vectors.append(forward(batch))
         if samples == 0:
             raise MediaError("decode", "no audio frames could be decoded")
     except MediaError as exc:
         it.outcome.stage, it.outcome.reason = exc.stage, exc.reason
-        return
+        return model_s
     except FileNotFoundError:
         it.outcome.stage, it.outcome.reason = "decode", "file is missing (moved or deleted since ingest)"
-        return
+        return model_s
     except Exception as exc:
         it.outcome.stage, it.outcome.reason = "embed", f"{type(exc).__name__}: {exc}"
-        return
+        return model_s
     it.recording_s = samples / sr
     result.points += _points(it, np.concatenate(vectors), model, model_key)
+    return model_s
 
 
 def _points(it: _Item, vectors: np.ndarray, model: VitaEncoder, model_key: str) -> list[Point]:
@@ -225,17 +246,23 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
     and go through together. One forward per item left the model waiting on decode and ran photos
     one at a time.
     """
+    start = time.time()
     rows = session.execute(select(Media, Taxon).join(Taxon, Media.taxon_id == Taxon.id)
                            .where(Media.id.in_(media_ids)).order_by(Media.id)).all()
     traits = trait_keywords(session, list({t.id for _, t in rows}))
     items = [_Item(m, Outcome(m.id, m.path), media_payload(m, t, traits.get(t.id, []))) for m, t in rows]
     result = BatchResult(outcomes=[it.outcome for it in items])
     waiting: dict[str, list[_Item]] = {"audio": [], "image": []}
+    model_s = 0.0
 
     def flush(kind: str) -> None:
+        nonlocal model_s
         group, waiting[kind] = waiting[kind], []
         if group:
-            for it, vectors in zip(group, _embed(model, kind, group)):
+            t = time.perf_counter()
+            embedded = _embed(model, kind, group)
+            model_s += time.perf_counter() - t
+            for it, vectors in zip(group, embedded):
                 if it.outcome.ok:
                     result.points += _points(it, vectors, model, model_key)
                 it.inputs = []  # the samples are no longer needed
@@ -252,10 +279,11 @@ def embed_media(session: Session, model: VitaEncoder, model_key: str, media_ids:
     flush("image")
     for it in items:
         if it.stream and it.outcome.ok:
-            _embed_stream(it, model, model_key, result)
+            model_s += _embed_stream(it, model, model_key, result)
     found = {m.id for m, _ in rows}
     result.outcomes += [Outcome(mid, f"media #{mid}", stage="plan", reason="no such media in the catalog")
                         for mid in media_ids if mid not in found]
+    result.timing = batch_timing(start, model_s)
     return result
 
 

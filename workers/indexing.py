@@ -99,10 +99,40 @@ class IndexReport:
     steady_items: int = 0
     optimize_s: float = 0.0
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (file, stage, reason)
+    #: each batch's timing in its worker process (`indexer.build.batch_timing`), and the seconds this
+    #: process spent committing batches (store and catalog) and how many: the run's profile
+    batch_timings: list[dict[str, float]] = field(default_factory=list)
+    commit_s: float = 0.0
+    commits: int = 0
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    def profile(self) -> dict[str, float | int | None]:
+        """Where a run's time went, from its batches' timings. `busy`: the share of each worker
+        process's span (first batch start to last end) spent inside batches; `model`: the share of
+        batch time in the model's forward passes (the rest: decoding it waited on, the catalog, a
+        worker's own commit); `gap_ms`: the median time a process waited between two batches (broker
+        and result round trips); `commit_ms`: this process's mean commit per batch it stored."""
+        by_pid: dict[float, list[dict[str, float]]] = {}
+        for t in self.batch_timings:
+            if {"pid", "start", "end", "model_s"} <= t.keys():
+                by_pid.setdefault(t["pid"], []).append(t)
+        inside = span = model = 0.0
+        gaps: list[float] = []
+        for mine in by_pid.values():
+            mine.sort(key=lambda t: t["start"])
+            inside += sum(t["end"] - t["start"] for t in mine)
+            model += sum(t["model_s"] for t in mine)
+            span += mine[-1]["end"] - mine[0]["start"]
+            gaps += [b["start"] - a["end"] for a, b in zip(mine, mine[1:])]
+        gaps.sort()
+        return {"processes": len(by_pid),
+                "busy": round(inside / span, 3) if span > 0 else None,
+                "model": round(model / inside, 3) if inside > 0 else None,
+                "gap_ms": round(1000 * gaps[len(gaps) // 2], 1) if gaps else None,
+                "commit_ms": round(1000 * self.commit_s / self.commits, 1) if self.commits else None}
 
     @property
     def steady_per_s(self) -> float | None:
@@ -278,8 +308,16 @@ class _Target:
             with self.catalog.sessions() as s:
                 commit_batch(s, self.store, self.media_c, result)
 
+        t = time.monotonic()
         patient(once, self.notice)
+        self.report.commit_s += time.monotonic() - t
+        self.report.commits += 1
         self.count(result.outcomes)
+        self.timed(result.timing)
+
+    def timed(self, timing: dict[str, float] | None) -> None:
+        if timing:
+            self.report.batch_timings.append(timing)
 
     def count(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
@@ -316,6 +354,7 @@ def _run_eager(t: _Target, batches: list[list[int]], taxa: Taxa) -> None:
         out = patient(lambda: run_batch(ids, t.spec.ref, t.spec.preset, t.spec.key, t.media_c, True,  # noqa: B023
                                         t.catalog, t.store), t.notice)
         t.count([Outcome(**o) for o in out["outcomes"]])
+        t.timed(out.get("timing"))
         t.advance(len(ids))
 
 
@@ -427,6 +466,7 @@ class _CeleryRun:
             res.forget()
             if out.get("committed"):
                 self.t.count([Outcome(**o) for o in out["outcomes"]])
+                self.t.timed(out.get("timing"))
             else:
                 self.t.commit(BatchResult.from_wire(out))
             self.t.advance(len(self.batches[i]))

@@ -10,6 +10,7 @@ recorded by the commit, and never fails its batch.
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +63,9 @@ def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str,
             if store is None:
                 raise ValueError("run_batch: commit=True needs a store")
             commit_batch(session, store, collection, result)
+            result.timing["end"] = time.time()  # the worker's own commit is part of its batch
             return {"committed": True, "outcomes": [o.__dict__ for o in result.outcomes],
-                    "points": len(result.points)}
+                    "points": len(result.points), "timing": result.timing}
     return {"committed": False, **result.to_wire()}
 
 

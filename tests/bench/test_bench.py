@@ -185,6 +185,9 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     modes = [r["mode"] for r in speed["indexing"]]
     assert "vita index, 1 worker" in modes and any(m.startswith("encoder only") for m in modes)
     assert all(r["clips"] == 6 for r in speed["indexing"])
+    indexed = next(r for r in speed["indexing"] if r["mode"] == "vita index, 1 worker")
+    assert indexed["profile"]["processes"] == 1 and 0 < indexed["profile"]["model"] < 1
+    assert f"model {indexed['profile']['model']}" in (run / "speed.md").read_text()
     traits = json.loads((run / "traits.json").read_text())
     assert traits["rows"] and all(0 <= r["accuracy"] <= 1 for r in traits["rows"])
     # a second run compares on the same saved tasks; tasks from other media are refused

@@ -59,6 +59,12 @@ def test_filesystem_broker_runs_real_workers(world: tuple[Catalog, Settings, Pat
     with cat.sessions() as sess:
         first = set(sess.scalars(select(Media.id).order_by(Media.id).limit(LIMIT)))
     assert not first & set(plan(cat, describe_model(model), report.media_collection))  # nothing to redo
+    # every batch came back with its worker process's timing: the run's profile
+    assert len(report.batch_timings) == report.commits == LIMIT // 16
+    assert all(0 < t["model_s"] < t["end"] - t["start"] and t["pid"] != os.getpid() for t in report.batch_timings)
+    prof = report.profile()
+    assert prof["processes"] in (1, 2) and 0 < prof["busy"] <= 1 and 0 < prof["model"] < 1  # type: ignore[operator]
+    assert prof["commit_ms"] is not None and prof["commit_ms"] > 0
 
 
 def _busy_worker_pid(app: Any) -> int | None:
@@ -150,6 +156,20 @@ def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog,
     with pytest.raises(Heard):
         run_index(cat, cfg, str(model), limit=4, start_workers=False, notice=notice)
     assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]
+
+
+def test_the_run_profile_from_batch_timings_by_hand() -> None:
+    """Two worker processes: A ran [0, 1] and [1.5, 2.5], B ran [0, 2]; half of each batch in the model;
+    the coordinator committed 3 batches in 0.3 s. A timing without its fields (an old worker) is left out."""
+    report = IndexReport("m", "t", "tiny", commit_s=0.3, commits=3, batch_timings=[
+        {"pid": 1, "start": 100.0, "end": 101.0, "model_s": 0.5},
+        {"pid": 2, "start": 500.0, "end": 502.0, "model_s": 1.0},
+        {"pid": 1, "start": 101.5, "end": 102.5, "model_s": 0.5},
+        {"pid": 3, "start": 7.0}])
+    assert report.profile() == {"processes": 2, "busy": round(4 / 4.5, 3), "model": 0.5, "gap_ms": 500.0,
+                                "commit_ms": 100.0}
+    assert IndexReport("m", "t", "tiny").profile() == {"processes": 0, "busy": None, "model": None,
+                                                        "gap_ms": None, "commit_ms": None}
 
 
 def test_thread_plan_shares_the_cores_and_keeps_decoding_ahead() -> None:
