@@ -54,7 +54,7 @@ class Outcome:
 class BatchResult:
     points: list[Point] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
-    #: where the batch's time went in its worker process (`BatchTiming`), for the profile of a run
+    #: where the batch's time went in its worker process (`batch_timing`), for the profile of a run
     timing: dict[str, float] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
