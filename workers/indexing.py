@@ -303,17 +303,24 @@ class _Target:
     t0: float = 0.0
     first: tuple[float, int] | None = None  # (time, media done) when the first batch was back
 
-    def commit(self, result: BatchResult) -> None:
+    def commit(self, results: list[BatchResult]) -> None:
+        """Batches that came back together, stored as one: one store write (one flush to disk) and one
+        catalog transaction. A batch's commit costs the coordinator 90-230 ms here (two fsyncs), close
+        to the 230 ms between batches of two workers on 2 cores; workers that outrun it (a GPU) leave
+        several batches back at once, and it pays for them once instead of falling further behind."""
+        merged = BatchResult([p for r in results for p in r.points], [o for r in results for o in r.outcomes])
+
         def once() -> None:
             with self.catalog.sessions() as s:
-                commit_batch(s, self.store, self.media_c, result)
+                commit_batch(s, self.store, self.media_c, merged)
 
         t = time.monotonic()
         patient(once, self.notice)
         self.report.commit_s += time.monotonic() - t
-        self.report.commits += 1
-        self.count(result.outcomes)
-        self.timed(result.timing)
+        self.report.commits += len(results)
+        self.count(merged.outcomes)
+        for r in results:
+            self.timed(r.timing)
 
     def timed(self, timing: dict[str, float] | None) -> None:
         if timing:
@@ -448,6 +455,7 @@ class _CeleryRun:
             self.t.upsert_taxa(self.taxa, decode_matrix(self.taxa_job.get(), self.t.spec.dim))
             self.taxa_job.forget()
             self.taxa_job, self.last_back, got = None, time.monotonic(), True
+        back: list[tuple[int, BatchResult]] = []  # to commit here, together
         for i in [i for i, r in self.pending.items() if r.ready()]:
             res = self.pending.pop(i)
             self.last_back = time.monotonic()
@@ -467,8 +475,12 @@ class _CeleryRun:
             if out.get("committed"):
                 self.t.count([Outcome(**o) for o in out["outcomes"]])
                 self.t.timed(out.get("timing"))
+                self.t.advance(len(self.batches[i]))
             else:
-                self.t.commit(BatchResult.from_wire(out))
-            self.t.advance(len(self.batches[i]))
+                back.append((i, BatchResult.from_wire(out)))
             got = True
+        if back:
+            self.t.commit([r for _, r in back])
+            for i, _ in back:
+                self.t.advance(len(self.batches[i]))
         return got

@@ -158,6 +158,42 @@ def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog,
     assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]
 
 
+def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Settings, Path], tmp_path: Path) -> None:
+    """Three batches that came back at once: one store write (one flush), one catalog transaction,
+    every item indexed, and each batch counted in the profile."""
+    import uuid
+
+    import numpy as np
+
+    from indexer.build import BatchResult, Outcome
+    from indexer.store import Point
+    from indexer.store.edge import EdgeStore
+    from workers.indexing import _Target
+
+    cat, _, model = world
+    spec = describe_model(model)
+    with cat.sessions() as s:
+        media = list(s.execute(select(Media.id, Media.path).order_by(Media.id).limit(6)))
+    rng = np.random.default_rng(0)
+    results = [BatchResult([Point(str(uuid.uuid4()), rng.standard_normal(spec.dim).astype(np.float32), {"window": 0})
+                            for _ in pair], [Outcome(mid, path, points=1) for mid, path in pair],
+                           {"pid": 1.0, "start": float(n), "end": n + 0.5, "model_s": 0.25})
+               for n, pair in enumerate([media[0:2], media[2:4], media[4:6]])]
+    store = EdgeStore(tmp_path / "store")
+    store.create("vita-grp-media", spec.dim)
+    writes: list[int] = []
+    upsert = store.upsert
+    store.upsert = lambda name, points: (writes.append(len(points)), upsert(name, points))[1]  # type: ignore[method-assign]
+    report = IndexReport("vita-grp-media", "vita-grp-taxa", spec.ref)
+    _Target(cat, store, spec, "vita-grp-media", "vita-grp-taxa", report, None).commit(results)
+    assert writes == [6] and store.count("vita-grp-media") == 6
+    assert report.indexed == 6 and report.commits == 3 and len(report.batch_timings) == 3
+    with cat.sessions() as s:
+        entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == "vita-grp-media")))
+    assert sorted(e.media_id for e in entries) == [m for m, _ in media] and all(e.status == "indexed" for e in entries)
+    store.close()
+
+
 def test_the_run_profile_from_batch_timings_by_hand() -> None:
     """Two worker processes: A ran [0, 1] and [1.5, 2.5], B ran [0, 2]; half of each batch in the model;
     the coordinator committed 3 batches in 0.3 s. A timing without its fields (an old worker) is left out."""
