@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -201,15 +202,27 @@ class WorkerPool:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+    def stop(self, timeout: float = 30.0, wait: bool = True) -> None:
+        """Warm shutdown (the task in hand finishes), killed after `timeout` (0: at once). With
+        `wait=False` the exit happens beside the caller's next steps: a Celery worker takes 5-7 s to
+        notice and wind down, a quarter of indexing the default demo world, for nothing once every
+        batch is back."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
-        try:
-            self.proc.wait(timeout)  # 0: kill at once
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        proc.send_signal(signal.SIGTERM)
+
+        def reap() -> None:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+        if wait:
+            reap()
+        else:
+            threading.Thread(target=reap, name="vita-worker-reaper", daemon=True).start()
 
 
 def run_index(catalog: Catalog, cfg: IndexConfig, model_ref: str, *, preset: str = "tiny",
@@ -417,9 +430,12 @@ class _CeleryRun:
                 self._recover()
                 if not self._collect():
                     time.sleep(poll_s)
-        finally:
+        except BaseException:
             if self.pool:
-                self.pool.stop()
+                self.pool.stop()  # a batch may be running: let it finish before the run gives up
+            raise
+        if self.pool:
+            self.pool.stop(wait=False)  # every batch is back: the workers wind down beside optimize
 
     def _ping(self) -> None:
         """Using workers started elsewhere: if none answers while nothing comes back, say so, and how

@@ -194,6 +194,31 @@ def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Set
     store.close()
 
 
+def test_workers_wind_down_beside_the_run_and_leave_nothing(world: tuple[Catalog, Settings, Path]) -> None:
+    """Once every batch is back the run does not wait for Celery's shutdown (seconds): stop(wait=False)
+    returns while the worker still winds down, and the worker and its pool processes are gone after."""
+    from workers.indexing import WorkerPool
+
+    _, settings, _ = world
+    cfg = settings.model_copy(update={"corpus": "reap"}).index_config()
+    pool = WorkerPool(cfg, 1)
+    pool.start()
+    app = make_app(cfg.worker)
+    deadline = time.monotonic() + 120
+    while not app.control.ping(timeout=0.5) and time.monotonic() < deadline:
+        pass
+    assert pool.proc is not None and pool.alive()
+    pool.stop(wait=False)
+    assert pool.proc.poll() is None  # still winding down (Celery notices within its 2 s loop, then joins its pool)
+    deadline = time.monotonic() + 60
+    while pool.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pool.proc.returncode is not None
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pool.proc.pid, 0)  # no pool process left in its group
+
+
 def test_the_run_profile_from_batch_timings_by_hand() -> None:
     """Two worker processes: A ran [0, 1] and [1.5, 2.5], B ran [0, 2]; half of each batch in the model;
     the coordinator committed 3 batches in 0.3 s. A timing without its fields (an old worker) is left out."""
