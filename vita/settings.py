@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
 from indexer.store import Cluster, Layout, StoreConfig
+from indexer.store.interface import HNSW_EF
 from workers.config import BrokerConfig, IndexConfig, WorkerConfig
 
 _LIMITS = Limits()  # the one home of the limit defaults
@@ -80,6 +81,9 @@ class Settings(BaseSettings):
     store_hnsw_m: int = Field(32, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
                                                             "recall for far queries, slower optimize, more memory).")
     store_hnsw_ef_construct: int = Field(200, ge=4, description="HNSW candidate list while building new collections.")
+    store_hnsw_ef: int = Field(HNSW_EF, ge=4, le=65536, description="HNSW candidate list of a query (more: better "
+                                                                "recall for text or photo queries for sounds, "
+                                                                "slower; a million points want 3072-4096).")
     api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
                                                         "(X-API-Key header); writes always need it.")
     api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")
@@ -142,7 +146,7 @@ class Settings(BaseSettings):
         return StoreConfig(index_dir=self.index_dir, url=self.qdrant_url, api_key=key,
                            cluster=Cluster(self.qdrant_shards, self.qdrant_replicas, self.qdrant_write_consistency),
                            layout=Layout(self.store_on_disk, self.store_int8, self.store_hnsw_m,
-                                         self.store_hnsw_ef_construct))
+                                         self.store_hnsw_ef_construct), hnsw_ef=self.store_hnsw_ef)
 
     def broker_config(self) -> BrokerConfig:
         return BrokerConfig(folder=(self.data_dir / "broker").resolve(), url=self.broker_url,

@@ -31,9 +31,9 @@ UPSERT_CHUNK = 512
 
 
 class EdgeStore(VectorStore):
-    def __init__(self, root: Path, layout: Layout | None = None) -> None:
+    def __init__(self, root: Path, layout: Layout | None = None, hnsw_ef: int = HNSW_EF) -> None:
         self.root = Path(root)
-        self.layout = layout or Layout()
+        self.layout, self.hnsw_ef = layout or Layout(), hnsw_ef
         (self.root / "collections").mkdir(parents=True, exist_ok=True)
         self._lock = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the store's lifetime
         try:
@@ -131,7 +131,7 @@ class EdgeStore(VectorStore):
               exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(unit(vector)), filter=_filter(flt),
                               with_payload=True, with_vector=with_vector,
-                              params=qe.SearchParams(hnsw_ef=hnsw_ef or HNSW_EF, exact=exact, quantization=RESCORE))
+                              params=qe.SearchParams(hnsw_ef=hnsw_ef or self.hnsw_ef, exact=exact, quantization=RESCORE))
         return [_hit(p, p.score) for p in self._shard(name).query(req)]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:

@@ -35,7 +35,8 @@ class Hit:
 #: HNSW's search breadth for every query unless one asks otherwise. Measured (`vita bench ann --graphs`,
 #: bench/results/ann-graphs/ann-100000.md, 100k points): with the default graph (m 32, ef_construct 200)
 #: "far" queries (text or photo asking for sounds) reach recall@10 0.99 at 512 against 0.90 at 128;
-#: "near" ones are 1.0 either way, for under a millisecond more.
+#: "near" ones are 1.0 either way, for under a millisecond more. At a million points far queries need
+#: more (bench/results/ann-1m-int8: 0.96 at 3072 with the int8 copy): `StoreConfig.hnsw_ef` (VITA_STORE_HNSW_EF).
 HNSW_EF = 512
 
 

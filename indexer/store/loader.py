@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.store.interface import VectorStore
+from indexer.store.interface import HNSW_EF, VectorStore
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class StoreConfig:
     cluster: Cluster = field(default_factory=lambda: Cluster())
     #: how new collections keep their vectors (existing ones keep theirs)
     layout: Layout = field(default_factory=lambda: Layout())
+    #: HNSW's search breadth for queries that do not ask for one (a million points want thousands)
+    hnsw_ef: int = HNSW_EF
 
     @property
     def shared(self) -> bool:
@@ -75,7 +77,8 @@ def open_store(cfg: StoreConfig) -> VectorStore:
     if cfg.url:
         from indexer.store.server import ServerStore
 
-        return ServerStore(url=cfg.url, api_key=cfg.api_key, cluster=cfg.cluster, layout=cfg.layout)
+        return ServerStore(url=cfg.url, api_key=cfg.api_key, cluster=cfg.cluster, layout=cfg.layout,
+                           hnsw_ef=cfg.hnsw_ef)
     from indexer.store.edge import EdgeStore
 
-    return EdgeStore(cfg.index_dir, cfg.layout)
+    return EdgeStore(cfg.index_dir, cfg.layout, hnsw_ef=cfg.hnsw_ef)

@@ -23,8 +23,8 @@ UPSERT_CHUNK = 256
 class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, api_key: str | None = None, *, location: str | None = None,
                  client: QdrantClient | None = None, timeout: int = 60, cluster: Cluster | None = None,
-                 layout: Layout | None = None) -> None:
-        self.cluster, self.layout = cluster or Cluster(), layout or Layout()
+                 layout: Layout | None = None, hnsw_ef: int = HNSW_EF) -> None:
+        self.cluster, self.layout, self.hnsw_ef = cluster or Cluster(), layout or Layout(), hnsw_ef
         if client is not None:
             self.client = client
         elif location is not None:  # ':memory:' or a path: qdrant-client's local mode
@@ -99,7 +99,7 @@ class ServerStore(VectorStore):
               exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         res = self.client.query_points(name, query=unit(vector), query_filter=_filter(flt), limit=limit,
                                        with_payload=True, with_vectors=with_vector,
-                                       search_params=models.SearchParams(exact=exact, hnsw_ef=hnsw_ef or HNSW_EF))
+                                       search_params=models.SearchParams(exact=exact, hnsw_ef=hnsw_ef or self.hnsw_ef))
         return [_hit(p, p.score) for p in res.points]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:

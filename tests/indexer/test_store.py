@@ -215,6 +215,48 @@ def test_new_collections_take_their_hnsw_graph_from_the_settings(tmp_path: Path,
     assert (graph.m, graph.ef_construct) == (48, 300)  # type: ignore[attr-defined]
 
 
+def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VITA_STORE_HNSW_EF reaches every query of both backends that does not ask for its own breadth."""
+    from qdrant_client import QdrantClient
+
+    import indexer.store.edge as edge_mod
+    from indexer.store import open_store
+    from indexer.store.server import ServerStore
+    from tests.support import make_settings
+
+    monkeypatch.setenv("VITA_STORE_HNSW_EF", "3072")
+    cfg = make_settings(tmp_path).store_config()
+    assert cfg.hnsw_ef == 3072
+    seen: list[int | None] = []
+    real_params = edge_mod.qe.SearchParams
+
+    def params(**kw: Any) -> Any:
+        seen.append(kw.get("hnsw_ef"))
+        return real_params(**kw)
+
+    monkeypatch.setattr(edge_mod.qe, "SearchParams", params)
+    with open_store(cfg) as edge:
+        edge.create("c", 8)
+        edge.upsert("c", _points(5))
+        edge.query("c", np.ones(8, np.float32))
+        edge.query("c", np.ones(8, np.float32), hnsw_ef=64)  # a caller's own breadth wins
+    assert seen == [3072, 64]
+    client = QdrantClient(location=":memory:")
+    asked: list[Any] = []
+    real_query = client.query_points
+
+    def query_points(name: str, **kw: Any) -> Any:
+        asked.append(kw["search_params"].hnsw_ef)
+        return real_query(name, **kw)
+
+    monkeypatch.setattr(client, "query_points", query_points)
+    server = ServerStore(client=client, hnsw_ef=cfg.hnsw_ef)
+    server.create("c", 8)
+    server.upsert("c", _points(5))
+    server.query("c", np.ones(8, np.float32))
+    assert asked == [3072]
+
+
 @pytest.mark.parametrize("dim,big", [(128, False), (512, True), (768, True)])
 def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path: Path, dim: int, big: bool) -> None:
     import json
