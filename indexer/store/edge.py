@@ -20,12 +20,10 @@ import qdrant_edge as qe
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit, units
+from indexer.store.interface import HNSW_EF, RESCORE_OVERSAMPLING, Hit, Point, StoreError, VectorStore, unit, units
 from indexer.store.loader import Layout
 
-#: With an int8 copy (Layout.int8): take twice the candidates from it, re-rank them with the float32
-#: originals (ignored by a collection without quantization)
-RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
+RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING)
 
 UPSERT_CHUNK = 512
 

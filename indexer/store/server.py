@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, Hit, Point, StoreError, VectorStore, unit, units
+from indexer.store.interface import HNSW_EF, RESCORE_OVERSAMPLING, Hit, Point, StoreError, VectorStore, unit, units
 from indexer.store.loader import Cluster, Layout
 
 UPSERT_CHUNK = 256
@@ -99,7 +99,10 @@ class ServerStore(VectorStore):
               exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         res = self.client.query_points(name, query=unit(vector), query_filter=_filter(flt), limit=limit,
                                        with_payload=True, with_vectors=with_vector,
-                                       search_params=models.SearchParams(exact=exact, hnsw_ef=hnsw_ef or self.hnsw_ef))
+                                       search_params=models.SearchParams(
+                                           exact=exact, hnsw_ef=hnsw_ef or self.hnsw_ef,
+                                           quantization=models.QuantizationSearchParams(
+                                               rescore=True, oversampling=RESCORE_OVERSAMPLING)))
         return [_hit(p, p.score) for p in res.points]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:

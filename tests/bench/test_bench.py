@@ -364,6 +364,20 @@ def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
     assert all(r["recall_at_10"] == 1.0 for r in data["rows"] if r["setting"] == "exact")
 
 
+def test_rescore_bench_measures_each_oversampling_at_every_ef() -> None:
+    """Above Qdrant's indexing threshold (so a graph is built and searched), every (ef, oversampling,
+    query set) gets a row; re-ranking more of the int8 copy's candidates loses no recall overall."""
+    from bench.rescore import markdown, rescore_bench
+
+    data = rescore_bench(12_000, 16, n_queries=8, efs=(16, 64), oversampling=(1.0, 8.0))
+    assert {(r["ef"], r["oversampling"], r["queries"]) for r in data["rows"]} == {
+        (ef, o, k) for ef in (16, 64) for o in (1.0, 8.0) for k in ("near", "far")}
+    rec = {(r["ef"], r["oversampling"], r["queries"]): r["recall_at_10"] for r in data["rows"]}
+    assert all(0.0 <= v <= 1.0 for v in rec.values())
+    assert sum(v for (_, o, _), v in rec.items() if o == 8.0) >= sum(v for (_, o, _), v in rec.items() if o == 1.0)
+    assert "| 64 | 8.0 | far |" in markdown(data)
+
+
 def test_machine_ceiling_by_hand() -> None:
     from bench.speed import machine_ceiling
 

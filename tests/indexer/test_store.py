@@ -216,11 +216,13 @@ def test_new_collections_take_their_hnsw_graph_from_the_settings(tmp_path: Path,
 
 
 def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """VITA_STORE_HNSW_EF reaches every query of both backends that does not ask for its own breadth."""
+    """VITA_STORE_HNSW_EF reaches every query of both backends that does not ask for its own breadth, and
+    both re-rank the same share of an int8 copy's candidates."""
     from qdrant_client import QdrantClient
 
     import indexer.store.edge as edge_mod
     from indexer.store import open_store
+    from indexer.store.interface import RESCORE_OVERSAMPLING
     from indexer.store.server import ServerStore
     from tests.support import make_settings
 
@@ -228,10 +230,12 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
     cfg = make_settings(tmp_path).store_config()
     assert cfg.hnsw_ef == 3072
     seen: list[int | None] = []
+    rescoring: list[float] = []  # an int8 copy's candidates re-ranked per result (ignored without one)
     real_params = edge_mod.qe.SearchParams
 
     def params(**kw: Any) -> Any:
         seen.append(kw.get("hnsw_ef"))
+        rescoring.append(kw["quantization"].oversampling)
         return real_params(**kw)
 
     monkeypatch.setattr(edge_mod.qe, "SearchParams", params)
@@ -240,13 +244,13 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
         edge.upsert("c", _points(5))
         edge.query("c", np.ones(8, np.float32))
         edge.query("c", np.ones(8, np.float32), hnsw_ef=64)  # a caller's own breadth wins
-    assert seen == [3072, 64]
+    assert seen == [3072, 64] and rescoring == [RESCORE_OVERSAMPLING] * 2
     client = QdrantClient(location=":memory:")
     asked: list[Any] = []
     real_query = client.query_points
 
     def query_points(name: str, **kw: Any) -> Any:
-        asked.append(kw["search_params"].hnsw_ef)
+        asked.append((kw["search_params"].hnsw_ef, kw["search_params"].quantization.oversampling))
         return real_query(name, **kw)
 
     monkeypatch.setattr(client, "query_points", query_points)
@@ -254,7 +258,7 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
     server.create("c", 8)
     server.upsert("c", _points(5))
     server.query("c", np.ones(8, np.float32))
-    assert asked == [3072]
+    assert asked == [(3072, RESCORE_OVERSAMPLING)]
 
 
 @pytest.mark.parametrize("dim,big", [(128, False), (512, True), (768, True)])
