@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 import uuid
@@ -24,6 +23,7 @@ def rescore_bench(n: int, dim: int = 128, n_queries: int = 100, efs: tuple[int, 
                   oversampling: tuple[float, ...] = (2.0, 4.0, 8.0), seed: int = 0) -> dict[str, Any]:
     import qdrant_edge as qe
 
+    from bench.ann import _measure
     from bench.speed import exact_top, fill, split_queries, synthetic
     from indexer.store.edge import EdgeStore
     from indexer.store.interface import unit
@@ -47,23 +47,15 @@ def rescore_bench(n: int, dim: int = 128, n_queries: int = 100, efs: tuple[int, 
                 params = qe.SearchParams(hnsw_ef=ef, exact=False,
                                          quantization=qe.QuantizationSearchParams(rescore=True, oversampling=over))
 
-                def top(v: np.ndarray, p: Any = params) -> set[int]:
+                def top(v: np.ndarray, _flt: Any, _mask: np.ndarray, p: Any = params) -> list[int]:
                     req = qe.QueryRequest(limit=10, query=qe.Query.Nearest(unit(v)), filter=None, with_payload=True,
                                           with_vector=False, params=p)
-                    return {uuid.UUID(str(h.id)).int - 1 for h in shard.query(req)}
+                    return [uuid.UUID(str(h.id)).int - 1 for h in shard.query(req)]
 
-                for kind, q in sets.items():
-                    top(q[0])  # warm
-                    lat, rec = [], []
-                    for i, v in enumerate(q):
-                        t = time.perf_counter()
-                        got = top(v)
-                        lat.append((time.perf_counter() - t) * 1000)
-                        rec.append(len(got & truth[kind][i]) / 10)
-                    rows.append({"ef": ef, "oversampling": over, "queries": kind,
-                                 "recall_at_10": round(statistics.fmean(rec), 4),
-                                 "p50_ms": round(float(np.percentile(lat, 50)), 3),
-                                 "p95_ms": round(float(np.percentile(lat, 95)), 3)})
+                for kind, q in sets.items():  # timed and scored as the ann suite does
+                    p50, p95, recall = _measure(top, q, None, everything, truth[kind])
+                    rows.append({"ef": ef, "oversampling": over, "queries": kind, "recall_at_10": recall,
+                                 "p50_ms": p50, "p95_ms": p95})
         store.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
