@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from catalog import queries
 from catalog.db import make_engine, session_factory, upgrade
 from catalog.decode import Limits
 from catalog.ingest import Ingestor, IngestReport, Progress
+from catalog.models import Taxon
+from catalog.names import NameResolver
 from catalog.sources.base import Source
 from catalog.splits import SplitPolicy, assign_splits
 
@@ -25,6 +27,7 @@ class Catalog:
         self.engine = engine or make_engine(url)
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
+        self._names: tuple[tuple[int, int], NameResolver] | None = None
 
     def ingest(self, source: Source, progress: Progress | None = None) -> IngestReport:
         return Ingestor(self.sessions, self.limits).run(source, progress)
@@ -42,9 +45,19 @@ class Catalog:
         with self.sessions() as session:
             return queries.failures(session, source, include_resolved, limit)
 
-    def species(self, name: str, media_limit: int | None = None) -> queries.SpeciesCard:
+    def names(self) -> NameResolver:
+        """The name resolver over this catalog's taxa, rebuilt when taxa were added."""
         with self.sessions() as session:
-            return queries.species_card(session, name, media_limit)
+            stamp = (session.scalar(select(func.count(Taxon.id))) or 0, session.scalar(select(func.max(Taxon.id))) or 0)
+            if self._names is None or self._names[0] != stamp:
+                self._names = (stamp, NameResolver.from_catalog(session))
+            return self._names[1]
+
+    def species(self, name: str, media_limit: int | None = None) -> queries.SpeciesCard:
+        """A taxon's card by any name (a species, or a genus, family, order or class)."""
+        resolver = self.names()
+        with self.sessions() as session:
+            return queries.species_card(session, name, media_limit, resolver)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import VitaError
 from catalog.models import Failure, Media, Taxon, TraitValue
-from catalog.taxonomy import Rank, normalise_scientific_name
+from catalog.names import NameResolver
+from catalog.taxonomy import RANKS, Rank
 from catalog.traits import BY_KEY, CATEGORIES
 
 
@@ -133,40 +134,68 @@ class SpeciesCard:
     source_ids: dict[str, object]
     traits: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)  # cat -> (label, source, conf)
     media: list[MediaRow] = field(default_factory=list)
+    rank: str = "species"
 
 
 class SpeciesNotFound(VitaError, LookupError):
     pass
 
 
-def find_species(session: Session, name: str) -> Taxon:
-    """By scientific or common name, case-insensitive; suggests near names when missing."""
-    sci = normalise_scientific_name(name)
-    taxon = session.scalar(select(Taxon).where(Taxon.rank == Rank.SPECIES.value, Taxon.name == sci))
-    if taxon is None:
-        taxon = session.scalar(select(Taxon).where(Taxon.rank == Rank.SPECIES.value,
-                                                   func.lower(Taxon.common_name) == name.strip().lower()))
-    if taxon is None:
-        words = [w for w in name.strip().split() if len(w) > 2][:2] or [name.strip()]
-        like = [Taxon.name.ilike(f"%{w}%") for w in words] + [Taxon.common_name.ilike(f"%{w}%") for w in words]
-        near = session.scalars(select(Taxon.name).where(Taxon.rank == Rank.SPECIES.value, or_(*like))
-                               .order_by(Taxon.name).limit(5)).all()
-        hint = f"; did you mean: {', '.join(near)}?" if near else ""
-        raise SpeciesNotFound(f"no species {name!r} in the catalog{hint}")
-    return taxon
+def find_taxon(session: Session, name: str, resolver: NameResolver | None = None,
+               rank: str | None = None) -> Taxon:
+    """A catalog taxon by any name the resolver knows (scientific or common, any rank, singular or
+    plural, any case); `rank` asks for that rank only. A name with several meanings in the catalog,
+    or none, is refused with the choices or the nearest names."""
+    resolver = resolver or NameResolver.from_catalog(session)
+    res = resolver.resolve(name)
+    held = [[t for t in m if t.in_catalog] for m in res.held()] if res else []
+    held = [m for m in held if m]
+    if rank is not None:
+        held = [[t for t in m if t.rank == rank] for m in held]
+        held = [m for m in held if m]
+    if len(held) == 1 and len(held[0]) == 1:
+        ref = held[0][0]
+        taxon = session.scalar(select(Taxon).where(Taxon.rank == ref.rank, Taxon.name == ref.name))
+        if taxon is not None:
+            return taxon
+    if held:
+        choices = "; ".join(" or ".join(t.label() for t in m) for m in held)
+        raise SpeciesNotFound(f"{name!r} names several taxa in the catalog: {choices}; give one of them")
+    what = rank or "taxon"
+    if res is not None:
+        known = "; ".join(" or ".join(t.label() for t in m) for m in res.meanings)
+        if rank is not None and res.held():
+            inside = resolver.suggest(name, limit=8, ranks=(rank,))
+            hint = f"; {rank} in it: {', '.join(t.name for t in inside)}" if inside else ""
+            raise SpeciesNotFound(f"{name!r} is {known}, not a {rank}{hint}")
+        raise SpeciesNotFound(f"{name!r} is {known}; nothing in the catalog is of it")
+    near = resolver.suggest(name.split()[0] if name.split() else name, limit=5, ranks=(rank,) if rank else RANKS)
+    hint = f"; did you mean: {', '.join(t.name for t in near)}?" if near else ""
+    raise SpeciesNotFound(f"no {what} {name!r} in the catalog{hint}")
 
 
-def species_card(session: Session, name: str, media_limit: int | None = None) -> SpeciesCard:
-    t = find_species(session, name)
-    lineage = {"class": t.class_name or "", "order": t.order_name or "", "family": t.family_name or "",
-               "genus": t.genus_name or "", "species": t.name}
-    card = SpeciesCard(t.name, t.common_name, lineage, t.split_role, dict(t.source_ids or {}))
+def find_species(session: Session, name: str, resolver: NameResolver | None = None) -> Taxon:
+    """A species by any of its names; a higher taxon's name is refused with the species in it."""
+    return find_taxon(session, name, resolver, rank=Rank.SPECIES.value)
+
+
+def species_card(session: Session, name: str, media_limit: int | None = None,
+                 resolver: NameResolver | None = None) -> SpeciesCard:
+    """A taxon's card: a species', or a genus', family's, order's or class's (its lineage, and the
+    media of every taxon in it)."""
+    t = find_taxon(session, name, resolver)
+    upto = RANKS.index(t.rank) if t.rank in RANKS else len(RANKS) - 1
+    names = [t.class_name or "", t.order_name or "", t.family_name or "", t.genus_name or "", t.name]
+    lineage = {r: (names[i] if i < upto else t.name) for i, r in enumerate(RANKS[:upto + 1])}
+    card = SpeciesCard(t.name, t.common_name, lineage, t.split_role, dict(t.source_ids or {}), rank=t.rank)
     facts = session.scalars(select(TraitValue).where(TraitValue.taxon_id == t.id, TraitValue.present.is_(True)))
     order = {c.key: i for i, c in enumerate(CATEGORIES)}
     for f in sorted(facts, key=lambda f: (order.get(f.category, 99), BY_KEY[f.category].labels.index(f.label)
                                           if f.category in BY_KEY else 0)):
         card.traits.setdefault(f.category, []).append((f.label, f.source, f.confidence))
-    q = select(Media).where(Media.taxon_id == t.id).order_by(Media.kind, Media.id)
+    column = getattr(Taxon, f"{t.rank}_name", None) if t.rank in RANKS[:-1] else None
+    within = or_(Media.taxon_id == t.id, column == t.name) if column is not None else Media.taxon_id == t.id
+    q = select(Media).join(Taxon, Media.taxon_id == Taxon.id).where(within).order_by(Media.kind, Media.id)
     if media_limit:
         q = q.limit(media_limit)
     for m in session.scalars(q):

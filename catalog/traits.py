@@ -70,6 +70,28 @@ BY_KEY: dict[str, TraitCategory] = {c.key: c for c in CATEGORIES}
 ALL_LABELS: tuple[tuple[str, str], ...] = tuple((c.key, lab) for c in CATEGORIES for lab in c.labels)
 assert len(ALL_LABELS) == 34, len(ALL_LABELS)
 
+#: Everyday words for trait labels, as people type them in a search ("frogs calling at night"):
+#: word -> (category, label). The labels themselves, and their plurals, are matched without this.
+TRAIT_WORDS: dict[str, tuple[str, str]] = {
+    **{w: ("activity", "nocturnal") for w in ("night", "nighttime", "night-time", "nights", "after dark")},
+    **{w: ("activity", "diurnal") for w in ("daytime", "by day", "during the day")},
+    **{w: ("activity", "crepuscular") for w in ("dusk", "dawn", "twilight", "dawn chorus")},
+    **{w: ("habitat", "wetland") for w in ("marsh", "marshes", "swamp", "swamps", "bog", "bogs", "pond", "ponds",
+                                           "wet", "wetlands")},
+    **{w: ("habitat", "forest") for w in ("woods", "woodland", "woodlands", "forests", "rainforest", "jungle")},
+    **{w: ("habitat", "grassland") for w in ("meadow", "meadows", "prairie", "prairies", "savanna", "savannah",
+                                             "grass", "fields")},
+    **{w: ("habitat", "urban") for w in ("city", "cities", "town", "towns", "garden", "gardens", "park", "parks")},
+    **{w: ("habitat", "mountain") for w in ("mountains", "alpine", "highland", "highlands")},
+    **{w: ("habitat", "desert") for w in ("deserts", "arid")},
+    **{w: ("climate", "tropical") for w in ("tropics",)},
+    **{w: ("climate", "polar") for w in ("arctic", "antarctic")},
+    **{w: ("migration", "migratory") for w in ("migrant", "migrants", "migrating")},
+    **{w: ("lifestyle", "aquatic") for w in ("water", "underwater", "swimming")},
+    **{w: ("lifestyle", "aerial") for w in ("flying",)},
+    **{w: ("trophic", "predator") for w in ("predatory", "hunters", "hunting")},
+}
+
 #: AnimalCLAP's 22 traits (animalclap.txt Table 1) -> the BioVITA category and label(s) they map to.
 #: A categorical AnimalCLAP trait maps to a whole category; a binary one to a single label.
 ANIMALCLAP_TRAITS: dict[str, tuple[str, str | None]] = {

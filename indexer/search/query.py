@@ -46,8 +46,9 @@ class QueryEncoder:
     @property
     def vocabulary(self) -> Vocabulary:
         if self._vocab is None:
+            names = self.catalog.names()
             with self.catalog.sessions() as s:
-                self._vocab = Vocabulary.from_catalog(s)
+                self._vocab = Vocabulary.from_catalog(s, names)
         return self._vocab
 
     def encode(self, req: SearchRequest) -> Query:
