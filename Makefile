@@ -9,9 +9,16 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # where the real-media tests find GCompris's .deb (fetched by name, never committed)
 DEB_CACHE ?= $(HOME)/.cache/vita/debs
 
-.PHONY: demo test test-quick lint setup services clean tiny-checkpoint
+.PHONY: demo test test-quick lint setup services wordnet clean tiny-checkpoint
 
-setup: $(STAMP)
+setup: $(STAMP) wordnet
+
+# WordNet 3.0 (Debian's wordnet-base): the names people use for groups of animals ("owls" -> order
+# Strigiformes) in search, the pickers and the API. Without it those names are not understood.
+wordnet:
+	@test -f /usr/share/wordnet/index.noun || { echo "installing wordnet-base (apt-get; names of animal groups)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base) >/dev/null \
+	  || echo "could not install wordnet-base: group names such as 'owls' will not be understood"; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -205,6 +205,8 @@ class IndexCollection(Base):
     preset: Mapped[str] = mapped_column(String(32))
     dim: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer, default=0)
+    # how high unrelated text reaches here, per target (indexer.search.calibrate): "no good match"
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

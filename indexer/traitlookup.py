@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from catalog.queries import find_species
 from catalog.traits import CATEGORIES, TraitKind, split_keyword
 from indexer.filters import Filter
 from indexer.search import QueryError
@@ -34,6 +35,9 @@ class TraitReport:
 
 
 def species_traits(searcher: Searcher, name: str) -> TraitReport:
+    """A species' known traits, by any of its names; a group's name ("owls") is refused with its species."""
+    with searcher.catalog.sessions() as s:
+        name = find_species(s, name, searcher.catalog.names()).name
     card = searcher.catalog.species(name)
     return TraitReport(f"species {card.name}", card.name,
                        {cat: [v[0] for v in values] for cat, values in card.traits.items()})

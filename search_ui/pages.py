@@ -16,7 +16,7 @@ from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest,
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
 from search_ui.render import card, md
 from search_ui.state import resources
-from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, sidebar_filters, upload
+from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, sidebar_filters, taxon_picker, upload
 
 TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
 GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
@@ -94,6 +94,11 @@ def search_page() -> None:
             return
     if resp.interpretation is not None:
         _chips(resp)
+        for c in resp.interpretation.choices:
+            st.info(f"“{c.phrase}” could be: {' | '.join(c.options)}. "
+                    + (f"Showing {c.chosen}." if c.chosen else "None was picked: choose one in the filters."))
+    if resp.notice:
+        st.warning(resp.notice)
     upload_path = req.audio or req.image
     if upload_path is not None:
         _what_is_this(cat, searcher, upload_path)
@@ -187,8 +192,8 @@ def _trait_table(report: TraitReport) -> None:
 def traits_page() -> None:
     cat, searcher = resources()
     st.title("Trait lookup")
-    names = sorted(searcher.facets("species", limit=100_000))  # every species, not the top 200
-    species = st.selectbox("A species", ["(none)", *names], key="trait-species")
+    picked = taxon_picker(cat, searcher, "A species", "trait-species", ranks=("species",))
+    species = picked[1] if picked else "(none)"
     audio = upload("... or predict from a sound", AUDIO_TYPES, "trait-audio")
     image = upload("... or from a photo", IMAGE_TYPES, "trait-image")
     try:
@@ -218,22 +223,26 @@ def traits_page() -> None:
 def species_page() -> None:
     cat, searcher = resources()
     st.title("Species")
-    names = sorted(searcher.facets("species", limit=100_000))  # every species, not the top 200
-    default = st.query_params.get("species")
-    name = st.selectbox("Species", names, index=names.index(default) if default in names else 0, key="sp")
+    picked = taxon_picker(cat, searcher, "Species or group", "sp", default=st.query_params.get("species"))
+    if picked is None:
+        return
+    rank, name = picked
     try:
         info = cat.species(name, media_limit=24)
     except SpeciesNotFound as exc:
         st.error(str(exc))
         return
-    st.header(info.name + (f" · {info.common_name}" if info.common_name else ""))
+    title = info.name + (f" · {info.common_name}" if info.common_name else "")
+    st.header(title + ("" if rank == "species" else f" ({rank})"))
     st.text(" > ".join(f"{r} {n}" for r, n in info.lineage.items()) + (f"  ({info.split_role} species)"
                                                                           if info.split_role else ""))
     st.dataframe([{"trait": k, "values": ", ".join(v[0] for v in vals), "source": vals[0][1]}
                   for k, vals in info.traits.items()], hide_index=True)
-    results, total = searcher.browse(Filter({"species": [name]}), 0, 12)
+    results, total = searcher.browse(Filter({rank: [name]}), 0, 12)
     st.subheader(f"Media ({total})")
     _grid(results, "sp")
+    if rank != "species":
+        return
     st.subheader("Nearest species")
     with st.spinner("Finding neighbours ..."):
         near = searcher.nearest_species(name)

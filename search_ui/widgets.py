@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from catalog.api import Catalog
 from catalog.decode import safe_name
 from catalog.taxonomy import RANKS
 from indexer.filters import Filter
@@ -43,6 +44,30 @@ def sidebar_filters(searcher: Searcher, key: str) -> Filter:
     end = st.sidebar.date_input("Observed until", value=None, key=f"{key}-to", min_value=dt.date(1900, 1, 1))
     flt.date_from, flt.date_to = start or None, end or None
     return flt
+
+
+def taxon_picker(catalog: Catalog, searcher: Searcher, label: str, key: str,
+                 ranks: tuple[str, ...] = RANKS, default: str | None = None) -> tuple[str, str] | None:
+    """Type-ahead on any name, scientific or common, any rank, singular or plural ("Gray Treefrog",
+    "tawny", "owl"), over the taxa that have indexed media; (rank, name) of the pick.
+    With nothing typed it lists every indexed species."""
+    typed = st.text_input(f"{label}: type a name", key=f"{key}-find",
+                          placeholder="Gray Treefrog · tawny · owl · Hylidae")
+    counts = {rank: searcher.facets(rank, limit=100_000) for rank in ranks}
+    if typed.strip():
+        refs = [t for t in catalog.names().suggest(typed, limit=200, ranks=ranks) if counts[t.rank].get(t.name)]
+        choices = {t.name: (t.rank, t.common_name) for t in refs}
+        if not choices:
+            st.caption(f"No indexed taxon is named {typed!r}.")
+            return None
+    else:
+        common = catalog.names().common_names()
+        choices = {n: ("species", common.get(n)) for n in sorted(counts.get("species", {}))}
+    options = list(choices)
+    pick = st.selectbox(label, options, key=key, index=options.index(default) if default in options else 0,
+                        format_func=lambda n: " · ".join(x for x in (n, choices[n][1]) if x) + (
+                            "" if choices[n][0] == "species" else f" ({choices[n][0]})"))
+    return (choices[pick][0], pick) if pick else None
 
 
 def upload(label: str, types: list[str], key: str) -> Path | None:

@@ -23,6 +23,7 @@ PACKAGE, TABLE = "birdnames", "data/processed/ebird_2024_taxonomy.csv"
 class BirdTaxonomy:
     by_scientific: dict[str, tuple[Lineage, str]]  # binomial -> (lineage, English name)
     by_common: dict[str, str]  # lower-cased English name -> binomial
+    higher: dict[str, tuple[str, str]]  # lower-cased genus, family or order -> (rank, name)
 
     def lineage(self, scientific: str) -> Lineage | None:
         hit = self.by_scientific.get(scientific)
@@ -45,6 +46,7 @@ def bird_taxonomy() -> BirdTaxonomy | None:
         return None
     by_sci: dict[str, tuple[Lineage, str]] = {}
     by_com: dict[str, str] = {}
+    higher: dict[str, tuple[str, str]] = {}
     for row in csv.DictReader(io.StringIO(text)):
         sci, genus = row["scientific_name"].strip(), row["genus"].strip()
         if len(sci.split()) != 2 or sci.split()[0] != genus:
@@ -57,4 +59,6 @@ def bird_taxonomy() -> BirdTaxonomy | None:
         by_sci[sci] = (lineage, common)
         if common:
             by_com.setdefault(common.lower(), sci)
-    return BirdTaxonomy(by_sci, by_com)
+        for rank, name in (("order", lineage.order), ("family", lineage.family), ("genus", genus)):
+            higher.setdefault(name.lower(), (rank, name))
+    return BirdTaxonomy(by_sci, by_com, higher)

@@ -142,6 +142,8 @@ class NameResolver:
                                                     else None)
             if sci:
                 return (self._ref("species", sci, self.birds.common_name(sci)),)
+        if key in self.birds.higher:
+            return (self._ref(*self.birds.higher[key]),)
         return None
 
     def _wordnet(self, phrase: str, key: str) -> Resolution | None:
@@ -180,6 +182,16 @@ class NameResolver:
             bird = self.birds.lineage(x.name)
             lineage = bird.names() if bird else None
         return bool(lineage) and y.name in (lineage or ()) and (x.rank, x.name) != (y.rank, y.name)
+
+    def common_names(self) -> dict[str, str]:
+        """Scientific name -> common name, for the catalog's taxa that have one."""
+        return {t.name: t.common_name for t in self._entries if t.common_name}
+
+    def held_name(self, rank: str, name: str) -> str | None:
+        """The catalog's spelling of a taxon it holds at this rank ("strigidae" -> "Strigidae"), else None."""
+        if (rank, name) in self._held:
+            return name
+        return next((t.name for t in self._by_name.get(name.strip().lower(), []) if t.rank == rank), None)
 
     def lineage(self, ref: TaxonRef) -> tuple[str, ...]:
         return self._lineage.get((ref.rank, ref.name), (ref.name,))

@@ -157,13 +157,21 @@ class WordNet:
         if not senses or (key in self._index and not self.is_animal(senses[0])):
             return []
         for s in senses:
-            if s.rank_name() is not None or not self.is_animal(s):
+            if s.rank_name() is not None:  # the taxon's own name: "Spheniscidae", "family Spheniscidae"
+                t = self._kept(s, s.gloss) if self.is_animal_taxon(s) else None
+            elif self.is_animal(s):
+                t = self._taxon_of(s)
+            else:
                 continue
-            t = self._taxon_of(s)
             if t is not None and all((t.rank, t.names) != (o.rank, o.names) for o in out):
                 out.append(t)
         above = {a for t in out for a in self._holders_above(t.offset)}
         return [t for t in out if t.offset not in above]
+
+    def is_animal_taxon(self, s: Synset) -> bool:
+        """A taxon synset filed (through its holonyms) under the animal kingdom."""
+        animalia = set(self._index.get("animalia", ())[:1])
+        return bool(animalia & (self._holders_above(s.offset) | {s.offset}))
 
     def _holders_above(self, offset: int) -> set[int]:
         """The taxa a taxon synset is filed under (its member holonyms, transitively)."""

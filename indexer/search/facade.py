@@ -16,13 +16,14 @@ from sqlalchemy import select
 from catalog.api import Catalog
 from catalog.models import IndexCollection
 from indexer.filters import Filter
-from indexer.parse import Vocabulary
-from indexer.schema import CollectionKind, alias_name
+from indexer.parse import Interpretation, Vocabulary
+from indexer.schema import RANK_FIELDS, CollectionKind, alias_name
 from indexer.search.browse import Browser
+from indexer.search.calibrate import Calibration, calibrate
 from indexer.search.engine import VectorSearch
 from indexer.search.join import join
 from indexer.search.query import QueryEncoder
-from indexer.search.request import GroupBy, Result, SearchRequest, SearchResponse, Target
+from indexer.search.request import GroupBy, Result, SearchRequest, SearchResponse, Target, UnknownTaxon
 from indexer.store import StoreConfig, StoreError, VectorStore, open_store
 
 
@@ -85,9 +86,53 @@ class Searcher:
     # ------------------------------------------------------------ search and browse
 
     def search(self, req: SearchRequest) -> SearchResponse:
+        notes = self.check_taxa(req.filters)  # may respell a value in the catalog's case
         q = self.query.encode(req)
         results = join(self.catalog, self.engine.run(q.vector, q.target, q.filters, req.k, req.group_by))
-        return SearchResponse(results, q.target, q.kind, q.embedded_text, q.interpretation, q.filters)
+        resp = SearchResponse(results, q.target, q.kind, q.embedded_text, q.interpretation, q.filters,
+                              notes=[*(q.interpretation.notes if q.interpretation else []), *notes])
+        if q.kind == "text" and results and not self._names_something(req, q.interpretation):
+            ceiling = self.calibration().ceiling(q.target)
+            resp.no_good_match = ceiling is not None and results[0].score <= ceiling
+        return resp
+
+    @staticmethod
+    def _names_something(req: SearchRequest, interp: Interpretation | None) -> bool:
+        named = interp is not None and any(m.field != "target" for m in interp.matches)
+        return named or any(k in RANK_FIELDS for k in req.filters.keywords) or bool(req.filters.traits)
+
+    def check_taxa(self, flt: Filter) -> list[str]:
+        """Taxon filter values by rank: a value no source of names knows is refused (UnknownTaxon,
+        naming it); one the catalog holds nothing of is kept, with a note saying so."""
+        names = self.catalog.names()
+        notes = []
+        for rank in RANK_FIELDS:
+            values = flt.keywords.get(rank, [])
+            for i, value in enumerate(values):
+                spelt = names.held_name(rank, value)
+                if spelt is not None:
+                    values[i] = spelt
+                    continue
+                res = names.resolve(value)
+                if res is None or not any(t.rank == rank and t.name.lower() == value.lower()
+                                          for m in res.meanings for t in m):
+                    raise UnknownTaxon(f"{rank} {value!r} is not a known {rank} name")
+                notes.append(f"nothing in the catalog is of {rank} {value}")
+        return notes
+
+    def calibration(self) -> Calibration:
+        """This index's "no good match" ceilings, measured once and kept in the catalog beside the
+        collection (again once the collection has grown or shrunk by a fifth)."""
+        points = self.count()
+        with self.catalog.sessions() as s:
+            row = s.scalar(select(IndexCollection).where(IndexCollection.name == self.media_c))
+            cal = Calibration.from_json(row.calibration if row else None)
+            if cal is None or cal.stale(points):
+                cal = calibrate(self.model.embed_text, self.engine, points)
+                if row is not None:
+                    row.calibration = cal.to_json()
+                    s.commit()
+        return cal
 
     def nearest_species(self, species: str, k: int = 8) -> list[Result]:
         """Other species whose media lie closest to this species' media (mean vector)."""

@@ -28,6 +28,10 @@ class QueryError(VitaError, ValueError):
     """A query that cannot run: no input, an unreadable upload, unknown media ids."""
 
 
+class UnknownTaxon(QueryError):
+    """A taxon filter value that no source of names knows (a typo, an invented name)."""
+
+
 @dataclass
 class SearchRequest:
     text: str | None = None
@@ -73,3 +77,13 @@ class SearchResponse:
     embedded_text: str | None = None
     interpretation: Interpretation | None = None
     filters: Filter = field(default_factory=Filter)
+    no_good_match: bool = False  # a text that names nothing known scored no higher than nonsense does
+    notes: list[str] = field(default_factory=list)  # e.g. a named taxon the catalog holds nothing of
+
+    @property
+    def notice(self) -> str | None:
+        """The line to show above the results, if any."""
+        if self.no_good_match:
+            return ("no good match: nothing known was named, and no result scores higher than random words "
+                    "do in this index")
+        return "; ".join(self.notes) or None

@@ -31,7 +31,9 @@ from catalog.api import Catalog
 from catalog.errors import NotFoundError, VitaError
 from catalog.models import AnnotationSource, Media
 from catalog.queries import SpeciesNotFound
+from catalog.taxonomy import RANKS
 from indexer.search import Searcher, SearchRequest, Target
+from indexer.search.request import UnknownTaxon
 from indexer.store import StoreError
 from vita.api.guard import ApiKey, BodyGuard, save_upload, scratch
 from vita.api.schemas import AnnotationBody, BrowseBody, SearchBody, SearchOptions, response_json, result_json
@@ -95,7 +97,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(VitaError)
     async def vita(_: Request, exc: VitaError) -> JSONResponse:
-        return answer(404 if isinstance(exc, NotFoundError | SpeciesNotFound) else 400, str(exc))
+        status = 404 if isinstance(exc, NotFoundError | SpeciesNotFound) else 422 if isinstance(exc, UnknownTaxon) else 400
+        return answer(status, str(exc))
 
     @app.exception_handler(Exception)
     async def bug(_: Request, exc: Exception) -> JSONResponse:
@@ -198,12 +201,21 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         report.query = path.name  # the name the app sent, not our scratch path
         return asdict(report)
 
-    @app.get("/species", dependencies=read, summary="Indexed species (with media counts), by name fragment.")
+    @app.get("/species", dependencies=read,
+             summary="Indexed taxa by any name (scientific or common, any rank, singular or plural), with media counts.")
     def species_list(q: Annotated[str, Query(max_length=200)] = "",
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        counts = service.run(lambda s: s.facets("species", limit=100_000))
-        names = sorted(n for n in counts if q.lower() in n.lower())
-        return {"total": len(names), "species": [{"name": n, "media": counts[n]} for n in names[:limit]]}
+        def found(s: Searcher) -> list[dict[str, Any]]:
+            counts = {rank: s.facets(rank, limit=100_000) for rank in RANKS}
+            refs = s.catalog.names().suggest(q, limit=100_000) if q.strip() else []
+            rows = [{"name": t.name, "rank": t.rank, "common_name": t.common_name, "media": counts[t.rank].get(t.name, 0)}
+                    for t in refs if counts[t.rank].get(t.name)]
+            if not q.strip():  # every indexed species, as before any name is typed
+                rows = [{"name": n, "rank": "species", "common_name": None, "media": c}
+                        for n, c in sorted(counts["species"].items())]
+            return rows
+        rows = service.run(found)
+        return {"total": len(rows), "species": rows[:limit]}
 
     @app.get("/species/{name}", dependencies=read, summary="One species: lineage, traits, media.")
     def species(name: Annotated[str, InPath(min_length=1, max_length=200)]) -> dict[str, Any]:

@@ -115,4 +115,7 @@ def response_json(resp: SearchResponse) -> dict[str, Any]:
     interp = resp.interpretation
     return {"target": resp.target.value, "query_kind": resp.query_kind, "embedded_text": resp.embedded_text,
             "understood": [{"field": m.field, "value": m.value, "phrase": m.phrase} for m in interp.matches]
-            if interp else [], "results": [result_json(r) for r in resp.results]}
+            if interp else [],
+            "choices": [asdict(c) for c in interp.choices] if interp else [],
+            "no_good_match": resp.no_good_match, "notice": resp.notice, "notes": resp.notes,
+            "results": [result_json(r) for r in resp.results]}

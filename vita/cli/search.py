@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from catalog.errors import ConfigError
@@ -136,10 +137,15 @@ def search(req: SearchRequest) -> SearchResponse:
 
 
 def print_response(resp: SearchResponse) -> None:
-    if resp.interpretation and resp.interpretation.matches:
-        console.print("understood: " + ", ".join(f"[cyan]{m.field}[/cyan]={m.value}"
-                                                for m in resp.interpretation.matches)
+    interp = resp.interpretation
+    if interp and interp.matches:
+        console.print("understood: " + ", ".join(f"[cyan]{m.field}[/cyan]={m.value}" for m in interp.matches)
                       + (f"; embedded: {resp.embedded_text!r}" if resp.embedded_text else ""))
+    for c in interp.choices if interp else []:
+        taken = f"; took {c.chosen}" if c.chosen else "; took none (give one as a filter)"
+        console.print(f"{c.phrase!r} could be: {' | '.join(c.options)}{taken}", markup=False)
+    if resp.notice:
+        console.print(f"[bold yellow]{escape(resp.notice)}[/bold yellow]")
     t = Table("score", "kind", "species / taxon", "common name", "family", "at", "licence", "rights holder", "media",
               title=f"{len(resp.results)} results ({resp.target.value})")
     t.columns[6].no_wrap = True  # the licence whole
@@ -179,7 +185,7 @@ def search_cmd(
                                 filters=flt, k=k, group_by=group_by, parse=not literal))
     if as_json:
         emit_json({"target": resp.target.value, "query_kind": resp.query_kind, "embedded_text": resp.embedded_text,
-                   "filters": asdict(resp.filters),
+                   "filters": asdict(resp.filters), "no_good_match": resp.no_good_match, "notice": resp.notice,
                    "interpretation": asdict(resp.interpretation) if resp.interpretation else None,
                    "results": [asdict(r) for r in resp.results]})
         return
