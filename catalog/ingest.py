@@ -26,11 +26,13 @@ from catalog.sources.base import MediaRecord, RecordFailure, Source, TaxonRecord
 from catalog.splits import assign_splits
 from catalog.store import (
     TaxonCache,
+    find_higher,
     lineage_via_genus,
     record_failure,
     resolve_failure,
     set_traits,
     upsert_lineage,
+    upsert_path,
 )
 from catalog.taxonomy import Rank, normalise_scientific_name
 
@@ -162,8 +164,22 @@ class Ingestor:
             self._fail(session, source.name, record.item, "store", _first_line(exc), report)
             return "failed"
 
-    def _media(self, session: Session, source: Source, record: MediaRecord, state: _RunState,
-               report: IngestReport) -> str:
+    def _taxon(self, session: Session, record: MediaRecord, state: _RunState) -> int:
+        """The record's taxon id: a species, or a taxon above species (created from the record's
+        path when it reaches up to the class, else one the catalog already holds)."""
+        if record.rank != Rank.SPECIES.value:
+            if not record.rank:
+                found = find_higher(state.taxa, record.species)
+                if found is None:
+                    raise MediaError("taxonomy", f"{record.species!r} is not a species, and its rank is unknown: "
+                                                 "give taxonRank (genus, family, order or class) and its lineage")
+                return found[1]
+            with session.begin_nested():
+                taxon_id = upsert_path(session, state.taxa, record.higher)
+            if taxon_id is None:
+                raise MediaError("taxonomy", f"unknown {record.rank} {record.species!r}: not in the catalog, and "
+                                             "the record gives no lineage up to its class")
+            return taxon_id
         species = normalise_scientific_name(record.species)
         taxon_id = state.taxa.get(Rank.SPECIES, species)
         lineage = record.lineage
@@ -175,6 +191,11 @@ class Ingestor:
         if taxon_id is None:
             raise MediaError("taxonomy", f"unknown species {record.species!r}: not in the catalog, "
                                          "its genus is unknown too, and the record gives no lineage")
+        return taxon_id
+
+    def _media(self, session: Session, source: Source, record: MediaRecord, state: _RunState,
+               report: IngestReport) -> str:
+        taxon_id = self._taxon(session, record, state)
         path = source.fetch(record)
         info = inspect(path, record.kind, self.limits)
         if info.sha256 in state.shas:

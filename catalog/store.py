@@ -119,6 +119,38 @@ def resolve_failures(session: Session, source: str, items: list[str], chunk: int
                                               Failure.resolved.is_(False)).values(resolved=True, updated_at=now))
 
 
+def upsert_path(session: Session, cache: TaxonCache, path: tuple[tuple[str, str], ...]) -> int | None:
+    """The taxon at the end of a (rank, name) path, class downwards, created with its missing
+    ancestors when the path starts at the class; an existing taxon is found by its own rank and
+    name. None when the taxon is new and the path does not reach up to its class."""
+    rank, name = path[-1]
+    known = cache.get(Rank(rank), name)
+    if known is not None:
+        return known
+    if path[0][0] != Rank.CLASS.value:
+        return None
+    parent_id: int | None = None
+    names: dict[str, str] = {}
+    for r, n in path:
+        names[r] = n
+        taxon_id = cache.get(Rank(r), n)
+        if taxon_id is None:
+            cols = {c: names[k] for k, c in zip(("class", "order", "family", "genus"), _LINEAGE_COLUMNS) if k in names}
+            taxon = Taxon(rank=r, name=n, parent_id=parent_id, source_ids={}, **cols)
+            session.add(taxon)
+            session.flush()
+            taxon_id = taxon.id
+            cache.put(Rank(r), n, taxon_id)
+        parent_id = taxon_id
+    return parent_id
+
+
+def find_higher(cache: TaxonCache, name: str) -> tuple[str, int] | None:
+    """A taxon above species known by this name alone: (rank, id), when exactly one rank holds it."""
+    hits = [(r.value, i) for r in Rank.ordered()[:-1] if (i := cache.get(r, name)) is not None]
+    return hits[0] if len(hits) == 1 else None
+
+
 def lineage_via_genus(session: Session, cache: TaxonCache, species: str) -> Lineage | None:
     """A new species of a genus the catalog already knows inherits that genus's lineage."""
     genus_id = cache.get(Rank.GENUS, species.split(" ", 1)[0])

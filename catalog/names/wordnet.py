@@ -13,6 +13,7 @@ their byte offset, so a lookup costs a few reads.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,7 @@ _NOUN_RULES: tuple[tuple[str, str], ...] = (("s", ""), ("ses", "s"), ("xes", "x"
                                            ("shes", "sh"), ("men", "man"), ("ies", "y"))
 _MAX_HYPERNYM_STEPS = 3
 _FEW = 6
+_TAXON_LINE = re.compile(r"^\d{8} \d\d n [0-9a-f]{2} \S+ \d (?:\S+ \d )*(?:class|order|family|genus)_")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class WordNet:
                 self._exceptions.setdefault(inflected, []).extend(bases)
         self._files = {"n": open(root / "data.noun", "rb"), "a": open(root / "data.adj", "rb")}  # noqa: SIM115
         self._synsets: dict[tuple[int, str], Synset] = {}
+        self._gloss_index: dict[str, list[int]] | None = None
         self._animal = set(self._index.get("animal", ())[:1])
 
     @classmethod
@@ -148,25 +151,50 @@ class WordNet:
 
     def taxa(self, word: str) -> list[WordNetTaxon]:
         """The taxa an animal noun names, one per animal sense (most frequent sense first). A word
-        whose commonest sense is not an animal ("grey": a colour, then a grey horse) names none,
-        unless it was typed as a plural ("seals"). A taxon that holds another sense's taxon ("cow":
-        the genus Bos, and the class Mammalia of "a mature female mammal") is left out."""
+        whose commonest sense is not an animal names a taxon only through a sense filed directly
+        under one ("thrush": a disease first, then the family Turdidae; but not "grey": a colour, then
+        a grey horse, filed under horse), unless it was typed as a plural ("seals"). A taxon that
+        holds another sense's taxon ("cow": the genus Bos, and the class Mammalia of "a mature female
+        mammal") is left out."""
         key = word.strip().lower().replace(" ", "_")
         out: list[WordNetTaxon] = []
         senses = self.senses(word)
-        if not senses or (key in self._index and not self.is_animal(senses[0])):
+        if not senses:
             return []
+        steps = _MAX_HYPERNYM_STEPS if key not in self._index or self.is_animal(senses[0]) else 0
         for s in senses:
             if s.rank_name() is not None:  # the taxon's own name: "Spheniscidae", "family Spheniscidae"
                 t = self._kept(s, s.gloss) if self.is_animal_taxon(s) else None
             elif self.is_animal(s):
-                t = self._taxon_of(s)
+                t = self._taxon_of(s, steps)
             else:
                 continue
             if t is not None and all((t.rank, t.names) != (o.rank, o.names) for o in out):
                 out.append(t)
+        if not out:  # a group WordNet names only in its taxon's gloss: Insecta, "insects; about ..."
+            out = [t for o in self._glossed().get(key.replace("_", " "), [])
+                   if self.is_animal_taxon(self.synset(o)) and (t := self._kept(self.synset(o), "")) is not None]
         above = {a for t in out for a in self._holders_above(t.offset)}
         return [t for t in out if t.offset not in above]
+
+    def _glossed(self) -> dict[str, list[int]]:
+        """Plural nouns that open a taxon's gloss ("insects", "frogs, toads, tree toads") -> the taxon
+        synsets; read from the noun data once, on the first name that needs it."""
+        if self._gloss_index is None:
+            index: dict[str, list[int]] = {}
+            f = self._files["n"]
+            f.seek(0)
+            for raw in f:
+                line = raw.decode("utf-8")
+                if line.startswith(" ") or not _TAXON_LINE.match(line):
+                    continue
+                head = line.partition("|")[2].split(";")[0]
+                for item in head.split(","):
+                    words = item.strip().lower()
+                    if words and words.endswith("s") and len(words.split()) <= 3 and words.replace(" ", "").isalpha():
+                        index.setdefault(words, []).append(int(line[:8]))
+            self._gloss_index = index
+        return self._gloss_index
 
     def is_animal_taxon(self, s: Synset) -> bool:
         """A taxon synset filed (through its holonyms) under the animal kingdom."""
@@ -184,32 +212,27 @@ class WordNet:
                 todo.extend(self.synset(o).targets("#m"))
         return seen
 
-    def _taxon_of(self, s: Synset) -> WordNetTaxon | None:
+    def _taxon_of(self, s: Synset, steps: int = _MAX_HYPERNYM_STEPS) -> WordNetTaxon | None:
         """The sense's own taxon, else its hypernyms' (a hypernym's group between our ranks only when it
         expands to a few taxa: "seal" -> pinniped -> 3 families, but "warbler" -> oscine -> 40 families
         would name far more than the noun does)."""
         frontier = [s]
-        for step in range(_MAX_HYPERNYM_STEPS + 1):
+        for step in range(steps + 1):
             for node in frontier:
-                found = self._holder(node)
-                taxon = self._kept(found, s.gloss) if found is not None else None
-                if taxon is not None and (step == 0 or not taxon.expanded or len(taxon.names) <= _FEW):
-                    return taxon
+                for holder in self._holders(node):
+                    taxon = self._kept(holder, s.gloss)
+                    if taxon is not None and (step == 0 or not taxon.expanded or len(taxon.names) <= _FEW):
+                        return taxon
             frontier = [self.synset(o) for n in frontier for o in n.targets("@")]
         return None
 
-    def _holder(self, s: Synset) -> Synset | None:
-        """The taxon synset `s` is a member of, or shares a derived adjective with ("anuran")."""
-        for o in s.targets("#m"):
-            t = self.synset(o)
-            if t.rank_name() is not None:
-                return t
+    def _holders(self, s: Synset) -> list[Synset]:
+        """The taxon synsets `s` is a member of, then those it shares a derived adjective with ("anuran")."""
+        out = [t for o in s.targets("#m") if (t := self.synset(o)).rank_name() is not None]
         for adj in s.targets("+", "a"):
-            for o in self.synset(adj, "a").targets("+"):
-                t = self.synset(o)
-                if o != s.offset and t.rank_name() is not None:
-                    return t
-        return None
+            out += [t for o in self.synset(adj, "a").targets("+")
+                    if o != s.offset and (t := self.synset(o)).rank_name() is not None and t not in out]
+        return out
 
     def _kept(self, t: Synset, gloss: str) -> WordNetTaxon | None:
         rank, names = t.rank_name() or ("", [])

@@ -56,6 +56,11 @@ class MediaRecord:
     lon: float | None = None
     lineage: Lineage | None = None  # when the record itself knows the species' ancestors
     extra: dict[str, Any] = field(default_factory=dict)
+    # Identified above species ("Strigidae", "Anura"): the rank ("" when the record does not say and
+    # the catalog must know the name) and the (rank, name) pairs the record gives, class downwards.
+    # `species` then holds the taxon's name.
+    rank: str = "species"
+    higher: tuple[tuple[str, str], ...] = ()
 
     @property
     def item(self) -> str:

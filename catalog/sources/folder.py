@@ -28,11 +28,13 @@ from catalog.sources.base import (
     parse_coordinate,
     parse_date,
 )
-from catalog.taxonomy import Lineage, normalise_scientific_name
+from catalog.taxonomy import RANKS, Lineage, normalise_scientific_name
 from catalog.traits import ANIMALCLAP_TRAITS, BY_KEY, TraitError, TraitSource, expand, from_animalclap
 
 PATH_COLUMNS = ("file", "filePath", "path", "associatedMedia", "accessURI")
 ID_COLUMNS = ("catalogNumber", "occurrenceID", "id")
+#: Darwin Core taxonRank values -> the rank kept (a subspecies' media count as its species').
+_RANK_WORDS = {**{r: r for r in RANKS}, "subspecies": "species", "variety": "species", "form": "species"}
 DEFAULT_CSV_NAMES = ("metadata.csv", "occurrences.csv", "media.csv")
 
 
@@ -115,18 +117,32 @@ class FolderSource(LocalFetchMixin):
         if not path.is_relative_to(self.root):
             raise ValueError(f"path {rel!r} escapes the corpus root {self.root}")
         name = get("scientificName")
+        columns = [(r, get(k).capitalize()) for r, k in zip(RANKS, ("class", "order", "family", "genus")) if get(k)]
+        rank = _RANK_WORDS.get(get("taxonRank").lower(), "?") if get("taxonRank") else None
+        if rank == "?":
+            raise ValueError(f"taxonRank {get('taxonRank')!r} is not one of {', '.join(RANKS)}")
+        if not name and columns:  # lineage columns alone: the deepest one is the identification
+            rank, name = columns[-1]
         if not name:
             raise ValueError("missing scientificName")
-        species = species_from(name)
-        if len(species.split()) != 2:
+        lineage, record_rank = None, "species"
+        higher: tuple[tuple[str, str], ...] = ()
+        if rank in (None, "species") and len(name.split()) >= 2:
+            species = species_from(name)
+            ranks = [get(k) for k in ("class", "order", "family", "genus")]
+            if all(ranks):
+                lineage = Lineage(*(r.capitalize() for r in ranks), species)  # type: ignore[call-arg]  # four capitalised ranks and the species: exactly the five fields
+        elif rank == "species":
             raise ValueError(f"scientificName {name!r} is not a species (genus and epithet)")
-        ranks = [get(k) for k in ("class", "order", "family", "genus")]
-        lineage = None
-        if all(ranks):
-            lineage = Lineage(*(r.capitalize() for r in ranks), species)  # type: ignore[call-arg]  # four capitalised ranks and the species: exactly the five fields
+        else:  # identified to genus, family, order or class; unsaid, the rank is the column naming it
+            species = normalise_scientific_name(name.split()[0])
+            record_rank = rank or next((r for r, v in columns if v == species), "")
+            if record_rank:
+                above = [(r, v) for r, v in columns if RANKS.index(r) < RANKS.index(record_rank)]
+                higher = (*above, (record_rank, species))
         return MediaRecord(
             source_id=get(id_col) if id_col and get(id_col) else str(path.relative_to(self.root)),
-            species=species, path=path, lineage=lineage,
+            species=species, path=path, lineage=lineage, rank=record_rank, higher=higher,
             license=normalise_license(get("license")), rights_holder=get("rightsHolder") or None,
             attribution=get("bibliographicCitation") or get("rightsHolder") or None,
             observed_on=parse_date(get("eventDate")),
