@@ -24,6 +24,7 @@ from bench.speed import ScratchIndex
 from catalog.api import Catalog
 from catalog.errors import ConfigError, NotFoundError
 from catalog.prompts import ALL_TEMPLATES, Template
+from catalog.queries import above_species
 from indexer.store import StoreConfig, open_store
 
 Log = Callable[[str], None]
@@ -147,10 +148,15 @@ def run_retrieval(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = prin
     model = _model(cfg)
     emb = embed_items(model, items, cfg.prompt)
     rows = score(items, emb, tasks)
+    with cat.sessions() as s:
+        above = above_species(s)
     data = {"model": str(cfg.model), "prompt": cfg.prompt.value, "tasks_file": str(path), "seed": tasks.seed,
-            "ways": tasks.ways, "max_tasks": tasks.max_tasks, "items": len(items),
+            "ways": tasks.ways, "max_tasks": tasks.max_tasks, "items": len(items), "left_out_above_species": above,
             "scenarios": results_json(rows), "seconds": round(time.perf_counter() - t0, 1)}
     md = retrieval_markdown(rows, cfg.prompt.value)
+    if above:
+        md += f"\n\n{above} media identified only above species (genus, family, order, class) are left out."
+        log(f"left out {above} media identified only above species")
     run.write("retrieval", data, md)
     retrieval_plot(rows, run.png("retrieval"))
     return data

@@ -85,6 +85,13 @@ def stats(session: Session) -> CatalogStats:
                         licenses, sources, open_failures)
 
 
+def above_species(session: Session) -> int:
+    """Media identified only to a genus, family, order or class: species-level benchmarks, probes
+    and training leave them out, and say how many."""
+    return session.scalar(select(func.count()).select_from(Media).join(Taxon, Media.taxon_id == Taxon.id)
+                          .where(Taxon.rank != Rank.SPECIES.value)) or 0
+
+
 @dataclass
 class FailureRow:
     source: str

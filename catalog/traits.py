@@ -75,7 +75,6 @@ assert len(ALL_LABELS) == 34, len(ALL_LABELS)
 TRAIT_WORDS: dict[str, tuple[str, str]] = {
     **{w: ("activity", "nocturnal") for w in ("night", "nighttime", "night-time", "nights", "after dark")},
     **{w: ("activity", "diurnal") for w in ("daytime", "by day", "during the day")},
-    **{w: ("activity", "crepuscular") for w in ("dusk", "dawn", "twilight", "dawn chorus")},
     **{w: ("habitat", "wetland") for w in ("marsh", "marshes", "swamp", "swamps", "bog", "bogs", "pond", "ponds",
                                            "wet", "wetlands")},
     **{w: ("habitat", "forest") for w in ("woods", "woodland", "woodlands", "forests", "rainforest", "jungle")},

@@ -45,7 +45,9 @@ def card(r: Result, key: str, on_more: object | None = None, on_label: object | 
             st.caption(md(" > ".join(r.lineage.values())))
             st.text(f"score {r.score:.3f}")
             return
-        title = f"**{md(r.common_name or r.species or '?')}**" + (f" · *{md(r.species)}*" if r.species else "")
+        title = f"**{md(r.common_name or r.species or r.name or '?')}**" + (f" · *{md(r.species)}*" if r.species else "")
+        if not r.species and r.name:  # identified above species
+            title += f" · *{md(r.name)}* (identified to {md(r.identified_to or '?')})"
         st.markdown(title)
         if r.modality == "audio" and r.path and Path(r.path).exists():
             start = float(r.offset_s or 0.0)

@@ -3,9 +3,11 @@
 Nonsense words still land somewhere in an embedding space, and their best cosine depends on the
 model and the collection (the tiny model's text points sit close together; a CLIP-style space
 spreads them). So each index is calibrated on its own: probe strings of random letters are
-embedded with the index's model and searched like a query; the best score any of them reached is
-the ceiling of "unrelated". A text query that names nothing known and whose best result does not
-clear that ceiling is answered with a "no good match" notice above its results.
+embedded with the index's model and searched like a query; the ceiling of "unrelated" is the best
+score any of them reached plus half the spread (standard deviation) of their best scores, so that
+one more nonsense word rarely clears it by chance. A text query that names nothing known and
+whose best result does not clear that ceiling is answered with a "no good match" notice above its
+results.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from indexer.filters import Filter
 from indexer.search.engine import VectorSearch
 from indexer.search.request import GroupBy, Target
 
-PROBES = 48
+PROBES = 128
 #: A stored calibration is redone once its collection's point count moved by more than this share.
 STALE_SHARE = 0.2
 _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
@@ -61,12 +63,13 @@ def probe_texts(n: int = PROBES, seed: int = 0) -> list[str]:
 
 def calibrate(embed_text: Callable[[list[str]], np.ndarray], engine: VectorSearch, points: int,
               n: int = PROBES) -> Calibration:
-    """Each probe searched against every target; the ceiling is the best score any probe reached."""
+    """Each probe searched against every target; the ceiling is the best score any probe reached
+    plus half their spread."""
     vectors = embed_text(probe_texts(n))
     ceilings: dict[str, float] = {}
     for target in Target:
         best = [hits[0].score for v in vectors
                 if (hits := engine.run(np.asarray(v), target, Filter(), 1, GroupBy.NONE))]
         if best:
-            ceilings[target.value] = float(max(best))
+            ceilings[target.value] = float(max(best) + 0.5 * np.std(best))
     return Calibration(points, ceilings, n)

@@ -40,7 +40,7 @@ class VectorSearch:
             hits = self.store.query(collection, vector, flt, limit=fetch)
             best: dict[str, Hit] = {}
             for h in hits:  # best first, so the first hit of a group is its best
-                best.setdefault(str(h.payload.get(key, h.id)), h)
+                best.setdefault(str(h.payload.get(key) or h.id), h)  # an item identified above species is its own group
             if len(best) >= k or len(hits) < fetch or fetch >= 64 * k:
                 return list(best.values())[:k]
             fetch *= 4

@@ -20,11 +20,14 @@ def join(catalog: Catalog, hits: list[Hit]) -> list[Result]:
     for h in hits:
         p = h.payload
         m = media.get(int(p["media_id"])) if "media_id" in p else None
+        lineage = {r: p[r] for r in RANK_FIELDS if p.get(r)}
+        to = next((r for r in reversed(RANK_FIELDS) if r in lineage), None) if "media_id" in p else None
         out.append(Result(
             score=round(h.score, 4), modality=p.get("modality", "?"), species=p.get("species"),
-            common_name=p.get("common_name"), lineage={r: p[r] for r in RANK_FIELDS if p.get(r)},
+            common_name=p.get("common_name"), lineage=lineage,
             traits=list(p.get("traits", [])), media_id=p.get("media_id"), offset_s=p.get("offset_s"),
-            duration_s=p.get("duration_s"), rank=p.get("rank"), name=p.get("name"),
+            duration_s=p.get("duration_s"), rank=p.get("rank"),
+            name=p.get("name") or (lineage[to] if to and to != "species" else None), identified_to=to,
             license=p.get("license"), rights_holder=p.get("rights_holder"),
             attribution=m.attribution if m else None, source=p.get("source"), observed_on=p.get("observed_on"),
             path=m.path if m else None, url=m.url if m else None, point_id=h.id))

@@ -58,7 +58,8 @@ class Result:
     offset_s: float | None = None
     duration_s: float | None = None
     rank: str | None = None  # taxa results
-    name: str | None = None
+    name: str | None = None  # taxa results; media identified above species: that taxon's name
+    identified_to: str | None = None  # media: the rank the item is identified to (species, genus, ... class)
     license: str | None = None
     rights_holder: str | None = None
     attribution: str | None = None

@@ -117,7 +117,8 @@ def test_parser_reads_common_names_ranks_traits_and_keeps_the_rest(searcher: Sea
     assert searcher.vocabulary.prompt_for(searcher.vocabulary.parse("Gray Treefrog songs")) == \
         "Amphibia Anura Hylidae Hyla versicolor"  # the Tax template the model was trained on
     assert searcher.vocabulary.parse("photos of Strigidae").filters() == {"family": ["Strigidae"]}
-    assert searcher.vocabulary.parse("owl pictures").remainder == "owl"  # not a taxon name: embedded
+    owls = searcher.vocabulary.parse("owl pictures")  # a group's common name (WordNet): the order
+    assert owls.filters() == {"order": ["Strigiformes"]} and owls.target == "image" and owls.remainder == ""
 
 
 def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Settings, Path],

@@ -151,7 +151,8 @@ def print_response(resp: SearchResponse) -> None:
     t.columns[6].no_wrap = True  # the licence whole
     for r in resp.results:
         at = f"{r.offset_s:.0f} s" if r.offset_s is not None and r.modality == "audio" else ""
-        t.add_row(f"{r.score:.3f}", r.modality if not r.rank else f"{r.rank}", r.species or r.name or "",
+        taxon = r.species or (f"{r.name} ({r.identified_to})" if r.identified_to else r.name or "")
+        t.add_row(f"{r.score:.3f}", r.modality if not r.rank else f"{r.rank}", taxon,
                   r.common_name or "", r.lineage.get("family", ""), at, r.license or "", r.rights_holder or "",
                   str(r.media_id or ""))
     console.print(t)
