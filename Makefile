@@ -72,7 +72,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup services lint
-	@VITA_TEST_PG_URL=$(PG_URL) VITA_DEB_CACHE=$(DEB_CACHE) VITA_REQUIRE_REAL_MEDIA=1 VITA_REQUIRE_COMPOSE=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@VITA_TEST_PG_URL=$(PG_URL) VITA_DEB_CACHE=$(DEB_CACHE) VITA_REQUIRE_REAL_MEDIA=1 VITA_REQUIRE_COMPOSE=1 VITA_REQUIRE_WORDNET=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ] && ! ls tests/test_*.py >/dev/null 2>&1; then rc=0; fi; exit $$rc
 
 # the quick set for a developer (no world-building, training, worker or browser tests; under 2 minutes)

@@ -217,6 +217,26 @@ def test_trait_lookup_and_species_pages(app_env: None) -> None:
     assert len(near) > 0 and "Hyla versicolor" not in list(near["species"])
 
 
+def test_pickers_find_taxa_by_any_name_and_nonsense_says_so(app_env: None) -> None:
+    at = page("traits_page")
+    at.text_input(key="trait-species-find").input("Gray Treefrog").run()
+    assert at.selectbox(key="trait-species").value == "Hyla versicolor"
+    assert any("nocturnal" in str(v) for v in at.dataframe[0].value["known"])
+    at.text_input(key="trait-species-find").input("tawny").run()
+    assert at.selectbox(key="trait-species").options == ["Strix aluco · Tawny Owl"]
+    sp = page("species_page")
+    sp.text_input(key="sp-find").input("owl").run()
+    options = sp.selectbox(key="sp").options
+    assert options[0] == "Strigiformes (order)" and "Strix aluco · Tawny Owl" in options
+    assert not any("fowleri" in o for o in options)
+    assert any("Strigiformes" in h.value and "(order)" in h.value for h in sp.header)
+    search = page("search_page")
+    search.text_input(key="q").input("xyzzy").run()
+    assert any("no good match" in w.value for w in search.warning)
+    search.text_input(key="q").input("owls in forest").run()
+    assert not any("no good match" in w.value for w in search.warning)
+
+
 def test_index_status_page(app_env: None, data_dir: Path) -> None:
     at = page("status_page")
     assert not at.exception

@@ -1,0 +1,136 @@
+"""Names people use -> taxa: WordNet's animal nouns, the eBird/Clements checklist, the catalog's own
+names; and records identified above species at ingest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from catalog.models import Media, Taxon
+from catalog.names import NameResolver, singulars
+from catalog.names.birds import bird_taxonomy
+from catalog.names.wordnet import WordNet
+from catalog.sources.folder import FolderSource
+from tests.support import HYLA, row, write_audio, write_csv
+from vita.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def wordnet() -> WordNet:
+    wn = WordNet.find()
+    if wn is None:
+        if os.environ.get("VITA_REQUIRE_WORDNET"):
+            pytest.fail("WordNet is required here (Debian's wordnet-base; `make test` installs it)")
+        pytest.skip("no WordNet database (Debian's wordnet-base)")
+    return wn
+
+
+# a sample of nouns, each with the taxon WordNet files it under (read off WordNet 3.0 by hand)
+WORDNET_SAMPLE = {
+    "owl": ("order", "Strigiformes"), "owls": ("order", "Strigiformes"), "frogs": ("order", "Anura"),
+    "duck": ("family", "Anatidae"), "geese": ("family", "Anatidae"), "bird": ("class", "Aves"),
+    "bats": ("order", "Chiroptera"), "tree frog": ("family", "Hylidae"), "barn owl": ("genus", "Tyto"),
+    "toucan": ("family", "Ramphastidae"), "crickets": ("family", "Gryllidae"), "mice": ("order", "Rodentia"),
+    "wolves": ("genus", "Canis"), "cow": ("genus", "Bos"), "thrush": ("family", "Turdidae"),
+    "penguin": ("family", "Spheniscidae"), "insects": ("class", "Insecta"), "Strigidae": ("family", "Strigidae"),
+}
+
+
+@pytest.mark.parametrize("word", list(WORDNET_SAMPLE))
+def test_wordnet_files_animal_nouns_under_their_taxa(wordnet: WordNet, word: str) -> None:
+    rank, name = WORDNET_SAMPLE[word]
+    taxa = wordnet.taxa(word)
+    assert len(taxa) == 1 and taxa[0].rank == rank and name in taxa[0].names, taxa
+
+
+def test_wordnet_reads_no_taxon_into_ordinary_words(wordnet: WordNet) -> None:
+    for word in ("grey", "forest", "night", "calling", "photos", "xyzzy", "the"):
+        assert wordnet.taxa(word) == [], word
+    seals = wordnet.taxa("seals")  # suborder Pinnipedia: expanded to its families, a filter stays exact
+    assert seals[0].expanded and {"Phocidae", "Otariidae"} <= set(seals[0].names)
+    robin = wordnet.taxa("robin")  # two birds: both meanings come back
+    assert {t.names[0] for t in robin} == {"Erithacus", "Turdus"}
+
+
+def test_the_bird_checklist_gives_lineages_and_names() -> None:
+    birds = bird_taxonomy()
+    assert birds is not None and len(birds.by_scientific) > 10_000
+    mallard = birds.lineage("Anas platyrhynchos")
+    assert mallard is not None and (mallard.order, mallard.family) == ("Anseriformes", "Anatidae")
+    assert birds.species_for("Barred Owl") == "Strix varia" and birds.common_name("Strix aluco") == "Tawny Owl"
+
+
+TAXA = [("class", "Amphibia", None, ("Amphibia",)), ("order", "Anura", None, ("Amphibia", "Anura")),
+        ("family", "Bufonidae", None, ("Amphibia", "Anura", "Bufonidae")),
+        ("species", "Anaxyrus fowleri", "Fowler's Toad", ("Amphibia", "Anura", "Bufonidae", "Anaxyrus", "Anaxyrus fowleri")),
+        ("family", "Hylidae", None, ("Amphibia", "Anura", "Hylidae")),
+        ("species", "Hyla versicolor", "Gray Treefrog", ("Amphibia", "Anura", "Hylidae", "Hyla", "Hyla versicolor")),
+        ("class", "Aves", None, ("Aves",)), ("order", "Strigiformes", None, ("Aves", "Strigiformes")),
+        ("species", "Strix aluco", "Tawny Owl", ("Aves", "Strigiformes", "Strigidae", "Strix", "Strix aluco")),
+        ("species", "Turdus migratorius", "American Robin", ("Aves", "Passeriformes", "Turdidae", "Turdus",
+                                                             "Turdus migratorius")),
+        ("species", "Erithacus rubecula", "European Robin", ("Aves", "Passeriformes", "Muscicapidae", "Erithacus",
+                                                             "Erithacus rubecula"))]
+
+
+@pytest.fixture
+def resolver(wordnet: WordNet) -> NameResolver:
+    rows = [*TAXA, ("genus", "Turdus", None, TAXA[-2][3][:4]), ("genus", "Erithacus", None, TAXA[-1][3][:4])]
+    return NameResolver(rows, wordnet, bird_taxonomy())
+
+
+def test_the_resolver_reads_names_whole_in_any_case_and_number(resolver: NameResolver) -> None:
+    def first(text: str) -> list[str]:
+        res = resolver.resolve(text)
+        return [t.label() for t in res.meanings[0]] if res else []
+
+    assert first("gray treefrogs") == first("GRAY TREEFROG") == ["species Hyla versicolor (Gray Treefrog)"]
+    assert first("Tawny Owls") == ["species Strix aluco (Tawny Owl)"] and first("hyla versicolor")[0].startswith("species")
+    assert first("owls") == ["order Strigiformes"] and first("toads") == ["order Anura"]
+    assert first("grey treefrog") == first("gray treefrog")  # one letter off, two words: close enough
+    ostrich = resolver.resolve("common ostrich")
+    assert ostrich is not None and ostrich.source == "birds" and not ostrich.held()  # named, not held
+    robin = resolver.resolve("robins")
+    assert robin is not None and robin.ambiguous and len(robin.held()) == 2  # both genera held: a choice
+    assert resolver.resolve("xyzzy") is None and singulars("tawny owls") == ["tawny owl"]
+
+
+def test_type_ahead_matches_word_starts_never_inside_a_word(resolver: NameResolver) -> None:
+    owl = [t.name for t in resolver.suggest("owl")]
+    assert owl[0] == "Strigiformes" and "Strix aluco" in owl and "Anaxyrus fowleri" not in owl
+    assert [t.name for t in resolver.suggest("tawny")] == ["Strix aluco"]
+    assert [t.name for t in resolver.suggest("Gray Treefrog")][0] == "Hyla versicolor"
+    assert [t.name for t in resolver.suggest("fowl", ranks=("species",))] == ["Anaxyrus fowleri"]  # the epithet's start
+
+
+def test_records_identified_above_species_ingest_at_their_rank(settings: Settings, db_url: str, tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    for i in range(7):
+        write_audio(root / f"r{i}.wav", 1.0, freq=300.0 + 50 * i)
+    rows = [row("S-1", "r0.wav", "Hyla versicolor", HYLA, common="Gray Treefrog"),
+            row("G-1", "r1.wav", "Hyla", HYLA, taxonRank="genus"),
+            row("F-1", "r2.wav", "Ardeidae", ["Aves", "Pelecaniformes", "Ardeidae", ""], taxonRank="Family"),
+            row("O-1", "r3.wav", "", ["Amphibia", "Anura", "", ""]),  # lineage columns alone
+            row("X-1", "r4.wav", "Hylidae"),  # no rank, no columns: a name the catalog holds
+            row("X-2", "r5.wav", "Cervidae", taxonRank="family"),  # new, and no lineage up to its class
+            row("X-3", "r6.wav", "Animalia", taxonRank="kingdom")]
+    write_csv(root / "metadata.csv", rows, [*rows[1]])
+    cat = settings.open_catalog(db_url)
+    report = cat.ingest(FolderSource(root))
+    assert (report.added, report.failed) == (5, 2), report.failures
+    reasons = {f.item: f.reason for f in cat.failures()}
+    assert any("r5.wav" in i and "no lineage up to its class" in r for i, r in reasons.items()), reasons
+    assert any("r6.wav" in i and "taxonRank 'kingdom'" in r for i, r in reasons.items()), reasons
+    with cat.sessions() as s:
+        got = dict(s.execute(select(Media.source_id, Taxon.rank).join(Taxon, Media.taxon_id == Taxon.id)).all())
+        heron = s.scalar(select(Taxon).where(Taxon.name == "Ardeidae"))
+        assert (heron.rank, heron.class_name, heron.order_name, heron.family_name) == (
+            "family", "Aves", "Pelecaniformes", "Ardeidae")
+    assert got == {"S-1": "species", "G-1": "genus", "F-1": "family", "O-1": "order", "X-1": "family"}
+    assert cat.species("Ardeidae").rank == "family"
+    again = cat.ingest(FolderSource(root))
+    assert (again.added, again.skipped, again.failed) == (0, 5, 2)
+    cat.close()
