@@ -76,7 +76,8 @@ class SpeciesNames:
                 continue
             if n not in self._seen:
                 try:
-                    self._seen[n] = self.catalog.species(n)
+                    card = self.catalog.species(n)
+                    self._seen[n] = card if card.rank == "species" else None  # a group's name is not a species
                 except SpeciesNotFound:
                     self._seen[n] = None
             if self._seen[n] is not None:

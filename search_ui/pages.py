@@ -12,6 +12,7 @@ from catalog.models import AnnotationSource
 from catalog.queries import SpeciesNotFound
 from catalog.traits import CATEGORIES
 from indexer.filters import Filter
+from indexer.hybrid import Ranking
 from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
 from search_ui.render import card, md
@@ -20,6 +21,7 @@ from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, sidebar_filters, taxon_p
 
 TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
 GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
+RANKINGS = {"Hybrid": Ranking.HYBRID, "Embedding": Ranking.EMBEDDING}
 
 
 def _grid(results: list, key: str, on_more: object | None = None, columns: int = 3) -> None:
@@ -61,17 +63,20 @@ def search_page() -> None:
     with st.expander("... or search with a sound or a photo"):
         audio = upload("A sound", AUDIO_TYPES, "up-audio")
         image = upload("A photo", IMAGE_TYPES, "up-image")
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
     target_label = c1.radio("Find", ["From the words", *TARGETS], horizontal=True, key="target")
     group_label = c2.radio("Show", list(GROUPS), horizontal=True, key="group")
     k = c3.number_input("How many", 1, 100, 12, key="k")
+    rank_label = c4.radio("Rank sounds and photos", list(RANKINGS), key="rank",
+                          help="Hybrid: what the model's own classifier and the labelled neighbours say the query "
+                               "is, fused with similarity. Embedding: similarity alone.")
     more = st.session_state.get("more_like")
     if more is not None:
         st.info(f"More like media {more}")
         if st.button("Back to my query"):
             st.session_state["more_like"] = None
             st.rerun()
-    req = SearchRequest(k=int(k), group_by=GROUPS[group_label], filters=flt,
+    req = SearchRequest(k=int(k), group_by=GROUPS[group_label], filters=flt, rank=RANKINGS[rank_label],
                         target=TARGETS.get(target_label), ignore=list(st.session_state.get("ignored", [])))
     if more is not None:
         req.media_ids = [int(more)]
@@ -99,6 +104,9 @@ def search_page() -> None:
                     + (f"Showing {c.chosen}." if c.chosen else "None was picked: choose one in the filters."))
     if resp.notice:
         st.warning(resp.notice)
+    if resp.identified:
+        st.caption("Identified as " + ", ".join(f"{r} {md(n)} {p:.2f}" for r, n, p in resp.identified[:4])
+                   + f" (from {', '.join(resp.evidence)}); results ranked by that and by similarity.")
     upload_path = req.audio or req.image
     if upload_path is not None:
         _what_is_this(cat, searcher, upload_path)

@@ -49,6 +49,8 @@ def card(r: Result, key: str, on_more: object | None = None, on_label: object | 
         if not r.species and r.name:  # identified above species
             title += f" · *{md(r.name)}* (identified to {md(r.identified_to or '?')})"
         st.markdown(title)
+        if r.why:
+            st.caption(md(f"found: {r.why}"))
         if r.modality == "audio" and r.path and Path(r.path).exists():
             start = float(r.offset_s or 0.0)
             st.audio(r.path, start_time=int(start))

@@ -24,6 +24,7 @@ class BirdTaxonomy:
     by_scientific: dict[str, tuple[Lineage, str]]  # binomial -> (lineage, English name)
     by_common: dict[str, str]  # lower-cased English name -> binomial
     higher: dict[str, tuple[str, str]]  # lower-cased genus, family or order -> (rank, name)
+    above: dict[tuple[str, str], dict[str, str]]  # (rank, name) of a genus, family or order -> its lineage
 
     def lineage(self, scientific: str) -> Lineage | None:
         hit = self.by_scientific.get(scientific)
@@ -32,6 +33,13 @@ class BirdTaxonomy:
     def common_name(self, scientific: str) -> str | None:
         hit = self.by_scientific.get(scientific)
         return hit[1] if hit else None
+
+    def lineage_at(self, rank: str, name: str) -> dict[str, str] | None:
+        """rank -> name from the class down to a bird taxon at any rank, or None for no bird taxon."""
+        if rank == "species":
+            lin = self.lineage(name)
+            return dict(zip(("class", "order", "family", "genus", "species"), lin.names())) if lin else None
+        return self.above.get((rank, name))
 
     def species_for(self, common: str) -> str | None:
         return self.by_common.get(common.strip().lower())
@@ -47,6 +55,7 @@ def bird_taxonomy() -> BirdTaxonomy | None:
     by_sci: dict[str, tuple[Lineage, str]] = {}
     by_com: dict[str, str] = {}
     higher: dict[str, tuple[str, str]] = {}
+    above: dict[tuple[str, str], dict[str, str]] = {}
     for row in csv.DictReader(io.StringIO(text)):
         sci, genus = row["scientific_name"].strip(), row["genus"].strip()
         if len(sci.split()) != 2 or sci.split()[0] != genus:
@@ -59,6 +68,9 @@ def bird_taxonomy() -> BirdTaxonomy | None:
         by_sci[sci] = (lineage, common)
         if common:
             by_com.setdefault(common.lower(), sci)
+        path: dict[str, str] = {"class": "Aves"}
         for rank, name in (("order", lineage.order), ("family", lineage.family), ("genus", genus)):
             higher.setdefault(name.lower(), (rank, name))
-    return BirdTaxonomy(by_sci, by_com, higher)
+            path[rank] = name
+            above.setdefault((rank, name), dict(path))
+    return BirdTaxonomy(by_sci, by_com, higher, above)

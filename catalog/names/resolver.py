@@ -193,8 +193,13 @@ class NameResolver:
             return name
         return next((t.name for t in self._by_name.get(name.strip().lower(), []) if t.rank == rank), None)
 
-    def lineage(self, ref: TaxonRef) -> tuple[str, ...]:
-        return self._lineage.get((ref.rank, ref.name), (ref.name,))
+    def lineage_at(self, rank: str, name: str) -> dict[str, str] | None:
+        """A held taxon's lineage as rank -> name, class down to the taxon; None when not held."""
+        names = self._lineage.get((rank, name))
+        if names is None or rank not in RANKS:
+            return None
+        depth = RANKS.index(rank) + 1
+        return dict(zip(RANKS[:depth], names)) if len(names) == depth else {rank: name}
 
     # ------------------------------------------------------------ type-ahead
 

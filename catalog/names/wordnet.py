@@ -196,6 +196,13 @@ class WordNet:
             self._gloss_index = index
         return self._gloss_index
 
+    def taxon_of_synset(self, offset: int) -> WordNetTaxon | None:
+        """The taxon of one noun sense (an ImageNet class is one), or None when it is no animal."""
+        s = self.synset(offset)
+        if s.rank_name() is not None:
+            return self._kept(s, s.gloss) if self.is_animal_taxon(s) else None
+        return self._taxon_of(s) if self.is_animal(s) else None
+
     def is_animal_taxon(self, s: Synset) -> bool:
         """A taxon synset filed (through its holonyms) under the animal kingdom."""
         animalia = set(self._index.get("animalia", ())[:1])

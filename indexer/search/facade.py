@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,23 @@ from sqlalchemy import select
 
 from catalog.api import Catalog
 from catalog.models import IndexCollection
+from catalog.taxonomy import RANKS
+from indexer.evidence import (
+    audio_head_evidence,
+    image_head_evidence,
+    label_evidence,
+    lineage_of_payload,
+    neighbour_evidence,
+)
 from indexer.filters import Filter
+from indexer.hybrid import EXPLAIN_FROM, Evidence, Ranking, Scored, combine, fuse
 from indexer.parse import Interpretation, Vocabulary
 from indexer.schema import RANK_FIELDS, CollectionKind, alias_name
 from indexer.search.browse import Browser
 from indexer.search.calibrate import Calibration, calibrate
-from indexer.search.engine import VectorSearch
+from indexer.search.engine import OVERFETCH, VectorSearch
 from indexer.search.join import join
-from indexer.search.query import QueryEncoder
+from indexer.search.query import Query, QueryEncoder
 from indexer.search.request import GroupBy, Result, SearchRequest, SearchResponse, Target, UnknownTaxon
 from indexer.store import StoreConfig, StoreError, VectorStore, open_store
 
@@ -88,13 +98,64 @@ class Searcher:
     def search(self, req: SearchRequest) -> SearchResponse:
         notes = self.check_taxa(req.filters)  # may respell a value in the catalog's case
         q = self.query.encode(req)
-        results = join(self.catalog, self.engine.run(q.vector, q.target, q.filters, req.k, req.group_by))
-        resp = SearchResponse(results, q.target, q.kind, q.embedded_text, q.interpretation, q.filters,
+        resp = SearchResponse([], q.target, q.kind, q.embedded_text, q.interpretation, q.filters,
                               notes=[*(q.interpretation.notes if q.interpretation else []), *notes])
+        if q.kind != "text" and req.rank is Ranking.HYBRID:
+            resp.results = self._hybrid(q, req, resp)
+        else:
+            resp.results = join(self.catalog, self.engine.run(q.vector, q.target, q.filters, req.k, req.group_by))
+            for r in resp.results:
+                r.similarity = r.score
+                r.why = "nearest to the words in the shared space" if q.kind == "text" else "nearest in the shared space"
+        results = resp.results
         if q.kind == "text" and results and not self._names_something(req, q.interpretation):
             ceiling = self.calibration().ceiling(q.target)
             resp.no_good_match = ceiling is not None and results[0].score <= ceiling
         return resp
+
+    def _hybrid(self, q: Query, req: SearchRequest, resp: SearchResponse) -> list[Result]:
+        """Sound, photo and media queries: evidence of the query's taxon (the model's own head, the
+        labelled neighbours in its own modality, an indexed item's own label) fused with similarity
+        over the embedding's candidates and the likely taxa's items (`indexer.hybrid`)."""
+        names = self.catalog.names()
+        common = names.common_names()
+        evidence: list[Evidence] = []
+        if q.kind == "media":
+            own = list(self.store.scroll(self.media_c, Filter({"media_id": [str(m) for m in req.media_ids]})))
+            evidence.append(label_evidence([lineage_of_payload(h.payload) for h in own], common))
+            modality = str(own[0].payload.get("modality", "audio")) if own else "audio"
+        else:
+            modality = q.kind
+            head = (audio_head_evidence(self.model, q.data, names) if q.kind == "audio"
+                    else image_head_evidence(self.model, q.data, names, names.wordnet))
+            if head is not None:
+                evidence.append(head)
+        evidence.append(neighbour_evidence(self.store, self.media_c, q.vector, modality,
+                                           Filter(exclude=dict(q.filters.exclude)), common))
+        post = combine(evidence)
+        resp.ranking, resp.evidence = Ranking.HYBRID, post.sources
+        resp.identified = [(r, n, round(p, 4)) for r in reversed(RANKS) for n, p in post.top(r, 2, EXPLAIN_FROM)]
+        hits = {h.id: h for h in self.engine.run(q.vector, q.target, q.filters, max(req.k * OVERFETCH, 100),
+                                                 GroupBy.NONE)}
+        for rank in ("species", "genus", "family"):  # the likely taxa's items, wherever the embedding put them
+            for name, _ in post.top(rank, 3, EXPLAIN_FROM):
+                extra = self.engine.run(q.vector, q.target, q.filters.merged(Filter({rank: [name]})), req.k, GroupBy.NONE)
+                hits.update((h.id, h) for h in extra if h.id not in hits)
+        scored = fuse(post, [(h.id, h.score, lineage_of_payload(h.payload)) for h in hits.values()])
+        key = {GroupBy.SPECIES: "species", GroupBy.RECORDING: "recording"}.get(req.group_by)
+        seen: set[str] = set()
+        picked: list[Scored] = []
+        for sc in scored:
+            group = str(hits[sc.key].payload.get(key) or sc.key) if key else sc.key
+            if group not in seen:
+                seen.add(group)
+                picked.append(sc)
+            if len(picked) == req.k:
+                break
+        results = join(self.catalog, [replace(hits[sc.key], score=sc.score) for sc in picked])
+        for r, sc in zip(results, picked):
+            r.similarity, r.why = round(sc.similarity, 4), sc.why
+        return results
 
     @staticmethod
     def _names_something(req: SearchRequest, interp: Interpretation | None) -> bool:

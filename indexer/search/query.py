@@ -29,6 +29,7 @@ class Query:
     target: Target
     embedded_text: str | None = None
     interpretation: Interpretation | None = None
+    data: Any = None  # the decoded upload (samples or an image), for the model's own heads
 
 
 class QueryEncoder:
@@ -57,9 +58,12 @@ class QueryEncoder:
         if req.text is not None:
             return self._text(req)
         if req.audio is not None:
-            return Query("audio", self.audio_vector(Path(req.audio)), req.filters, req.target or Target.ANY)
+            wave = self.audio_data(Path(req.audio))
+            return Query("audio", self.model.embed_audio([wave], crop="onset")[0], req.filters, req.target or Target.ANY,
+                         data=wave)
         if req.image is not None:
-            return Query("image", self.image_vector(Path(req.image)), req.filters, req.target or Target.ANY)
+            image = check_upload(Path(req.image), MediaKind.IMAGE, self.catalog.limits)
+            return Query("image", self.model.embed_image([image])[0], req.filters, req.target or Target.ANY, data=image)
         flt = req.filters.merged(Filter(exclude={"media_id": [str(m) for m in req.media_ids]}))
         return Query("media", self.media_vector(req.media_ids), flt, req.target or Target.ANY)
 
@@ -81,13 +85,15 @@ class QueryEncoder:
             text = self.vocabulary.prompt_for(interp) or req.text
         return Query("text", self.model.embed_text([text])[0], flt, target or Target.ANY, text, interp)
 
-    def audio_vector(self, path: Path) -> np.ndarray:
-        """An upload is checked like ingest input (size, format, length, silence) before decoding."""
+    def audio_data(self, path: Path) -> np.ndarray:
+        """An upload is checked like ingest input (size, format, length, silence) and decoded in one pass."""
         sr = self.model.cfg.audio.sample_rate if self.model.cfg.audio else None
         if sr is None:
             raise QueryError(f"model {self.preset} has no audio tower")
-        wave = check_upload(path, MediaKind.AUDIO, self.catalog.limits, sr)  # checked and decoded once
-        return self.model.embed_audio([wave], crop="onset")[0]
+        return check_upload(path, MediaKind.AUDIO, self.catalog.limits, sr)
+
+    def audio_vector(self, path: Path) -> np.ndarray:
+        return self.model.embed_audio([self.audio_data(path)], crop="onset")[0]
 
     def image_vector(self, path: Path) -> np.ndarray:
         return self.model.embed_image([check_upload(path, MediaKind.IMAGE, self.catalog.limits)])[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from catalog.errors import VitaError
 from indexer.filters import Filter
+from indexer.hybrid import Ranking
 from indexer.parse import Interpretation
 
 
@@ -44,6 +45,7 @@ class SearchRequest:
     group_by: GroupBy = GroupBy.NONE
     parse: bool = True  # read taxon, trait and modality words of the text as filters
     ignore: list[tuple[str, str]] = field(default_factory=list)  # parsed (field, value) pairs the user removed
+    rank: Ranking = Ranking.HYBRID  # sound, photo and media queries: taxon evidence fused with similarity
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Result:
     path: str | None = None
     url: str | None = None
     point_id: str = ""
+    why: str | None = None  # how it was found: "same species as the identified Red Junglefowl 0.88", ...
+    similarity: float | None = None  # the cosine to the query (score is the fused one when ranked hybrid)
 
 
 @dataclass
@@ -79,6 +83,9 @@ class SearchResponse:
     interpretation: Interpretation | None = None
     filters: Filter = field(default_factory=Filter)
     no_good_match: bool = False  # a text that names nothing known scored no higher than nonsense does
+    ranking: Ranking = Ranking.EMBEDDING  # how the results were ranked
+    identified: list[tuple[str, str, float]] = field(default_factory=list)  # hybrid: (rank, taxon, p), likeliest first
+    evidence: list[str] = field(default_factory=list)  # hybrid: the sources of taxon evidence used
     notes: list[str] = field(default_factory=list)  # e.g. a named taxon the catalog holds nothing of
 
     @property

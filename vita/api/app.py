@@ -157,7 +157,8 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @app.post("/search", dependencies=read, summary="Search by text or by indexed media ids.")
     def search(body: SearchBody) -> dict[str, Any]:
         req = SearchRequest(text=body.text, media_ids=list(body.media_ids), target=body.target,
-                            filters=body.filters.to_filter(), k=body.k, group_by=body.group_by, parse=body.parse)
+                            filters=body.filters.to_filter(), k=body.k, group_by=body.group_by, parse=body.parse,
+                            rank=body.rank)
         return response_json(service.run(lambda s: s.search(req)))
 
     @app.post("/search/upload", dependencies=read, summary="Search with an uploaded sound or photo.")
@@ -167,7 +168,7 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         with _upload(service, file) as (path, kind):
             req = SearchRequest(audio=path if kind == "audio" else None, image=path if kind == "image" else None,
                                 target=opts.target or (Target.AUDIO if kind == "image" else Target.ANY),
-                                filters=opts.filters.to_filter(), k=opts.k, group_by=opts.group_by)
+                                filters=opts.filters.to_filter(), k=opts.k, group_by=opts.group_by, rank=opts.rank)
             return response_json(service.run(lambda s: s.search(req)))
 
     @app.post("/browse", dependencies=read, summary="Pages of media under filters, one card per item.")

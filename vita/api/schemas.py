@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.traits import keyword, split_keyword
 from indexer.filters import BBox, Filter
+from indexer.hybrid import Ranking
 from indexer.search import GroupBy, Result, SearchResponse, Target
 
 MAX_K = 100
@@ -79,6 +80,9 @@ class SearchOptions(Strict):
     k: int = Field(10, ge=1, le=MAX_K)
     group_by: GroupBy = GroupBy.NONE
     parse: bool = Field(True, description="read taxon, trait and modality words of the text as filters")
+    rank: Ranking = Field(Ranking.HYBRID, description="sound, photo and media queries: hybrid (taxon evidence from "
+                                                      "the model's heads and the labelled neighbours, fused with "
+                                                      "similarity) or embedding (similarity alone)")
 
 
 class SearchBody(SearchOptions):
@@ -118,4 +122,6 @@ def response_json(resp: SearchResponse) -> dict[str, Any]:
             if interp else [],
             "choices": [asdict(c) for c in interp.choices] if interp else [],
             "no_good_match": resp.no_good_match, "notice": resp.notice, "notes": resp.notes,
+            "ranking": resp.ranking.value, "evidence": resp.evidence,
+            "identified": [{"rank": r, "name": n, "p": p} for r, n, p in resp.identified],
             "results": [result_json(r) for r in resp.results]}

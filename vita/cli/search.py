@@ -16,6 +16,7 @@ from rich.table import Table
 from catalog.errors import ConfigError
 from encoders.config import Preset
 from indexer.filters import BBox, Filter
+from indexer.hybrid import Ranking
 from indexer.search import GroupBy, SearchRequest, SearchResponse, Target
 from vita.cli.common import (
     JsonOpt,
@@ -146,7 +147,10 @@ def print_response(resp: SearchResponse) -> None:
         console.print(f"{c.phrase!r} could be: {' | '.join(c.options)}{taken}", markup=False)
     if resp.notice:
         console.print(f"[bold yellow]{escape(resp.notice)}[/bold yellow]")
-    t = Table("score", "kind", "species / taxon", "common name", "family", "at", "licence", "rights holder", "media",
+    if resp.identified:
+        console.print("identified: " + ", ".join(f"{r} {n} {p:.2f}" for r, n, p in resp.identified[:4])
+                      + f" (from {', '.join(resp.evidence)})", markup=False)
+    t = Table("score", "kind", "species / taxon", "common name", "family", "at", "licence", "rights holder", "media", "why",
               title=f"{len(resp.results)} results ({resp.target.value})")
     t.columns[6].no_wrap = True  # the licence whole
     for r in resp.results:
@@ -154,7 +158,7 @@ def print_response(resp: SearchResponse) -> None:
         taxon = r.species or (f"{r.name} ({r.identified_to})" if r.identified_to else r.name or "")
         t.add_row(f"{r.score:.3f}", r.modality if not r.rank else f"{r.rank}", taxon,
                   r.common_name or "", r.lineage.get("family", ""), at, r.license or "", r.rights_holder or "",
-                  str(r.media_id or ""))
+                  str(r.media_id or ""), r.why or "")
     console.print(t)
 
 
@@ -178,15 +182,19 @@ def search_cmd(
     k: Annotated[int, typer.Option("-k", "--top", help="How many results.")] = 10,
     group_by: Annotated[GroupBy, typer.Option(help="One hit per species or per recording.")] = GroupBy.NONE,
     literal: Annotated[bool, typer.Option(help="Embed the text as it is; read no filters from it.")] = False,
+    rank: Annotated[Ranking, typer.Option(help="Sound, photo and media queries: hybrid (what the model's heads and "
+                                                "the labelled neighbours say the query is, fused with similarity) "
+                                                "or embedding (similarity alone).")] = Ranking.HYBRID,
     as_json: JsonOpt = False,
 ) -> None:
     """Search sounds, photos and taxa with text, a sound, a photo or indexed media."""
     flt = filters(cls, order, family, genus, species, trait, license, source, date_from, date_to, bbox)
     resp = search(SearchRequest(text=text, audio=audio, image=image, media_ids=media_id or [], target=target,
-                                filters=flt, k=k, group_by=group_by, parse=not literal))
+                                filters=flt, k=k, group_by=group_by, parse=not literal, rank=rank))
     if as_json:
         emit_json({"target": resp.target.value, "query_kind": resp.query_kind, "embedded_text": resp.embedded_text,
                    "filters": asdict(resp.filters), "no_good_match": resp.no_good_match, "notice": resp.notice,
+                   "ranking": resp.ranking.value, "evidence": resp.evidence, "identified": resp.identified,
                    "interpretation": asdict(resp.interpretation) if resp.interpretation else None,
                    "results": [asdict(r) for r in resp.results]})
         return

@@ -1,0 +1,139 @@
+"""Evidence of a query's taxon for the hybrid ranking (`indexer.hybrid`): the preset's own heads
+with their labels placed in the taxonomy, the labelled neighbours in the query's own modality, and
+an indexed item's own label.
+
+Head labels reach taxa through real sources: a BirdNET label is a binomial whose lineage comes
+from the catalog or the eBird/Clements checklist; an ImageNet class is a WordNet noun (timm's
+`imagenet_synsets.txt` gives each class's synset), filed under its taxon by WordNet ("toucan" ->
+family Ramphastidae), or one species (`encoders.towers.imagenet_species`). Classes that stand
+for one taxon (120 dog breeds) are merged by their maximum, not their sum, so a merged class is
+not inflated by the number of classes it merges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from catalog.names import NameResolver
+from catalog.names.birds import bird_taxonomy
+from catalog.names.wordnet import WordNet
+from catalog.taxonomy import RANKS
+from indexer.filters import Filter
+from indexer.hybrid import Evidence, vote
+from indexer.store import VectorStore
+
+HEAD_TOP = 25  # head classes kept as evidence (the rest carry little mass)
+NEIGHBOURS = 32  # labelled items of the query's modality that vote
+MODALITY_WORD = {"audio": "sounds", "image": "photos"}
+
+
+def lineage_of(names: NameResolver, scientific: str, rank: str = "species") -> dict[str, str]:
+    """A taxon's lineage (rank -> name) from the catalog, else the bird checklist, else a binomial's
+    genus and itself, else the taxon alone."""
+    held = names.lineage_at(rank, scientific)
+    if held:
+        return held
+    birds = bird_taxonomy()
+    bird = birds.lineage_at(rank, scientific) if birds else None
+    if bird:
+        return bird
+    parts = scientific.split()
+    if rank == "species":
+        return {"genus": parts[0], "species": scientific} if len(parts) == 2 else {}
+    return {rank: scientific}
+
+
+def audio_head_evidence(model: Any, wave: np.ndarray, names: NameResolver) -> Evidence | None:
+    """BirdNET's classes (best window per class) as weighted lineages; None without a sound head."""
+    if not hasattr(model, "audio_head"):
+        return None
+    from encoders.audio import sliding_windows
+
+    sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s
+    probs = model.audio_head([w.samples for w in sliding_windows(wave, sr, win, win)])
+    if len(probs) == 0:
+        return None
+    overall = probs.max(axis=0) * model.audio_adapter.valid.cpu().numpy()
+    top = np.argsort(-overall)[:HEAD_TOP]
+    labels = model.audio_labels
+    taxa = [(lineage_of(names, labels[i].scientific), float(overall[i])) for i in top if overall[i] > 0]
+    return Evidence("BirdNET", [(lin, w) for lin, w in taxa if lin],
+                    {labels[i].scientific: labels[i].common for i in top})
+
+
+@cache
+def imagenet_synsets() -> tuple[int, ...]:
+    """WordNet 3.0 noun offsets of the 1000 ImageNet classes, in class order (timm's list; empty
+    when timm is not installed)."""
+    try:
+        text = resources.files("timm").joinpath("data/_info/imagenet_synsets.txt").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return ()
+    return tuple(int(line.strip()[1:]) for line in text.splitlines() if line.strip())
+
+
+def imagenet_taxa(names: NameResolver, wordnet: WordNet | None) -> list[dict[str, str]]:
+    """Per ImageNet class, the lineage it stands for ({} for a class that is no animal taxon)."""
+    from encoders.towers.imagenet_species import species_of
+
+    offsets = imagenet_synsets()
+    out = []
+    for i in range(1000):
+        species = species_of(i)
+        if species:
+            out.append(lineage_of(names, species))
+            continue
+        t = wordnet.taxon_of_synset(offsets[i]) if wordnet is not None and len(offsets) == 1000 else None
+        if t is None:
+            out.append({})
+            continue
+        known = [lin for n in t.names if len(lin := lineage_of(names, n, t.rank)) > 1]
+        out.append({} if t.expanded else known[0] if known else {t.rank: t.names[0]})
+    return out
+
+
+def merged_classes(probs: np.ndarray, keys: Sequence[str]) -> dict[str, float]:
+    """Classes that stand for one taxon, merged by their maximum (a sum would make "dog", 120
+    breeds, outweigh every single-class animal)."""
+    out: dict[str, float] = {}
+    for p, key in zip(probs, keys):
+        if key:
+            out[key] = max(out.get(key, 0.0), float(p))
+    return out
+
+
+def image_head_evidence(model: Any, image: Any, names: NameResolver, wordnet: WordNet | None) -> Evidence | None:
+    """ImageNet's classes placed in the taxonomy, merged per taxon by their maximum; None without a photo head."""
+    if not hasattr(model, "image_head"):
+        return None
+    probs = model.image_head([image])[0]
+    lineages = imagenet_taxa(names, wordnet)
+    keys = ["/".join(f"{r}={lin[r]}" for r in RANKS if r in lin) for lin in lineages]
+    merged = merged_classes(probs, keys)
+    by_key = {k: lin for k, lin in zip(keys, lineages) if k}
+    top = sorted(merged.items(), key=lambda kv: -kv[1])[:HEAD_TOP]
+    return Evidence("ImageNet", [(by_key[k], w) for k, w in top], names.common_names())
+
+
+def lineage_of_payload(payload: Mapping[str, Any]) -> dict[str, str]:
+    """A point's lineage (rank -> name), as deep as its item is identified."""
+    return {r: payload[r] for r in RANKS if payload.get(r)}
+
+
+def neighbour_evidence(store: VectorStore, collection: str, vector: np.ndarray, modality: str,
+                       exclude: Filter | None = None, common: Mapping[str, str] | None = None) -> Evidence:
+    """The labels of the nearest indexed items of the query's own modality (same tower)."""
+    flt = Filter({"modality": [modality]})
+    hits = store.query(collection, vector, exclude.merged(flt) if exclude else flt, limit=NEIGHBOURS)
+    labelled = [(lineage_of_payload(h.payload), h.score) for h in hits]
+    return vote(f"nearest {MODALITY_WORD.get(modality, modality)}", [(lin, s) for lin, s in labelled if lin], common)
+
+
+def label_evidence(lineages: Sequence[Mapping[str, str]], common: Mapping[str, str] | None = None) -> Evidence:
+    """An indexed item's own label ("more like this": its identification is known)."""
+    return Evidence("its own label", [(lin, 1.0) for lin in lineages if lin], common or {})
