@@ -24,11 +24,12 @@ from catalog.names.birds import bird_taxonomy
 from catalog.names.wordnet import WordNet
 from catalog.taxonomy import RANKS
 from indexer.filters import Filter
-from indexer.hybrid import Evidence, vote
+from indexer.hybrid import Evidence, top_species, vote
 from indexer.store import VectorStore
 
 HEAD_TOP = 25  # head classes kept as evidence (the rest carry little mass)
 NEIGHBOURS = 32  # labelled items of the query's modality that vote
+VOTE_SAMPLE = 100  # indexed items on which the vote's reliability is measured, per modality
 MODALITY_WORD = {"audio": "sounds", "image": "photos"}
 
 
@@ -126,12 +127,30 @@ def lineage_of_payload(payload: Mapping[str, Any]) -> dict[str, str]:
 
 
 def neighbour_evidence(store: VectorStore, collection: str, vector: np.ndarray, modality: str,
-                       exclude: Filter | None = None, common: Mapping[str, str] | None = None) -> Evidence:
+                       exclude: Filter | None = None, common: Mapping[str, str] | None = None,
+                       reliability: float = 1.0) -> Evidence:
     """The labels of the nearest indexed items of the query's own modality (same tower)."""
     flt = Filter({"modality": [modality]})
     hits = store.query(collection, vector, exclude.merged(flt) if exclude else flt, limit=NEIGHBOURS)
     labelled = [(lineage_of_payload(h.payload), h.score) for h in hits]
-    return vote(f"nearest {MODALITY_WORD.get(modality, modality)}", [(lin, s) for lin, s in labelled if lin], common)
+    return vote(f"nearest {MODALITY_WORD.get(modality, modality)}", [(lin, s) for lin, s in labelled if lin], common,
+                reliability=reliability)
+
+
+def vote_reliability(store: VectorStore, collection: str, modality: str, sample: int = VOTE_SAMPLE) -> float | None:
+    """How often the neighbour vote names an indexed item's own species with the item held out
+    (its other windows too), over a sample of the modality's first windows; None with no labelled items."""
+    hits, _ = store.scroll_page(collection, Filter({"modality": [modality], "window": ["0"]}), limit=sample,
+                                with_vector=True)
+    tried = right = 0
+    for h in hits:
+        species = h.payload.get("species")
+        if not species or h.vector is None:
+            continue
+        ev = neighbour_evidence(store, collection, h.vector, modality, Filter(exclude={"media_id": [str(h.payload["media_id"])]}))
+        tried += 1
+        right += top_species(ev) == species
+    return right / tried if tried else None
 
 
 def label_evidence(lineages: Sequence[Mapping[str, str]], common: Mapping[str, str] | None = None) -> Evidence:

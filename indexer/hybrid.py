@@ -46,6 +46,7 @@ class Evidence:
     source: str  # "BirdNET", "ImageNet", "nearest sounds", "its own label", ...
     taxa: list[tuple[Mapping[str, str], float]]
     common: Mapping[str, str] = field(default_factory=dict)  # scientific name -> common name, for explanations
+    reliability: float = 1.0  # how often this source names the right species where that was measured (0..1)
 
 
 @dataclass
@@ -69,8 +70,9 @@ class Posterior:
 
 
 def distribution(ev: Evidence) -> tuple[dict[str, dict[str, float]], float]:
-    """One source's per-rank distribution and its confidence (its best taxon's share at the deepest
-    rank it names; a head that spreads its mass over many species counts less)."""
+    """One source's per-rank distribution and its confidence: its best taxon's share at the deepest
+    rank it names (a head that spreads its mass over many species counts less), times its measured
+    reliability (a neighbour vote where each species has one recording names the wrong one)."""
     total = sum(w for _, w in ev.taxa if w > 0)
     ranks: dict[str, dict[str, float]] = {r: defaultdict(float) for r in RANKS}
     if total <= 0:
@@ -81,7 +83,7 @@ def distribution(ev: Evidence) -> tuple[dict[str, dict[str, float]], float]:
                 if lineage.get(r):
                     ranks[r][lineage[r]] += w / total
     deepest = next((r for r in reversed(RANKS) if ranks[r]), None)
-    confidence = max(ranks[deepest].values()) if deepest else 0.0
+    confidence = max(ranks[deepest].values()) * ev.reliability if deepest else 0.0
     return {r: dict(v) for r, v in ranks.items()}, confidence
 
 
@@ -101,14 +103,21 @@ def combine(evidence: Iterable[Evidence]) -> Posterior:
 
 
 def vote(source: str, hits: Iterable[tuple[Mapping[str, str], float]], common: Mapping[str, str] | None = None,
-         temperature: float = VOTE_TEMPERATURE) -> Evidence:
+         temperature: float = VOTE_TEMPERATURE, reliability: float = 1.0) -> Evidence:
     """Evidence from labelled neighbours: (lineage, similarity) -> softmax weights."""
     hits = list(hits)
     if not hits:
-        return Evidence(source, [], common or {})
+        return Evidence(source, [], common or {}, reliability)
     scores = np.array([s for _, s in hits], dtype=np.float64)
     w = np.exp((scores - scores.max()) / temperature)
-    return Evidence(source, [(lin, float(x)) for (lin, _), x in zip(hits, w)], common or {})
+    return Evidence(source, [(lin, float(x)) for (lin, _), x in zip(hits, w)], common or {}, reliability)
+
+
+def top_species(ev: Evidence) -> str | None:
+    """The species a source names first, if it names one."""
+    dist, _ = distribution(ev)
+    species = dist.get("species", {})
+    return max(species, key=lambda k: species[k]) if species else None
 
 
 @dataclass(frozen=True)

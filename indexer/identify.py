@@ -166,16 +166,17 @@ def _image_head(model: Any, image: Image.Image, names: SpeciesNames, out: Identi
         out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
         return
     from encoders.towers.imagenet_species import CATS, DOGS, species_of
+    from indexer.evidence import merged_classes
 
     probs = model.image_head([image])[0]
     out.head = "imagenet"
-    # a class that is one species counts once per species (the breeds of dog add up); other classes
-    # ("tree frog") are answers of their own, as their label
-    merged: dict[str, float] = {}
+    # the classes that are one species answer once, with their best class's probability (a sum would
+    # let the 120 breeds of dog outweigh every other animal); other classes ("tree frog") are answers
+    # of their own, as their label
+    keys = [species_of(i) or lab for i, lab in enumerate(model.image_labels)]
+    merged = merged_classes(probs, keys)
     common: dict[str, str] = {}
-    for i, lab in enumerate(model.image_labels):
-        key = species_of(i) or lab
-        merged[key] = merged.get(key, 0.0) + float(probs[i])
+    for i, (key, lab) in enumerate(zip(keys, model.image_labels)):
         common.setdefault(key, "dog" if i in DOGS else "cat" if i in CATS else lab)
     keys = sorted(merged, key=lambda key: -merged[key])[:k]
     out.overall = [names.guess(key, common[key] if key != common[key] else None, merged[key]) for key in keys]

@@ -1,4 +1,5 @@
-""""No good match": how high text that means nothing reaches in one index, per target.
+""""No good match": how high text that means nothing reaches in one index, per target; and how far
+the hybrid ranking may trust the labelled neighbours of a query in this index.
 
 Nonsense words still land somewhere in an embedding space, and their best cosine depends on the
 model and the collection (the tiny model's text points sit close together; a CLIP-style space
@@ -13,11 +14,12 @@ results.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from indexer.evidence import vote_reliability
 from indexer.filters import Filter
 from indexer.search.engine import VectorSearch
 from indexer.search.request import GroupBy, Target
@@ -33,6 +35,7 @@ class Calibration:
     points: int  # the collection's size when it was measured
     ceilings: dict[str, float]  # target -> the best score a probe reached
     probes: int = PROBES
+    vote: dict[str, float] = field(default_factory=dict)  # modality -> how often the neighbour vote names the species
 
     def ceiling(self, target: Target) -> float | None:
         return self.ceilings.get(target.value)
@@ -50,7 +53,7 @@ class Calibration:
             return None
         try:
             return cls(int(data["points"]), {str(k): float(v) for k, v in data["ceilings"].items()},
-                       int(data.get("probes", PROBES)))
+                       int(data.get("probes", PROBES)), {str(k): float(v) for k, v in data["vote"].items()})
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -64,7 +67,8 @@ def probe_texts(n: int = PROBES, seed: int = 0) -> list[str]:
 def calibrate(embed_text: Callable[[list[str]], np.ndarray], engine: VectorSearch, points: int,
               n: int = PROBES) -> Calibration:
     """Each probe searched against every target; the ceiling is the best score any probe reached
-    plus half their spread."""
+    plus half their spread. Beside it, per modality, the neighbour vote's reliability for the hybrid
+    ranking (`indexer.evidence.vote_reliability`)."""
     vectors = embed_text(probe_texts(n))
     ceilings: dict[str, float] = {}
     for target in Target:
@@ -72,4 +76,6 @@ def calibrate(embed_text: Callable[[list[str]], np.ndarray], engine: VectorSearc
                 if (hits := engine.run(np.asarray(v), target, Filter(), 1, GroupBy.NONE))]
         if best:
             ceilings[target.value] = float(max(best) + 0.5 * np.std(best))
-    return Calibration(points, ceilings, n)
+    vote = {m: r for m in ("audio", "image")
+            if (r := vote_reliability(engine.store, engine.media_c, m)) is not None}
+    return Calibration(points, ceilings, n, vote)

@@ -131,7 +131,8 @@ class Searcher:
             if head is not None:
                 evidence.append(head)
         evidence.append(neighbour_evidence(self.store, self.media_c, q.vector, modality,
-                                           Filter(exclude=dict(q.filters.exclude)), common))
+                                           Filter(exclude=dict(q.filters.exclude)), common,
+                                           self.calibration().vote.get(modality, 0.0)))
         post = combine(evidence)
         resp.ranking, resp.evidence = Ranking.HYBRID, post.sources
         resp.identified = [(r, n, round(p, 4)) for r in reversed(RANKS) for n, p in post.top(r, 2, EXPLAIN_FROM)]

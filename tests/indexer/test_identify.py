@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile as sf
@@ -17,9 +19,11 @@ pytest.importorskip("ai_edge_litert", reason="the field extra (pip install '.[fi
 from catalog.api import Catalog
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
+from indexer.filters import Filter
+from indexer.hybrid import Ranking
 from indexer.identify import identify
 from indexer.models import load_model
-from indexer.search import QueryError, Searcher
+from indexer.search import QueryError, Searcher, SearchRequest, Target
 from tests.support import make_settings, real_corpus_deb
 from vita.settings import Settings
 from workers.indexing import run_index
@@ -105,3 +109,73 @@ def test_cli_identify(real: tuple[Catalog, Settings, Path], monkeypatch: pytest.
     assert table.exit_code == 0 and "per window" in table.output and "Gallus gallus" in table.output
     assert runner.invoke(app, ["identify", str(media / "explore_farm_animals-cow.ogg"), "--date", "July"]).exit_code == 2
     assert runner.invoke(app, ["identify", "/nonexistent.ogg"]).exit_code == 2
+
+
+def _media_id(cat: Catalog, name: str) -> int:
+    from sqlalchemy import select
+
+    from catalog.models import Media
+
+    with cat.sessions() as s:
+        found = s.scalar(select(Media.id).where(Media.path.endswith(name)))
+    assert found is not None, name
+    return int(found)
+
+
+def _explanations_hold(results: list[Any], common: dict[str, str]) -> None:
+    """Each result's `why` is present and true of it."""
+    for r in results:
+        assert r.why, r
+        if r.why.startswith("same species as the identified "):
+            assert r.species and r.why.startswith(f"same species as the identified {common.get(r.species, r.species)} ")
+        elif r.why.startswith("same "):
+            rank, name = r.why.split()[1], r.why.split()[6]
+            assert r.lineage.get(rank) == name, (r.why, r.lineage)
+        else:
+            assert r.why == "nearest in the shared space"
+
+
+@pytest.mark.parametrize(("query", "target", "species"), [
+    ("explore_farm_animals-chicken.webp", Target.AUDIO, "Gallus gallus"),  # the rooster photo -> its sound
+    ("explore_farm_animals-dog.webp", Target.AUDIO, "Canis familiaris"),
+    ("explore_farm_animals-dog.ogg", Target.IMAGE, "Canis familiaris"),  # BirdNET hears a wolf: the genus Canis
+])
+def test_hybrid_ranking_lifts_the_identified_species(real: tuple[Catalog, Settings, Path], query: str,
+                                                     target: Target, species: str) -> None:
+    cat, settings, media = real
+    held_out = Filter(exclude={"media_id": [str(_media_id(cat, query))]})  # the query is not its own evidence
+    sound = query.endswith(".ogg")
+    req = SearchRequest(audio=media / query if sound else None, image=None if sound else media / query,
+                        target=target, k=5, filters=held_out)
+    with Searcher(cat, settings.store_config(), settings.corpus) as searcher:
+        hybrid = searcher.search(req)
+        embedding = searcher.search(replace(req, rank=Ranking.EMBEDDING))
+        common = cat.names().common_names()
+    assert hybrid.ranking is Ranking.HYBRID and hybrid.evidence[0] in ("BirdNET", "ImageNet")
+    assert hybrid.results[0].species == species, [(r.species, r.why) for r in hybrid.results]
+    assert hybrid.results[0].why.startswith("same ")
+    ranks = [next((i for i, r in enumerate(resp.results) if r.species == species), 99) for resp in (hybrid, embedding)]
+    assert ranks[0] <= ranks[1]
+    assert all(r.why == "nearest in the shared space" for r in embedding.results)
+    _explanations_hold(hybrid.results, common)
+
+
+def test_merged_imagenet_classes_do_not_outweigh_the_rest(real: tuple[Catalog, Settings, Path]) -> None:
+    from PIL import Image
+
+    from encoders.towers.imagenet_species import DOGS
+
+    cat, _, media = real
+    model = load_model("preset:field")
+    photos = sorted(media.glob("*.webp"))
+    with_dog = 0
+    for photo in photos:
+        result = identify(cat, photo, model=model, k=5)
+        dog = next((g for g in result.overall if g.name == "Canis familiaris"), None)
+        if dog is not None:
+            with_dog += 1
+            probs = model.image_head([Image.open(photo).convert("RGB")])[0]
+            assert dog.score == pytest.approx(max(float(probs[i]) for i in DOGS), abs=1e-3)  # the best breed, not the sum
+    assert with_dog <= len(photos) // 3, with_dog  # the sum put "Dog" in the top 5 of every photo
+    first = identify(cat, media / "explore_farm_animals-dog.webp", model=model, k=5).overall[0]
+    assert first.name == "Canis familiaris"
