@@ -4,6 +4,12 @@ through each model, against random ranking.
 - Retrieval: precision@5 of A2A, I2I, A2I and I2A at species, genus, family and class level. A
   query counts at a level when at least one candidate shares its taxon there; the item itself
   is never a candidate. Random is the exact expectation of a random ranking (relevant / pool).
+- Held out, photo -> sound and sound -> photo: each query is left out of the index (a field-guide
+  user's own file: its label is not its evidence), ranked by similarity alone and by the hybrid
+  ranking (`indexer.hybrid`: the model's heads and the labelled neighbours of the query's own
+  modality, fused with similarity); precision@5 and the share of queries with a right item in the
+  top 5, at species and family level, over the queries whose species has media in the target
+  modality, beside the exact random expectation.
 - Identification: the field preset's heads (BirdNET for a sound, ImageNet classes matched to
   catalog species by name for a photo), top-1 and top-5, over the files whose species the head
   can name at all.
@@ -12,6 +18,7 @@ The corpus is small (8 recordings, 47 photos, 44 species): read the counts besid
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +33,9 @@ from catalog.api import Catalog
 from catalog.models import Media, Taxon
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
+from catalog.taxonomy import RANKS
+from indexer.evidence import NEIGHBOURS
+from indexer.hybrid import Evidence, combine, fuse, top_species, vote
 
 LEVELS = ("species", "genus", "family", "class")
 DIRECTIONS = ((Modality.AUDIO, Modality.AUDIO), (Modality.IMAGE, Modality.IMAGE),
@@ -108,6 +118,88 @@ def retrieval_rows(items: list[BenchItem], embedded: dict[str, Embedded | None])
     return rows
 
 
+@dataclass(frozen=True)
+class HeldOutRow:
+    model: str
+    direction: str  # I2A | A2I
+    ranking: str  # embedding | hybrid | random ranking
+    level: str
+    precision_at_5: float
+    hit_at_5: float  # share of queries with a right item in the top 5
+    top1: float  # share of queries whose first result is right
+    queries: int
+
+
+def random_hit(relevant: int, pool: int, k: int = K) -> float:
+    """The chance that a random ranking puts at least one of `relevant` items of `pool` in its top k."""
+    return 1.0 - math.comb(pool - relevant, min(k, pool)) / math.comb(pool, min(k, pool))
+
+
+def _vote(items: list[BenchItem], emb: Embedded, vector: np.ndarray, held_out: str, reliability: float) -> Evidence:
+    """The labelled neighbours of a query among the items of its own modality, itself left out."""
+    others = [i for i in items if i.key != held_out]
+    if not others:
+        return vote("nearest", [])
+    sims = emb.of([i.key for i in others]) @ vector
+    top = np.argsort(-sims)[:NEIGHBOURS]
+    return vote("nearest", [(_lineage(others[j]), float(sims[j])) for j in top], reliability=reliability)
+
+
+def _lineage(it: BenchItem) -> dict[str, str]:
+    return dict(zip(RANKS, it.lineage.names()))
+
+
+def _reliability(items: list[BenchItem], emb: Embedded) -> float:
+    """Leave-one-out: how often the neighbour vote names an item's own species (as the index measures it)."""
+    if len(items) < 2:
+        return 0.0
+    right = sum(top_species(_vote(items, emb, emb.of([it.key])[0], it.key, 1.0)) == it.species for it in items)
+    return right / len(items)
+
+
+def held_out_rows(cat: Catalog, items: list[BenchItem], name: str, model: Any, emb: Embedded,
+                  waves: dict[str, np.ndarray]) -> list[HeldOutRow]:
+    """Photo -> sound and sound -> photo with each query held out, embedding against hybrid."""
+    from catalog.decode import load_image
+    from indexer.evidence import audio_head_evidence, image_head_evidence
+
+    names = cat.names()
+    common = {i.species: i.common or i.species for i in items}
+    out: list[HeldOutRow] = []
+    for q, t in ((Modality.IMAGE, Modality.AUDIO), (Modality.AUDIO, Modality.IMAGE)):
+        queries = [i for i in items if i.modality is q and i.key in emb.row]
+        targets = [i for i in items if i.modality is t and i.key in emb.row]
+        queries = [i for i in queries if any(c.species == i.species for c in targets)]
+        if not queries or not targets:
+            continue
+        same = [i for i in items if i.modality is q and i.key in emb.row]
+        reliability = _reliability(same, emb)
+        scores: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        for it in queries:
+            v = emb.of([it.key])[0]
+            sims = emb.of([c.key for c in targets]) @ v
+            head = (audio_head_evidence(model, waves[it.key], names) if q is Modality.AUDIO and it.key in waves
+                    else image_head_evidence(model, load_image(Path(str(it.path))), names, names.wordnet)
+                    if q is Modality.IMAGE else None)
+            evidence = [e for e in (head, _vote(same, emb, v, it.key, reliability)) if e is not None]
+            post = combine([Evidence(e.source, e.taxa, common, e.reliability) for e in evidence])
+            fused = [s.key for s in fuse(post, [(c.key, float(x), _lineage(c)) for c, x in zip(targets, sims)])]
+            by_key = {c.key: c for c in targets}
+            rankings = {"embedding": [targets[j] for j in np.argsort(-sims, kind="stable")],
+                        "hybrid": [by_key[k] for k in fused]}
+            for level in ("species", "family"):
+                rel = [c.taxon(level) == it.taxon(level) for c in targets]
+                chance = float(np.mean(rel))
+                scores.setdefault((RANDOM, level), []).append((chance, random_hit(sum(rel), len(rel)), chance))
+                for ranking, order in rankings.items():
+                    top = [c.taxon(level) == it.taxon(level) for c in order[:K]]
+                    scores.setdefault((ranking, level), []).append((float(np.mean(top)), float(any(top)), float(top[0])))
+        for (ranking, level), vals in scores.items():
+            p5, hit, first = (float(np.mean(col)) for col in zip(*vals))
+            out.append(HeldOutRow(name, f"{q.letter}2{t.letter}", ranking, level, p5, hit, first, len(vals)))
+    return out
+
+
 def identification(cat: Catalog, items: list[BenchItem], model: Any) -> list[IdRow]:
     """Top-1/top-5 of the field preset's heads on the files whose species they can name."""
     from indexer.identify import SpeciesNames, identify
@@ -131,7 +223,26 @@ def identification(cat: Catalog, items: list[BenchItem], model: Any) -> list[IdR
     return out
 
 
-def markdown(rows: list[Row], ids: list[IdRow], items: list[BenchItem], notes: list[str]) -> str:
+def held_out_markdown(rows: list[HeldOutRow]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["**Held out: photo -> sound (I2A) and sound -> photo (A2I)**, each query left out of the index, over the "
+             "queries whose species has media in the target modality. Precision@5 / right item in the top 5 / right "
+             "item first (%), queries in brackets; x random: species precision@5 over the random expectation.", ""]
+    body = []
+    for (model, direction, ranking) in dict.fromkeys((r.model, r.direction, r.ranking) for r in rows):
+        cells = {r.level: r for r in rows if (r.model, r.direction, r.ranking) == (model, direction, ranking)}
+        rnd = next(r for r in rows if (r.model, r.direction, r.ranking, r.level) == (model, direction, RANDOM, "species"))
+        sp = cells["species"]
+        ratio = f"{sp.precision_at_5 / rnd.precision_at_5:.1f}x" if rnd.precision_at_5 > 0 else "–"
+        body.append([model, direction, ranking, *(f"{pct(cells[lv].precision_at_5)} / {pct(cells[lv].hit_at_5)} / "
+                                                 f"{pct(cells[lv].top1)} ({cells[lv].queries})"
+                                                 for lv in ("species", "family")), ratio])
+    return [*lines, table(["model", "direction", "ranking", "species", "family", "x random"], body), ""]
+
+
+def markdown(rows: list[Row], ids: list[IdRow], items: list[BenchItem], notes: list[str],
+             held: list[HeldOutRow] | None = None) -> str:
     n_audio = sum(i.modality is Modality.AUDIO for i in items)
     lines = [f"Real media (GCompris: {n_audio} recordings, {len(items) - n_audio} photos, "
              f"{len({i.species for i in items})} species). Precision@5 (%), queries in brackets.", ""]
@@ -143,6 +254,7 @@ def markdown(rows: list[Row], ids: list[IdRow], items: list[BenchItem], notes: l
             if cells:
                 body.append([m, *(f"{pct(cells[lv].precision_at_5)} ({cells[lv].queries})" for lv in LEVELS)])
         lines += [f"**{direction}**", "", table(["model", *LEVELS], body), ""]
+    lines += held_out_markdown(held or [])
     if ids:
         lines += ["**Identification by the towers' heads** (files whose species the head can name)", "",
                   table(["head", "files", "top-1", "top-5"], [[r.head, r.files, pct(r.top1), pct(r.top5)] for r in ids]), ""]
@@ -163,11 +275,18 @@ def run_real(deb: Path, models: dict[str, Any], run: BenchRun, log: Log = print,
                 rate = str(model.cfg.audio.sample_rate if model.cfg.audio else 0)
                 embedded[name] = embed_items(model, items, waves=waves.setdefault(rate, {}))
             rows = retrieval_rows(items, embedded)
+            held: list[HeldOutRow] = []
+            for name, model in models.items():
+                emb = embedded[name]
+                if emb is not None:
+                    log(f"held-out photo <-> sound queries with {name}")
+                    rate = str(model.cfg.audio.sample_rate if model.cfg.audio else 0)
+                    held += held_out_rows(cat, items, name, model, emb, waves.get(rate, {}))
             ids = identification(cat, items, identify_with) if identify_with is not None else []
     notes = ["Random ranking is the exact expectation (relevant candidates / candidates), not a sample.",
              "A2A has 8 recordings of 8 species: no species or genus has two, so only family (cow, sheep) and "
              "class levels can be answered there."]
     data = {"k": K, "rows": [asdict(r) for r in rows], "identification": [asdict(r) for r in ids],
-            "items": len(items), "species": len({i.species for i in items})}
-    run.write("real", data, markdown(rows, ids, items, notes))
+            "held_out": [asdict(r) for r in held], "items": len(items), "species": len({i.species for i in items})}
+    run.write("real", data, markdown(rows, ids, items, notes, held))
     return data

@@ -331,8 +331,20 @@ def test_vita_bench_real_writes_every_direction(tmp_path: Path, monkeypatch: pyt
         got = {(r["direction"], r["level"]) for r in data["rows"] if r["model"] == m}
         assert got == {(d, lv) for d in ("A2A", "I2I", "A2I", "I2A") for lv in ("species", "genus", "family", "class")}
     assert data["items"] == 55 and [r["head"] for r in data["identification"]] == ["birdnet", "imagenet"]
+    held = data["held_out"]
+    assert {(r["direction"], r["ranking"], r["level"]) for r in held if r["model"] == "field (ConSE, untrained)"} == {
+        (d, rk, lv) for d in ("I2A", "A2I") for rk in ("random ranking", "embedding", "hybrid") for lv in ("species", "family")}
+    assert {r["queries"] for r in held if r["direction"] == "A2I"} == {8}  # every recording's species has photos
     md = (tmp_path / "results" / "r" / "real.md").read_text()
-    assert "**I2A**" in md and "Identification" in md
+    assert "**I2A**" in md and "Identification" in md and "Held out" in md
+
+
+def test_random_hit_by_hand() -> None:
+    from bench.real import random_hit
+
+    assert random_hit(1, 8) == pytest.approx(5 / 8)  # one right item of 8: in the top 5 with chance 5/8
+    assert random_hit(2, 8) == pytest.approx(1 - 6 / 56)  # misses only when all 5 are of the 6 wrong: 6 of 56 draws
+    assert random_hit(1, 3) == 1.0 and random_hit(0, 10) == 0.0
 
 
 def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None:
