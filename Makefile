@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 # Debian packages the project needs on top of the base image (PostgreSQL only for the tests).
 APT_TEST := postgresql
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-# where the real-media tests find GCompris's .deb (fetched by name, never committed)
+# where the real-media tests find GCompris's and Tux Paint's .debs (fetched by name, never committed)
 DEB_CACHE ?= $(HOME)/.cache/vita/debs
 
 .PHONY: demo test test-quick lint setup services wordnet clean tiny-checkpoint
@@ -47,8 +47,10 @@ services:
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
 	  for i in 1 2 3 4 5; do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
-	@ls $(DEB_CACHE)/gcompris-qt-data_*.deb >/dev/null 2>&1 || { echo "fetching gcompris-qt-data (real animal media for the tests)"; \
-	  mkdir -p $(DEB_CACHE) && cd $(DEB_CACHE) && apt-get download -qq gcompris-qt-data; }
+	@for pkg in gcompris-qt-data tuxpaint-stamps-default; do \
+	  ls $(DEB_CACHE)/$${pkg}_*.deb >/dev/null 2>&1 || { echo "fetching $$pkg (real animal media for the tests)"; \
+	    mkdir -p $(DEB_CACHE) && (cd $(DEB_CACHE) && apt-get download -qq $$pkg); }; \
+	done
 	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { echo "installing docker-compose (apt-get; the compose file's check)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "installing chromium (apt-get; the UI's browser test)"; \

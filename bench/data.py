@@ -7,7 +7,7 @@ Tests build manifests by hand, so every suite runs on synthetic data too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -91,13 +91,27 @@ class Embedded:
         return self.vectors[[self.row[k] for k in keys]]
 
 
-def _path(it: BenchItem) -> Path:
+@dataclass(frozen=True, slots=True)
+class MediaItem:
+    """A real media file identified at whatever rank (rank -> name, class downwards): the real-media
+    corpora's items, some of which are identified only to a genus, family or order."""
+
+    key: str  # "audio:<media id>", "image:<media id>"
+    modality: Modality
+    ranks: dict[str, str]
+    path: str | None = None
+
+    def taxon(self, level: str) -> str | None:
+        return self.ranks.get(level)
+
+
+def _path(it: BenchItem | MediaItem) -> Path:
     if it.path is None:
         raise NotFoundError(f"bench item {it.key} has no media file")
     return Path(it.path)
 
 
-def embed_items(model: object, items: list[BenchItem], template: Template = Template.COM,
+def embed_items(model: object, items: Sequence[BenchItem | MediaItem], template: Template = Template.COM,
                 waves: dict[str, np.ndarray] | None = None) -> Embedded:
     """Embed with any encoder (`embed_audio`/`embed_image`/`embed_text`); sounds are onset-cropped as
     BioVITA's evaluation does, text is the species' prompt in `template`. `waves` keeps decoded
@@ -121,7 +135,8 @@ def embed_items(model: object, items: list[BenchItem], template: Template = Temp
         elif modality is Modality.IMAGE:
             vec = model.embed_image([load_image(_path(it)) for it in chosen])  # type: ignore[attr-defined]  # model: a VitaEncoder passed as object
         else:
-            vec = model.embed_text([render(template, it.lineage, it.common) for it in chosen])  # type: ignore[attr-defined]  # model: any encoder, passed as object
+            prompts = [render(template, it.lineage, it.common) for it in chosen if isinstance(it, BenchItem)]
+            vec = model.embed_text(prompts)  # type: ignore[attr-defined]  # model: any encoder, passed as object
         keys += [it.key for it in chosen]
         parts.append(np.asarray(vec, dtype=np.float32))
     dim = parts[0].shape[1] if parts else 1

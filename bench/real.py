@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data import BenchItem, Embedded, Group, Modality, embed_items
+from bench.data import BenchItem, Embedded, Group, MediaItem, Modality, embed_items
 from bench.results import BenchRun, pct, table
 from catalog.api import Catalog
 from catalog.models import Media, Taxon
@@ -135,59 +135,74 @@ def random_hit(relevant: int, pool: int, k: int = K) -> float:
     return 1.0 - math.comb(pool - relevant, min(k, pool)) / math.comb(pool, min(k, pool))
 
 
-def _vote(items: list[BenchItem], emb: Embedded, vector: np.ndarray, held_out: str, reliability: float) -> Evidence:
+def media_items(cat: Catalog) -> list[MediaItem]:
+    """Every sound and photo of the catalog with its identification at whatever rank."""
+    from sqlalchemy import select
+
+    items = []
+    with cat.sessions() as s:
+        for m, t in s.execute(select(Media, Taxon).join(Taxon, Media.taxon_id == Taxon.id).order_by(Media.id)):
+            above = dict(zip(RANKS, (t.class_name, t.order_name, t.family_name, t.genus_name)))
+            ranks = {r: n for r, n in above.items() if n and RANKS.index(r) < RANKS.index(t.rank)}
+            items.append(MediaItem(f"{m.kind}:{m.id}", Modality(m.kind), {**ranks, t.rank: t.name}, m.path))
+    return items
+
+
+def _vote(items: list[MediaItem], emb: Embedded, vector: np.ndarray, held_out: str, reliability: float) -> Evidence:
     """The labelled neighbours of a query among the items of its own modality, itself left out."""
     others = [i for i in items if i.key != held_out]
     if not others:
         return vote("nearest", [])
     sims = emb.of([i.key for i in others]) @ vector
     top = np.argsort(-sims)[:NEIGHBOURS]
-    return vote("nearest", [(_lineage(others[j]), float(sims[j])) for j in top], reliability=reliability)
+    return vote("nearest", [(others[j].ranks, float(sims[j])) for j in top], reliability=reliability)
 
 
-def _lineage(it: BenchItem) -> dict[str, str]:
-    return dict(zip(RANKS, it.lineage.names()))
-
-
-def _reliability(items: list[BenchItem], emb: Embedded) -> float:
+def _reliability(items: list[MediaItem], emb: Embedded) -> float:
     """Leave-one-out: how often the neighbour vote names an item's own species (as the index measures it)."""
-    if len(items) < 2:
+    named = [it for it in items if it.taxon("species")]
+    if len(items) < 2 or not named:
         return 0.0
-    right = sum(top_species(_vote(items, emb, emb.of([it.key])[0], it.key, 1.0)) == it.species for it in items)
-    return right / len(items)
+    right = sum(top_species(_vote(items, emb, emb.of([it.key])[0], it.key, 1.0)) == it.taxon("species") for it in named)
+    return right / len(named)
 
 
-def held_out_rows(cat: Catalog, items: list[BenchItem], name: str, model: Any, emb: Embedded,
+def held_out_rows(cat: Catalog, items: list[MediaItem], name: str, model: Any, emb: Embedded,
                   waves: dict[str, np.ndarray]) -> list[HeldOutRow]:
-    """Photo -> sound and sound -> photo with each query held out, embedding against hybrid."""
+    """Photo -> sound and sound -> photo with each query held out, embedding against hybrid. At each
+    level the queries are those identified at that level whose taxon there has media in the target
+    modality; the candidates are every item of the target modality."""
     from catalog.decode import load_image
     from indexer.evidence import audio_head_evidence, image_head_evidence
 
     names = cat.names()
-    common = {i.species: i.common or i.species for i in items}
+    common = names.common_names()
     out: list[HeldOutRow] = []
     for q, t in ((Modality.IMAGE, Modality.AUDIO), (Modality.AUDIO, Modality.IMAGE)):
-        queries = [i for i in items if i.modality is q and i.key in emb.row]
-        targets = [i for i in items if i.modality is t and i.key in emb.row]
-        queries = [i for i in queries if any(c.species == i.species for c in targets)]
-        if not queries or not targets:
-            continue
         same = [i for i in items if i.modality is q and i.key in emb.row]
+        targets = [i for i in items if i.modality is t and i.key in emb.row]
+        if not same or not targets:
+            continue
         reliability = _reliability(same, emb)
+        target_vectors = emb.of([c.key for c in targets])
         scores: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-        for it in queries:
+        for it in same:
+            levels = [lv for lv in ("species", "family")
+                      if it.taxon(lv) and any(c.taxon(lv) == it.taxon(lv) for c in targets)]
+            if not levels:
+                continue
             v = emb.of([it.key])[0]
-            sims = emb.of([c.key for c in targets]) @ v
+            sims = target_vectors @ v
             head = (audio_head_evidence(model, waves[it.key], names) if q is Modality.AUDIO and it.key in waves
                     else image_head_evidence(model, load_image(Path(str(it.path))), names, names.wordnet)
                     if q is Modality.IMAGE else None)
             evidence = [e for e in (head, _vote(same, emb, v, it.key, reliability)) if e is not None]
             post = combine([Evidence(e.source, e.taxa, common, e.reliability) for e in evidence])
-            fused = [s.key for s in fuse(post, [(c.key, float(x), _lineage(c)) for c, x in zip(targets, sims)])]
             by_key = {c.key: c for c in targets}
             rankings = {"embedding": [targets[j] for j in np.argsort(-sims, kind="stable")],
-                        "hybrid": [by_key[k] for k in fused]}
-            for level in ("species", "family"):
+                        "hybrid": [by_key[s.key] for s in fuse(post, [(c.key, float(x), c.ranks)
+                                                                       for c, x in zip(targets, sims)])]}
+            for level in levels:
                 rel = [c.taxon(level) == it.taxon(level) for c in targets]
                 chance = float(np.mean(rel))
                 scores.setdefault((RANDOM, level), []).append((chance, random_hit(sum(rel), len(rel)), chance))
@@ -232,11 +247,12 @@ def held_out_markdown(rows: list[HeldOutRow]) -> list[str]:
     body = []
     for (model, direction, ranking) in dict.fromkeys((r.model, r.direction, r.ranking) for r in rows):
         cells = {r.level: r for r in rows if (r.model, r.direction, r.ranking) == (model, direction, ranking)}
-        rnd = next(r for r in rows if (r.model, r.direction, r.ranking, r.level) == (model, direction, RANDOM, "species"))
-        sp = cells["species"]
-        ratio = f"{sp.precision_at_5 / rnd.precision_at_5:.1f}x" if rnd.precision_at_5 > 0 else "–"
-        body.append([model, direction, ranking, *(f"{pct(cells[lv].precision_at_5)} / {pct(cells[lv].hit_at_5)} / "
-                                                 f"{pct(cells[lv].top1)} ({cells[lv].queries})"
+        rnd = next((r for r in rows if (r.model, r.direction, r.ranking, r.level) == (model, direction, RANDOM, "species")),
+                   None)
+        sp = cells.get("species")
+        ratio = f"{sp.precision_at_5 / rnd.precision_at_5:.1f}x" if sp and rnd and rnd.precision_at_5 > 0 else "–"
+        body.append([model, direction, ranking, *(f"{pct(c.precision_at_5)} / {pct(c.hit_at_5)} / {pct(c.top1)} "
+                                                 f"({c.queries})" if (c := cells.get(lv)) else "–"
                                                  for lv in ("species", "family")), ratio])
     return [*lines, table(["model", "direction", "ranking", "species", "family", "x random"], body), ""]
 
@@ -263,30 +279,40 @@ def markdown(rows: list[Row], ids: list[IdRow], items: list[BenchItem], notes: l
 
 
 def run_real(deb: Path, models: dict[str, Any], run: BenchRun, log: Log = print,
-             identify_with: Any = None) -> dict[str, Any]:
-    """`models`: name -> encoder. Writes real.json / real.md."""
+             identify_with: Any = None, more: Path | None = None) -> dict[str, Any]:
+    """`models`: name -> encoder; `more`: Debian's tuxpaint-stamps-default .deb, whose animal stamps
+    join the held-out photo <-> sound queries (most are identified above species). Writes real.json / real.md."""
+    from catalog.sources.packaged import tuxpaint
+
     with tempfile.TemporaryDirectory() as tmp:
         cat, items = corpus(deb, Path(tmp))
         with cat:
+            if more is not None:
+                tuxpaint.build(Path(tmp) / "tuxpaint", more)
+                report = cat.ingest(FolderSource(Path(tmp) / "tuxpaint"))
+                log(f"Tux Paint's stamps: {report.added} media ({report.failed} refused: {report.failures[:3]})")
+            media = media_items(cat)
             waves: dict[str, dict[str, np.ndarray]] = {}
             embedded: dict[str, Embedded | None] = {RANDOM: None}
+            held: list[HeldOutRow] = []
             for name, model in models.items():
                 log(f"embedding the real corpus with {name}")
                 rate = str(model.cfg.audio.sample_rate if model.cfg.audio else 0)
-                embedded[name] = embed_items(model, items, waves=waves.setdefault(rate, {}))
+                emb = embed_items(model, media, waves=waves.setdefault(rate, {}))
+                embedded[name] = emb
+                log(f"held-out photo <-> sound queries with {name}")
+                held += held_out_rows(cat, media, name, model, emb, waves[rate])
             rows = retrieval_rows(items, embedded)
-            held: list[HeldOutRow] = []
-            for name, model in models.items():
-                emb = embedded[name]
-                if emb is not None:
-                    log(f"held-out photo <-> sound queries with {name}")
-                    rate = str(model.cfg.audio.sample_rate if model.cfg.audio else 0)
-                    held += held_out_rows(cat, items, name, model, emb, waves.get(rate, {}))
             ids = identification(cat, items, identify_with) if identify_with is not None else []
+            counts = {m.value: sum(i.modality is m for i in media) for m in (Modality.AUDIO, Modality.IMAGE)}
     notes = ["Random ranking is the exact expectation (relevant candidates / candidates), not a sample.",
              "A2A has 8 recordings of 8 species: no species or genus has two, so only family (cow, sheep) and "
-             "class levels can be answered there."]
+             "class levels can be answered there.",
+             f"Held out: {counts['audio']} recordings and {counts['image']} photos"
+             + (" (GCompris and Tux Paint's stamps; the stamps are mostly identified to genus, family or order)"
+                if more is not None else " (GCompris)") + "."]
     data = {"k": K, "rows": [asdict(r) for r in rows], "identification": [asdict(r) for r in ids],
-            "held_out": [asdict(r) for r in held], "items": len(items), "species": len({i.species for i in items})}
+            "held_out": [asdict(r) for r in held], "held_out_media": counts,
+            "items": len(items), "species": len({i.species for i in items})}
     run.write("real", data, markdown(rows, ids, items, notes, held))
     return data

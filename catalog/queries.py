@@ -155,6 +155,9 @@ def find_taxon(session: Session, name: str, resolver: NameResolver | None = None
     or none, is refused with the choices or the nearest names."""
     resolver = resolver or NameResolver.from_catalog(session)
     res = resolver.resolve(name)
+    if res is not None and res.source == "close":  # a lookup by name asks before it corrects a spelling
+        spelt = ", ".join(t.name for m in res.meanings for t in m)
+        raise SpeciesNotFound(f"no {rank or 'taxon'} {name!r} in the catalog; did you mean: {spelt}?")
     held = [[t for t in m if t.in_catalog] for m in res.held()] if res else []
     held = [m for m in held if m]
     if rank is not None:

@@ -25,11 +25,12 @@ from catalog.names.wordnet import WordNet
 from catalog.taxonomy import RANKS
 from indexer.filters import Filter
 from indexer.hybrid import Evidence, top_species, vote
-from indexer.store import VectorStore
+from indexer.store import Hit, VectorStore
 
 HEAD_TOP = 25  # head classes kept as evidence (the rest carry little mass)
 NEIGHBOURS = 32  # labelled items of the query's modality that vote
 VOTE_SAMPLE = 100  # indexed items on which the vote's reliability is measured, per modality
+SAME_FILE = 0.9999  # a cosine this close to an indexed item: the query is that file (decoded the same way)
 MODALITY_WORD = {"audio": "sounds", "image": "photos"}
 
 
@@ -126,15 +127,25 @@ def lineage_of_payload(payload: Mapping[str, Any]) -> dict[str, str]:
     return {r: payload[r] for r in RANKS if payload.get(r)}
 
 
-def neighbour_evidence(store: VectorStore, collection: str, vector: np.ndarray, modality: str,
-                       exclude: Filter | None = None, common: Mapping[str, str] | None = None,
-                       reliability: float = 1.0) -> Evidence:
-    """The labels of the nearest indexed items of the query's own modality (same tower)."""
+def nearest_labelled(store: VectorStore, collection: str, vector: np.ndarray, modality: str,
+                     exclude: Filter | None = None) -> list[Hit]:
+    """The nearest indexed items of the query's own modality (same tower), best first."""
     flt = Filter({"modality": [modality]})
-    hits = store.query(collection, vector, exclude.merged(flt) if exclude else flt, limit=NEIGHBOURS)
+    return store.query(collection, vector, exclude.merged(flt) if exclude else flt, limit=NEIGHBOURS)
+
+
+def neighbour_evidence(hits: Sequence[Hit], modality: str, common: Mapping[str, str] | None = None,
+                       reliability: float = 1.0) -> Evidence:
+    """The labels of the query's nearest items of its own modality, as a similarity-weighted vote."""
     labelled = [(lineage_of_payload(h.payload), h.score) for h in hits]
     return vote(f"nearest {MODALITY_WORD.get(modality, modality)}", [(lin, s) for lin, s in labelled if lin], common,
                 reliability=reliability)
+
+
+def same_file_evidence(hits: Sequence[Hit], common: Mapping[str, str] | None = None) -> Evidence:
+    """An upload the index already holds (cosine >= SAME_FILE): its catalog label is what it is."""
+    return label_evidence([lineage_of_payload(h.payload) for h in hits if h.score >= SAME_FILE], common,
+                          "the same file, indexed")
 
 
 def vote_reliability(store: VectorStore, collection: str, modality: str, sample: int = VOTE_SAMPLE) -> float | None:
@@ -147,12 +158,14 @@ def vote_reliability(store: VectorStore, collection: str, modality: str, sample:
         species = h.payload.get("species")
         if not species or h.vector is None:
             continue
-        ev = neighbour_evidence(store, collection, h.vector, modality, Filter(exclude={"media_id": [str(h.payload["media_id"])]}))
+        near = nearest_labelled(store, collection, h.vector, modality, Filter(exclude={"media_id": [str(h.payload["media_id"])]}))
+        ev = neighbour_evidence(near, modality)
         tried += 1
         right += top_species(ev) == species
     return right / tried if tried else None
 
 
-def label_evidence(lineages: Sequence[Mapping[str, str]], common: Mapping[str, str] | None = None) -> Evidence:
+def label_evidence(lineages: Sequence[Mapping[str, str]], common: Mapping[str, str] | None = None,
+                   source: str = "its own label") -> Evidence:
     """An indexed item's own label ("more like this": its identification is known)."""
-    return Evidence("its own label", [(lin, 1.0) for lin in lineages if lin], common or {})
+    return Evidence(source, [(lin, 1.0) for lin in lineages if lin], common or {})

@@ -51,7 +51,7 @@ Meaning = tuple[TaxonRef, ...]
 @dataclass
 class Resolution:
     phrase: str
-    source: str  # catalog | birds | wordnet
+    source: str  # catalog | birds | wordnet | close (a catalog name one letter or so off)
     meanings: list[Meaning] = field(default_factory=list)
 
     @property
@@ -130,7 +130,7 @@ class NameResolver:
             near = difflib.get_close_matches(form, self._spellings, n=1, cutoff=_CLOSE)
             if near:
                 hits = self._by_name.get(near[0]) or self._by_common.get(near[0], [])
-                return Resolution(phrase, "catalog", [(t,) for t in hits])
+                return Resolution(phrase, "close", [(t,) for t in hits])
         return None
 
     def _birds(self, key: str) -> Meaning | None:

@@ -203,6 +203,22 @@ class WordNet:
             return self._kept(s, s.gloss) if self.is_animal_taxon(s) else None
         return self._taxon_of(s) if self.is_animal(s) else None
 
+    def lineage_of(self, rank: str, name: str) -> dict[str, str]:
+        """rank -> name from the class down to a taxon WordNet files ("genus Turdus" -> Aves,
+        Passeriformes, Turdidae, Turdus), through its member holonyms; {} when WordNet lacks it."""
+        offsets = self._index.get(f"{rank}_{name}".lower(), ())
+        taxon = next((self.synset(o) for o in offsets if (self.synset(o).rank_name() or ("", []))[0] == rank), None)
+        if taxon is None:
+            return {}
+        out = {rank: name}
+        node: Synset | None = taxon
+        while node is not None:
+            node = next((h for o in node.targets("#m") if (h := self.synset(o)).rank_name() is not None), None)
+            found = node.rank_name() if node is not None else None
+            if found and found[0] in KEPT_RANKS and found[0] not in out:
+                out[found[0]] = found[1][0]
+        return {r: out[r] for r in ("class", "order", "family", "genus", "species") if r in out}
+
     def is_animal_taxon(self, s: Synset) -> bool:
         """A taxon synset filed (through its holonyms) under the animal kingdom."""
         animalia = set(self._index.get("animalia", ())[:1])

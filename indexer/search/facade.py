@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,9 @@ from indexer.evidence import (
     image_head_evidence,
     label_evidence,
     lineage_of_payload,
+    nearest_labelled,
     neighbour_evidence,
+    same_file_evidence,
 )
 from indexer.filters import Filter
 from indexer.hybrid import EXPLAIN_FROM, Evidence, Ranking, Scored, combine, fuse
@@ -105,7 +106,6 @@ class Searcher:
         else:
             resp.results = join(self.catalog, self.engine.run(q.vector, q.target, q.filters, req.k, req.group_by))
             for r in resp.results:
-                r.similarity = r.score
                 r.why = "nearest to the words in the shared space" if q.kind == "text" else "nearest in the shared space"
         results = resp.results
         if q.kind == "text" and results and not self._names_something(req, q.interpretation):
@@ -130,18 +130,23 @@ class Searcher:
                     else image_head_evidence(self.model, q.data, names, names.wordnet))
             if head is not None:
                 evidence.append(head)
-        evidence.append(neighbour_evidence(self.store, self.media_c, q.vector, modality,
-                                           Filter(exclude=dict(q.filters.exclude)), common,
-                                           self.calibration().vote.get(modality, 0.0)))
+        near = nearest_labelled(self.store, self.media_c, q.vector, modality, Filter(exclude=dict(q.filters.exclude)))
+        same = same_file_evidence(near, common)  # an upload the index already holds: its label is known
+        evidence += [e for e in (same, neighbour_evidence(near, modality, common,
+                                                          self.calibration().vote.get(modality, 0.0))) if e.taxa]
         post = combine(evidence)
         resp.ranking, resp.evidence = Ranking.HYBRID, post.sources
         resp.identified = [(r, n, round(p, 4)) for r in reversed(RANKS) for n, p in post.top(r, 2, EXPLAIN_FROM)]
         hits = {h.id: h for h in self.engine.run(q.vector, q.target, q.filters, max(req.k * OVERFETCH, 100),
                                                  GroupBy.NONE)}
         for rank in ("species", "genus", "family"):  # the likely taxa's items, wherever the embedding put them
+            wanted = q.filters.keywords.get(rank)
             for name, _ in post.top(rank, 3, EXPLAIN_FROM):
-                extra = self.engine.run(q.vector, q.target, q.filters.merged(Filter({rank: [name]})), req.k, GroupBy.NONE)
-                hits.update((h.id, h) for h in extra if h.id not in hits)
+                if wanted and name not in wanted:
+                    continue  # the user's filter on this rank holds: a likely taxon outside it is not looked for
+                flt = q.filters if wanted else q.filters.merged(Filter({rank: [name]}))
+                hits.update((h.id, h) for h in self.engine.run(q.vector, q.target, flt, req.k, GroupBy.NONE)
+                            if h.id not in hits)
         scored = fuse(post, [(h.id, h.score, lineage_of_payload(h.payload)) for h in hits.values()])
         key = {GroupBy.SPECIES: "species", GroupBy.RECORDING: "recording"}.get(req.group_by)
         seen: set[str] = set()
@@ -153,9 +158,9 @@ class Searcher:
                 picked.append(sc)
             if len(picked) == req.k:
                 break
-        results = join(self.catalog, [replace(hits[sc.key], score=sc.score) for sc in picked])
+        results = join(self.catalog, [hits[sc.key] for sc in picked])
         for r, sc in zip(results, picked):
-            r.similarity, r.why = round(sc.similarity, 4), sc.why
+            r.relevance, r.why = sc.score, sc.why
         return results
 
     @staticmethod

@@ -71,7 +71,7 @@ class Result:
     url: str | None = None
     point_id: str = ""
     why: str | None = None  # how it was found: "same species as the identified Red Junglefowl 0.88", ...
-    similarity: float | None = None  # the cosine to the query (score is the fused one when ranked hybrid)
+    relevance: float | None = None  # hybrid: the fused score results are ordered by (score stays the cosine)
 
 
 @dataclass

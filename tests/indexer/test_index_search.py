@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from catalog.api import Catalog
 from catalog.models import IndexEntry, Media, Taxon, TraitValue
 from indexer.filters import BBox, Filter
+from indexer.hybrid import Ranking
 from indexer.models import describe_model
 from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
 from indexer.store import open_store
@@ -127,7 +128,7 @@ def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Set
     clip = _media(cat, kind="audio")[5]
     photo = _media(cat, kind="image")[7]
     top = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.AUDIO, k=3)).results[0]
-    assert top.media_id == clip.id and top.score == pytest.approx(1.0, abs=1e-3)
+    assert top.media_id == clip.id and top.score == pytest.approx(1.0, abs=1e-3)  # hybrid: the same file, indexed
     top = searcher.search(SearchRequest(image=Path(photo.path), target=Target.IMAGE, k=3)).results[0]
     assert top.media_id == photo.id and top.score == pytest.approx(1.0, abs=1e-3)
     more = searcher.search(SearchRequest(media_ids=[clip.id], target=Target.AUDIO, k=5))
@@ -135,7 +136,7 @@ def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Set
     taxa = searcher.search(SearchRequest(text="Hyla versicolor", target=Target.TEXT, parse=False, k=3))
     assert len(taxa.results) == 3
     assert all(r.rank in ("species", "genus", "family") and r.media_id is None for r in taxa.results)
-    both = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.ANY, k=3000))
+    both = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.ANY, k=3000, rank=Ranking.EMBEDDING))
     assert {r.modality for r in both.results} == {"audio", "image", "text"}
     assert [r.score for r in both.results] == sorted((r.score for r in both.results), reverse=True)
 
@@ -189,14 +190,16 @@ def test_trait_licence_source_date_and_place_filters(world: tuple[Catalog, Setti
 def test_grouping_by_recording_and_species(world: tuple[Catalog, Settings, Path], searcher: Searcher) -> None:
     long = _media(world[0], source="folder")[0]
     query = world[2].parent / "first-window.wav"
-    windows = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10, group_by=GroupBy.NONE))
+    windows = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10, group_by=GroupBy.NONE,
+                                            rank=Ranking.EMBEDDING))  # the similarity order itself
     assert [r.media_id for r in windows.results][:3] == [long.id] * 3  # its windows fill the page
     assert sorted(r.offset_s for r in windows.results[:3]) == [0.0, 5.0, 10.0]
     grouped = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10,
-                                            group_by=GroupBy.RECORDING))
+                                            group_by=GroupBy.RECORDING, rank=Ranking.EMBEDDING))
     ids = [r.media_id for r in grouped.results]
     assert len(ids) == len(set(ids)) == 10 and ids[0] == long.id
-    by_species = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=8, group_by=GroupBy.SPECIES))
+    by_species = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=8, group_by=GroupBy.SPECIES,
+                                               rank=Ranking.EMBEDDING))
     species = [r.species for r in by_species.results]
     assert len(species) == len(set(species)) == 8 and species[0] == "Hyla versicolor"
 

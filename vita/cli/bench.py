@@ -78,6 +78,9 @@ def bench_cmd(
     graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m, m/ef_construct "
                                              "or m/ef_construct/int8, e.g. 16/100,32/200,32/200/int8.")] = "32/200",
     peers: Annotated[bool, typer.Option(help="ann suite: also faiss and usearch on the same vectors.")] = True,
+    tuxpaint: Annotated[bool, typer.Option(help="real suite: add Tux Paint's animal stamps (Debian's "
+                                                 "tuxpaint-stamps-default, fetched by name, 160 MB) to the held-out "
+                                                 "photo <-> sound queries.")] = True,
 ) -> None:
     """Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed; real media.
 
@@ -87,7 +90,7 @@ def bench_cmd(
 
     s = settings()
     if suite is Suite.REAL:
-        real(model, BenchRun(out, run) if run else BenchRun(out))
+        real(model, BenchRun(out, run) if run else BenchRun(out), tuxpaint)
         return
     if suite is Suite.ANN:
         from bench.ann import Graph, ann_bench, markdown
@@ -122,17 +125,20 @@ def bench_cmd(
         console.print(md.read_text(), markup=False, highlight=False)
 
 
-def real(model: Path | None, bench_run: BenchRun) -> None:
+def real(model: Path | None, bench_run: BenchRun, with_tuxpaint: bool = True) -> None:
     """`vita bench real`: the field preset untrained, the trained field and tiny models where they
     exist (tiny: else the shipped checkpoint; and --model), through the real-media corpus; the deb
     is cached in ~/.cache/vita/debs."""
     from bench.real import run_real
+    from catalog.sources.packaged import tuxpaint
     from catalog.sources.packaged.gcompris import cached_deb
     from encoders.factory import create_encoder
     from encoders.pretrained import shipped
 
     s = settings()
-    deb = cached_deb(Path.home() / ".cache" / "vita" / "debs")
+    cache = Path.home() / ".cache" / "vita" / "debs"
+    deb = cached_deb(cache)
+    more = cached_deb(cache, tuxpaint.PACKAGE) if with_tuxpaint else None
     field = create_encoder("field")
     models: dict[str, object] = {"field (ConSE, untrained)": field}
     for name in ("field", "tiny"):
@@ -142,7 +148,7 @@ def real(model: Path | None, bench_run: BenchRun) -> None:
     if model is not None:
         models[str(model)] = create_encoder(checkpoint=model)
     models["tiny (random weights)"] = create_encoder("tiny", pretrained=False)
-    run_real(deb, models, bench_run, err.print, identify_with=field)
+    run_real(deb, models, bench_run, err.print, identify_with=field, more=more)
     md = bench_run.dir / "real.md"
     console.rule(f"real: {md}")
     console.print(md.read_text(), markup=False, highlight=False)

@@ -171,22 +171,22 @@ def debian_credit(stanzas: list[tuple[list[str], Credit]], path: str) -> Credit 
     return found
 
 
-def fetch_deb(into: Path) -> Path:
-    """`apt-get download gcompris-qt-data` into a directory; returns the .deb."""
+def fetch_deb(into: Path, package: str = PACKAGE) -> Path:
+    """`apt-get download PACKAGE` into a directory; returns the .deb."""
     if shutil.which("apt-get") is None:
-        raise PackageError("apt-get is not available here; pass --deb with a downloaded gcompris-qt-data .deb")
+        raise PackageError(f"apt-get is not available here; pass --deb with a downloaded {package} .deb")
     into.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["apt-get", "download", PACKAGE], cwd=into, capture_output=True, text=True, timeout=600)
-    debs = sorted(into.glob(f"{PACKAGE}_*.deb"))
+    done = subprocess.run(["apt-get", "download", package], cwd=into, capture_output=True, text=True, timeout=600)
+    debs = sorted(into.glob(f"{package}_*.deb"))
     if done.returncode != 0 or not debs:
-        raise PackageError(f"apt-get download {PACKAGE} failed: {done.stderr.strip()[-400:]}")
+        raise PackageError(f"apt-get download {package} failed: {done.stderr.strip()[-400:]}")
     return debs[-1]
 
 
-def cached_deb(cache: Path) -> Path:
-    """The .deb from `cache`, fetched into it the first time."""
-    found = sorted(cache.glob(f"{PACKAGE}_*.deb"))
-    return found[-1] if found else fetch_deb(cache)
+def cached_deb(cache: Path, package: str = PACKAGE) -> Path:
+    """The package's .deb from `cache`, fetched into it the first time."""
+    found = sorted(cache.glob(f"{package}_*.deb"))
+    return found[-1] if found else fetch_deb(cache, package)
 
 
 def build(out: Path, deb: Path | None = None) -> Path:
