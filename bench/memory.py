@@ -18,7 +18,7 @@ from typing import Any
 from bench.results import BenchRun, table
 from bench.speed import query_bench, rss_per_million
 
-GOAL_512_MIB = 1.5 * 1024  # issue 18: <= 1.5 GB per million 512-d points
+GOAL_512_MIB = 1.5 * 1024  # the goal: <= 1.5 GB per million 512-d points
 
 
 LAYOUTS = {"ram": (False, False), "int8-on-disk": (True, True)}

@@ -3,8 +3,8 @@
 Unseen-species classification: each unseen test clip is matched against the text prompts of the
 candidate species, once per query prompt type (Com, Sci, Tax, Sci+Com, Tax+Com); Top-1, Top-5
 and mAP@5 (one right species, so the mean of 1/rank within the top 5). Candidates are the unseen
-species (AnimalCLAP's protocol) or all species (`classes="all"`, the harder test of the
-training issue).
+species (AnimalCLAP's protocol) or all species (`classes="all"`, the harder test: seen species
+compete too).
 
 The ablation trains one stage-1 model per training prompt (each template alone, all five, all
 five with the taxonomy shuffled) from the same stage-0 start and budget, and tabulates them.

@@ -1,1 +1,1 @@
-"""Encoders: audio, image and text into one L2-normalised space (filled by the encoders issue)."""
+"""Encoders: audio, image and text into one L2-normalised space; presets as JSON, one factory."""

@@ -1,1 +1,2 @@
-"""Qdrant collections, payload indexes and queries (the index-and-search issue)."""
+"""The index and its queries: points and filters, the vector store, search (text, sound, photo,
+hybrid), identification, trait lookup, agile classifiers, detections."""

@@ -38,6 +38,7 @@ class Guess:
     in_catalog: bool = False
     lineage: dict[str, str] = field(default_factory=dict)
     traits: dict[str, list[str]] = field(default_factory=dict)
+    rank: str = "species"  # the nearest items identified only to a genus, family, ... answer at that rank
 
 
 @dataclass
@@ -131,9 +132,26 @@ def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searc
             vector = model.embed_image([data])[0]
         for sp, score in nearest_species(searcher, vector, kind.value)[:k]:
             out.nearest.append(names.guess(sp, None, score))
+        out.nearest = sorted([*out.nearest, *_nearest_above_species(searcher, vector, kind.value)],
+                             key=lambda g: -g.score)[:k]
     else:
         out.notes.append("nothing indexed yet: no retrieval answer (run `vita index`)")
     return out
+
+
+def _nearest_above_species(searcher: Searcher, vector: np.ndarray, modality: str) -> list[Guess]:
+    """Indexed items identified only to a genus, family, order or class among the nearest: each such
+    taxon once, at its rank, with its best similarity."""
+    from indexer.evidence import NEIGHBOURS, lineage_of_payload, nearest_labelled
+
+    best: dict[str, Guess] = {}
+    for h in nearest_labelled(searcher.store, searcher.media_c, vector, modality):
+        lineage = lineage_of_payload(h.payload)
+        if "species" in lineage or not lineage:
+            continue
+        rank = next(r for r in ("genus", "family", "order", "class") if r in lineage)
+        best.setdefault(lineage[rank], Guess(lineage[rank], None, round(float(h.score), 4), True, lineage, {}, rank))
+    return list(best.values())[:NEIGHBOURS]
 
 
 def _audio_head(model: Any, wave: np.ndarray, names: SpeciesNames, out: Identification,

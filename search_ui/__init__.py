@@ -1,1 +1,1 @@
-"""The Streamlit search UI (the UI issue)."""
+"""The Streamlit search UI: pages over the same search module as the CLI and the API."""

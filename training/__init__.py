@@ -1,1 +1,1 @@
-"""Training: stage 1 ATC, stage 2 ATC + lambda(AIC + ITC), trait probes (the encoders issue)."""
+"""Training: stage 1 ATC, stage 2 ATC + lambda(AIC + ITC), trait probes."""

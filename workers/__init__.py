@@ -1,1 +1,1 @@
-"""Celery workers: decode -> embed -> upsert, batched (the index-and-search issue)."""
+"""Celery workers and `vita index`: plan, dispatch batches (decode -> embed), commit, recover."""

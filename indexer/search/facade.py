@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,8 @@ from indexer.search.query import Query, QueryEncoder
 from indexer.search.request import GroupBy, Result, SearchRequest, SearchResponse, Target, UnknownTaxon
 from indexer.store import StoreConfig, StoreError, VectorStore, open_store
 
+RECHECK_S = 300.0  # how long a searcher trusts its calibration before counting the collection again
+
 
 class Searcher:
     """Holds the store, the model and the vocabulary; open once, query many times.
@@ -64,6 +67,7 @@ class Searcher:
         self.query = QueryEncoder(catalog, self.store, self.media_c, self.model_ref, self.preset)
         self.engine = VectorSearch(self.store, self.media_c, self.taxa_c)
         self.browser = Browser(catalog, self.store, self.media_c, self.taxa_c)
+        self._calibration: tuple[float, Calibration] | None = None  # (when checked, what)
 
     @property
     def model(self) -> Any:
@@ -188,8 +192,12 @@ class Searcher:
         return notes
 
     def calibration(self) -> Calibration:
-        """This index's "no good match" ceilings, measured once and kept in the catalog beside the
-        collection (again once the collection has grown or shrunk by a fifth)."""
+        """This index's "no good match" ceilings and neighbour-vote reliability, measured once and kept
+        in the catalog beside the collection (again once the collection has grown or shrunk by a
+        fifth); checked against the collection at most every RECHECK_S seconds."""
+        now = time.monotonic()
+        if self._calibration is not None and now - self._calibration[0] < RECHECK_S:
+            return self._calibration[1]
         points = self.count()
         with self.catalog.sessions() as s:
             row = s.scalar(select(IndexCollection).where(IndexCollection.name == self.media_c))
@@ -199,6 +207,7 @@ class Searcher:
                 if row is not None:
                     row.calibration = cal.to_json()
                     s.commit()
+        self._calibration = (now, cal)
         return cal
 
     def nearest_species(self, species: str, k: int = 8) -> list[Result]:

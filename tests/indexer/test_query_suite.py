@@ -114,6 +114,11 @@ def test_records_above_species_are_searchable_by_their_group(demo: tuple[Catalog
     card = demo[0].species("herons")
     assert card.rank == "family" and card.lineage == {"class": "Aves", "order": "Pelecaniformes", "family": "Ardeidae"}
     assert len(card.media) == 1
+    from indexer.identify import identify  # "what is this?" answers with the item's own rank, too
+
+    nearest = identify(demo[0], Path(card.media[0].path), searcher=searcher).nearest
+    heron = next(g for g in nearest if g.name == "Ardeidae")
+    assert heron.rank == "family" and heron.score == pytest.approx(1.0, abs=1e-3) and heron.lineage["order"] == "Pelecaniformes"
 
 
 def test_unknown_taxa_and_nonsense_in_the_api_and_the_cli(demo: tuple[Catalog, Settings], searcher: Searcher,

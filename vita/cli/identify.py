@@ -19,7 +19,8 @@ def _guesses(title: str, guesses: list[Guess]) -> Table:
     t = Table("species / label", "common name", "score", "family", "known traits", title=title)
     for g in guesses:
         traits = "; ".join(f"{k}={','.join(v)}" for k, v in list(g.traits.items())[:3])
-        t.add_row(g.name, g.common_name or "", f"{g.score:.3f}", g.lineage.get("family", "" if g.in_catalog else "(not in catalog)"),
+        name = g.name + ("" if g.rank == "species" else f" ({g.rank})")
+        t.add_row(name, g.common_name or "", f"{g.score:.3f}", g.lineage.get("family", "" if g.in_catalog else "(not in catalog)"),
                   traits)
     return t
 
