@@ -82,3 +82,14 @@ def catalog(settings: Settings, db_url: str) -> Iterator[Catalog]:
     cat.close()
 
 
+@pytest.fixture(scope="session")
+def wordnet() -> object:
+    """WordNet's database (Debian's wordnet-base); required where VITA_REQUIRE_WORDNET is set (make test)."""
+    from catalog.names.wordnet import WordNet
+
+    wn = WordNet.find()
+    if wn is None:
+        if os.environ.get("VITA_REQUIRE_WORDNET"):
+            pytest.fail("WordNet is required here (Debian's wordnet-base; `make test` installs it)")
+        pytest.skip("no WordNet database (Debian's wordnet-base)")
+    return wn

@@ -3,7 +3,6 @@ names; and records identified above species at ingest."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,6 @@ from catalog.names.wordnet import WordNet
 from catalog.sources.folder import FolderSource
 from tests.support import HYLA, row, write_audio, write_csv
 from vita.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def wordnet() -> WordNet:
-    wn = WordNet.find()
-    if wn is None:
-        if os.environ.get("VITA_REQUIRE_WORDNET"):
-            pytest.fail("WordNet is required here (Debian's wordnet-base; `make test` installs it)")
-        pytest.skip("no WordNet database (Debian's wordnet-base)")
-    return wn
-
 
 # a sample of nouns, each with the taxon WordNet files it under (read off WordNet 3.0 by hand)
 WORDNET_SAMPLE = {

@@ -17,16 +17,6 @@ from catalog.sources.packaged.tuxpaint import caption_of, resolve, stamps
 from tests.support import make_settings, write_audio, write_image
 
 
-@pytest.fixture(scope="module")
-def wordnet() -> WordNet:
-    wn = WordNet.find()
-    if wn is None:
-        if os.environ.get("VITA_REQUIRE_WORDNET"):
-            pytest.fail("WordNet is required here (Debian's wordnet-base; `make test` installs it)")
-        pytest.skip("no WordNet database (Debian's wordnet-base)")
-    return wn
-
-
 def test_captions_resolve_through_their_head_noun(wordnet: WordNet) -> None:
     names = NameResolver([], wordnet, bird_taxonomy())
     rooster = resolve(names, wordnet, "colorful rooster")

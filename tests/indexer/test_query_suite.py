@@ -6,7 +6,6 @@ what is tested is how the words are read and what the filters keep, not the mode
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,9 @@ SUITE: dict[str, list[dict[str, Any]]] = yaml.safe_load(
 HERON = ["Aves", "Pelecaniformes", "Ardeidae", ""]  # a family the demo world does not hold
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _wordnet() -> None:
-    from catalog.names.wordnet import WordNet
-
-    if WordNet.find() is None:
-        if os.environ.get("VITA_REQUIRE_WORDNET"):
-            pytest.fail("WordNet is required here (Debian's wordnet-base; `make test` installs it)")
-        pytest.skip("no WordNet database (Debian's wordnet-base)")
+@pytest.fixture(autouse=True)
+def _wordnet(wordnet: object) -> None:
+    """Every reading here needs WordNet's group names."""
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from catalog.errors import NotFoundError, VitaError
 from catalog.licenses import normalise_license
+from catalog.sources.packaged import builder_main
 from catalog.sources.packaged.rcc import read_rcc
 
 PACKAGE = "gcompris-qt-data"
@@ -233,15 +234,7 @@ def build(out: Path, deb: Path | None = None) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    deb = Path(argv[argv.index("--deb") + 1]) if "--deb" in argv else None
-    csv_path = build(Path(argv[0]), deb)
-    with csv_path.open() as fh:
-        n = sum(1 for _ in fh) - 1
-    print(f"{n} media -> {csv_path}")
-    return 0
+    return builder_main(build, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from catalog.licenses import normalise_license
 from catalog.names import NameResolver
 from catalog.names.birds import bird_taxonomy
 from catalog.names.wordnet import WordNet
+from catalog.sources.packaged import builder_main
 from catalog.sources.packaged.gcompris import PackageError, cached_deb, debian_credit, debian_credits, fetch_deb
 from catalog.taxonomy import RANKS
 
@@ -145,15 +146,7 @@ def cached(cache: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    deb = Path(argv[argv.index("--deb") + 1]) if "--deb" in argv else None
-    csv_path = build(Path(argv[0]), deb)
-    with csv_path.open() as fh:
-        n = sum(1 for _ in fh) - 1
-    print(f"{n} media -> {csv_path}")
-    return 0
+    return builder_main(build, __doc__, argv)
 
 
 if __name__ == "__main__":
