@@ -190,18 +190,22 @@ def cached_deb(cache: Path, package: str = PACKAGE) -> Path:
     return found[-1] if found else fetch_deb(cache, package)
 
 
+def unpack(deb: Path, into: Path, copyright_path: str) -> tuple[Path, list[tuple[list[str], Credit]]]:
+    """The .deb's files under `into` (dpkg-deb -x) and its DEP-5 copyright stanzas."""
+    if not deb.is_file():
+        raise NotFoundError(f"{deb}: no such .deb")
+    done = subprocess.run(["dpkg-deb", "-x", str(deb), str(into)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PackageError(f"{deb}: dpkg-deb -x failed: {done.stderr.strip()[-400:]}")
+    copyright_file = into / copyright_path
+    return into, debian_credits(copyright_file.read_text(encoding="utf-8")) if copyright_file.is_file() else []
+
+
 def build(out: Path, deb: Path | None = None) -> Path:
     """Write the folder and its metadata.csv; returns the CSV's path."""
     with tempfile.TemporaryDirectory() as tmp:
         deb = deb or fetch_deb(Path(tmp) / "deb")
-        if not deb.is_file():
-            raise NotFoundError(f"{deb}: no such .deb")
-        root = Path(tmp) / "x"
-        done = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise PackageError(f"{deb}: dpkg-deb -x failed: {done.stderr.strip()[-400:]}")
-        copyright_file = root / COPYRIGHT
-        stanzas = debian_credits(copyright_file.read_text(encoding="utf-8")) if copyright_file.is_file() else []
+        root, stanzas = unpack(deb, Path(tmp) / "x", COPYRIGHT)
         media = out / "media"
         media.mkdir(parents=True, exist_ok=True)
         rows = []

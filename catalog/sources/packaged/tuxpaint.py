@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.errors import NotFoundError
 from catalog.licenses import normalise_license
 from catalog.names import NameResolver
 from catalog.names.birds import bird_taxonomy
 from catalog.names.wordnet import WordNet
 from catalog.sources.packaged import builder_main
-from catalog.sources.packaged.gcompris import PackageError, cached_deb, debian_credit, debian_credits, fetch_deb
+from catalog.sources.packaged.gcompris import cached_deb, debian_credit, fetch_deb, unpack
 from catalog.taxonomy import RANKS
 
 PACKAGE = "tuxpaint-stamps-default"
@@ -99,14 +97,7 @@ def build(out: Path, deb: Path | None = None) -> Path:
     rows, skipped = [], []
     with tempfile.TemporaryDirectory() as tmp:
         deb = deb or fetch_deb(Path(tmp) / "deb", PACKAGE)
-        if not deb.is_file():
-            raise NotFoundError(f"{deb}: no such .deb")
-        root = Path(tmp) / "x"
-        done = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise PackageError(f"{deb}: dpkg-deb -x failed: {done.stderr.strip()[-400:]}")
-        copyright_file = root / COPYRIGHT
-        stanzas = debian_credits(copyright_file.read_text(encoding="utf-8")) if copyright_file.is_file() else []
+        root, stanzas = unpack(deb, Path(tmp) / "x", COPYRIGHT)
         media = out / "media"
         media.mkdir(parents=True, exist_ok=True)
         for stamp in stamps(root / STAMPS):
