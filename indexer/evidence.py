@@ -12,6 +12,7 @@ not inflated by the number of classes it merges.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -79,8 +80,18 @@ def imagenet_synsets() -> tuple[int, ...]:
     return tuple(int(line.strip()[1:]) for line in text.splitlines() if line.strip())
 
 
+_IMAGENET_TAXA: weakref.WeakKeyDictionary[NameResolver, list[dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
 def imagenet_taxa(names: NameResolver, wordnet: WordNet | None) -> list[dict[str, str]]:
-    """Per ImageNet class, the lineage it stands for ({} for a class that is no animal taxon)."""
+    """Per ImageNet class, the lineage it stands for ({} for a class that is no animal taxon); worked
+    out once per resolver (a catalog state), not per photo."""
+    if names not in _IMAGENET_TAXA:
+        _IMAGENET_TAXA[names] = _imagenet_taxa(names, wordnet)
+    return _IMAGENET_TAXA[names]
+
+
+def _imagenet_taxa(names: NameResolver, wordnet: WordNet | None) -> list[dict[str, str]]:
     from encoders.towers.imagenet_species import species_of
 
     offsets = imagenet_synsets()
