@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 
 from bench.data import BenchItem, Embedded, Group, MediaItem, Modality, embed_items
+from bench.hybrid import HeldOutEvidence, head_evidence, ranks_of
 from bench.results import BenchRun, pct, table
 from catalog.api import Catalog
 from catalog.models import Media, Taxon
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
 from catalog.taxonomy import RANKS
-from indexer.evidence import NEIGHBOURS
-from indexer.hybrid import Evidence, combine, fuse, top_species, vote
+from indexer.hybrid import fuse
 
 LEVELS = ("species", "genus", "family", "class")
 DIRECTIONS = ((Modality.AUDIO, Modality.AUDIO), (Modality.IMAGE, Modality.IMAGE),
@@ -148,42 +148,19 @@ def media_items(cat: Catalog) -> list[MediaItem]:
     return items
 
 
-def _vote(items: list[MediaItem], emb: Embedded, vector: np.ndarray, held_out: str, reliability: float) -> Evidence:
-    """The labelled neighbours of a query among the items of its own modality, itself left out."""
-    others = [i for i in items if i.key != held_out]
-    if not others:
-        return vote("nearest", [])
-    sims = emb.of([i.key for i in others]) @ vector
-    top = np.argsort(-sims)[:NEIGHBOURS]
-    return vote("nearest", [(others[j].ranks, float(sims[j])) for j in top], reliability=reliability)
-
-
-def _reliability(items: list[MediaItem], emb: Embedded) -> float:
-    """Leave-one-out: how often the neighbour vote names an item's own species (as the index measures it)."""
-    named = [it for it in items if it.taxon("species")]
-    if len(items) < 2 or not named:
-        return 0.0
-    right = sum(top_species(_vote(items, emb, emb.of([it.key])[0], it.key, 1.0)) == it.taxon("species") for it in named)
-    return right / len(named)
-
-
 def held_out_rows(cat: Catalog, items: list[MediaItem], name: str, model: Any, emb: Embedded,
                   waves: dict[str, np.ndarray]) -> list[HeldOutRow]:
     """Photo -> sound and sound -> photo with each query held out, embedding against hybrid. At each
     level the queries are those identified at that level whose taxon there has media in the target
     modality; the candidates are every item of the target modality."""
-    from catalog.decode import load_image
-    from indexer.evidence import audio_head_evidence, image_head_evidence
-
     names = cat.names()
-    common = names.common_names()
+    evidence = HeldOutEvidence(items, emb, head_evidence(model, names, waves), names.common_names())
     out: list[HeldOutRow] = []
     for q, t in ((Modality.IMAGE, Modality.AUDIO), (Modality.AUDIO, Modality.IMAGE)):
-        same = [i for i in items if i.modality is q and i.key in emb.row]
-        targets = [i for i in items if i.modality is t and i.key in emb.row]
+        same = evidence.pool(q)
+        targets = evidence.pool(t)
         if not same or not targets:
             continue
-        reliability = _reliability(same, emb)
         target_vectors = emb.of([c.key for c in targets])
         scores: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for it in same:
@@ -191,16 +168,11 @@ def held_out_rows(cat: Catalog, items: list[MediaItem], name: str, model: Any, e
                       if it.taxon(lv) and any(c.taxon(lv) == it.taxon(lv) for c in targets)]
             if not levels:
                 continue
-            v = emb.of([it.key])[0]
-            sims = target_vectors @ v
-            head = (audio_head_evidence(model, waves[it.key], names) if q is Modality.AUDIO and it.key in waves
-                    else image_head_evidence(model, load_image(Path(str(it.path))), names, names.wordnet)
-                    if q is Modality.IMAGE else None)
-            evidence = [e for e in (head, _vote(same, emb, v, it.key, reliability)) if e is not None]
-            post = combine([Evidence(e.source, e.taxa, common, e.reliability) for e in evidence])
+            sims = target_vectors @ emb.of([it.key])[0]
+            post = evidence.posterior(it)
             by_key = {c.key: c for c in targets}
             rankings = {"embedding": [targets[j] for j in np.argsort(-sims, kind="stable")],
-                        "hybrid": [by_key[s.key] for s in fuse(post, [(c.key, float(x), c.ranks)
+                        "hybrid": [by_key[s.key] for s in fuse(post, [(c.key, float(x), ranks_of(c))
                                                                        for c, x in zip(targets, sims)])]}
             for level in levels:
                 rel = [c.taxon(level) == it.taxon(level) for c in targets]

@@ -20,6 +20,7 @@ import hashlib
 import json
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,12 +152,34 @@ class ScenarioResult:
     errors_same_family: float
 
 
-def score(items: list[BenchItem], emb: Embedded, tasks: TaskSet) -> list[ScenarioResult]:
+#: (scenario, its tasks, target species -> their item keys, the species in column order) -> (tasks, species) scores
+SpeciesScores = Callable[[Scenario, list[Task], dict[str, list[str]], list[str]], np.ndarray]
+
+
+def best_similarity(emb: Embedded) -> SpeciesScores:
+    """A species' score is its best item's similarity to the query (the embedding rows)."""
+    def scores(sc: Scenario, ts: list[Task], groups: dict[str, list[str]], species: list[str]) -> np.ndarray:
+        q = emb.of([t.query for t in ts])
+        best = np.full((len(ts), len(species)), -np.inf, dtype=np.float32)
+        for i, s in enumerate(species):
+            best[:, i] = (q @ emb.of(groups[s]).T).max(axis=1)
+        return best
+
+    return scores
+
+
+def score(items: list[BenchItem], emb: Embedded, tasks: TaskSet, species_scores: SpeciesScores | None = None,
+          directions: tuple[str, ...] | None = None) -> list[ScenarioResult]:
+    """Every scenario's top-1/top-5 (or only those of `directions`, e.g. ("A2I", "I2A")); species
+    scored by `species_scores` (default: their best item's similarity)."""
     by_key = {it.key: it for it in items}
     lineage = {it.species: it.lineage for it in items}
+    scorer = species_scores or best_similarity(emb)
     results = []
     for name, ts in tasks.scenarios.items():
         sc = Scenario.parse(name)
+        if directions is not None and direction_name(sc.query, sc.target) not in directions:
+            continue
         if not ts or not all(t.query in emb.row for t in ts):
             results.append(ScenarioResult(name, 0, 0, float("nan"), float("nan"), float("nan"), float("nan"),
                                           {}, float("nan"), float("nan")))
@@ -167,10 +190,7 @@ def score(items: list[BenchItem], emb: Embedded, tasks: TaskSet) -> list[Scenari
                 groups[it.species].append(it.key)
         species = sorted(groups)
         col = {s: i for i, s in enumerate(species)}
-        q = emb.of([t.query for t in ts])
-        best = np.full((len(ts), len(species)), -np.inf, dtype=np.float32)
-        for s in species:  # a species' score is its best item
-            best[:, col[s]] = (q @ emb.of(groups[s]).T).max(axis=1)
+        best = scorer(sc, ts, groups, species)
         top1, top5 = [], []
         per_class: dict[str, list[bool]] = defaultdict(list)
         err_genus, err_family = [], []
@@ -182,7 +202,7 @@ def score(items: list[BenchItem], emb: Embedded, tasks: TaskSet) -> list[Scenari
             qi = by_key[t.query]
             per_class[qi.lineage.class_].append(beaten < 1)
             if beaten:
-                pick = lineage[t.candidates[1 + int(np.argmax(s[1:]))]]
+                pick = lineage[t.candidates[1 + int(np.argmax(row[1:]))]]
                 err_genus.append(pick.genus == qi.lineage.genus)
                 err_family.append(pick.family == qi.lineage.family)
         ways = len(ts[0].candidates)

@@ -32,6 +32,7 @@ VITA_WEIGHTS = "model.safetensors"
 PRESET_REF = "preset:"  # 'preset:field': a preset's own offline weights, untrained (field: ConSE adapters)
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
+OPEN_CLIP_WEIGHT_FILES = (OPEN_CLIP_WEIGHTS, "open_clip_pytorch_model.bin")  # what open_clip's local-dir: reads
 CLAP_WEIGHTS = "clap_weights.pth"
 CLAP_AUDIO_PREFIXES = ("audio_model.", "audio_projection.")
 
@@ -47,21 +48,37 @@ def default_device() -> str:
 def create_encoder(preset: str | Preset = Preset.TINY, checkpoint: str | Path | None = None, *,
                    pretrained: bool = True, overrides: dict[str, Any] | None = None,
                    device: str | None = None) -> VitaEncoder:
-    ckpt_dir = Path(checkpoint) if checkpoint is not None and not str(checkpoint).startswith("hf-hub:") else None
-    if ckpt_dir is not None and (ckpt_dir / VITA_CONFIG).is_file():
-        model = load_vita(ckpt_dir)
+    source = checkpoint_source(checkpoint)
+    if isinstance(source, Path) and (source / VITA_CONFIG).is_file():
+        model = load_vita(source)
     else:
         cfg = get_config(preset, overrides)
         if cfg.field is not None:
             if checkpoint is not None:
                 raise CheckpointError(f"{checkpoint}: a field checkpoint is a `vita train` directory ({VITA_CONFIG})")
             return _field(cfg, conse=True).eval().to(device or default_device())
-        source: str | Path | None = checkpoint
         if source is None and pretrained and cfg.hub and cfg.name != Preset.TINY.value:
             source = f"hf-hub:{cfg.hub}"
         model = _build(cfg, source)
     model.eval()
     return model.to(device or default_device())
+
+
+def checkpoint_source(checkpoint: str | Path | None) -> str | Path | None:
+    """Any form of a checkpoint's place -> what the loaders take: an 'hf-hub:' id stays a string;
+    a path (`str` or `Path`, `~`, relative) becomes an absolute `Path` that must be a directory."""
+    if checkpoint is None:
+        return None
+    text = str(checkpoint)
+    if text.startswith("hf-hub:"):
+        return text
+    path = Path(text).expanduser().resolve()
+    if not path.exists():
+        raise CheckpointError(f"{checkpoint}: no such checkpoint (not a directory here, nor an 'hf-hub:' id)")
+    if not path.is_dir():
+        raise CheckpointError(f"{checkpoint}: a checkpoint is a directory (what `vita train` writes, or a "
+                              "released model's files)")
+    return path
 
 
 # ---------------------------------------------------------------- building blocks
@@ -120,7 +137,11 @@ def _open_clip_parts(cfg: EncoderConfig, source: str | Path | None) -> tuple[nn.
     vt = cfg.vision_text
     assert vt is not None
     name = None
-    if isinstance(source, Path) and (source / OPEN_CLIP_CONFIG).is_file():
+    if isinstance(source, Path):
+        if not (source / OPEN_CLIP_CONFIG).is_file():
+            raise CheckpointError(f"{source}: no {OPEN_CLIP_CONFIG} for the image and text towers")
+        if not any((source / f).is_file() for f in OPEN_CLIP_WEIGHT_FILES):
+            raise CheckpointError(f"{source}: no image and text weights ({' or '.join(OPEN_CLIP_WEIGHT_FILES)})")
         name = f"local-dir:{source}"
     elif isinstance(source, str) and source.startswith("hf-hub:"):
         name = source

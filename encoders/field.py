@@ -11,8 +11,17 @@ the text embeddings of its top predicted labels. Each audio/image adapter is
     z = normalize(W_e . embedding + W_p . p_topk)
 with W_p initialised to the labels' text embeddings and W_e to zero, so an untrained adapter is
 exactly ConSE and training (the BioVITA recipe) refines both. The text adapter starts as the
-identity. Inputs handed to `encode_*` are what the towers take (windows, pixels, strings'
-features); the frozen towers' outputs are memoised while training, so an epoch trains adapters only.
+identity.
+
+The bridge (`field.bridge`) says what a label's text embedding is. `names`: the label's own name
+("Strix nebulosa Great Gray Owl", "great grey owl"). `taxonomy`: the mean of prompts broad to
+narrow, class, order, family, genus, then the name (AnimalCLAP's taxonomy-aware prompts): BirdNET's
+binomials are placed by the eBird/Clements checklist or WordNet, ImageNet's classes by WordNet
+(`catalog.names.lineage`, `encoders.towers.imagenet_species`), so a sound head and a photo head
+that disagree on the species still meet at genus, family and order.
+
+Inputs handed to `encode_*` are what the towers take (windows, pixels, strings' features); the
+frozen towers' outputs are memoised while training, so an epoch trains adapters only.
 A checkpoint holds the adapters and each tower file's identity and sha256; loading refuses a
 tower file that differs.
 """
@@ -39,6 +48,8 @@ from encoders.model import VitaEncoder
 from encoders.towers.files import TowerFile
 
 TOP_K = 10  # labels that vote in ConSE (Norouzi et al. use the top T = 10)
+BRIDGES = ("names", "taxonomy")
+BROAD_TO_NARROW = ("class", "order", "family", "genus")
 
 
 def cache_dir() -> Path:
@@ -167,9 +178,25 @@ class FieldEncoder(VitaEncoder):
         self._memo = {"audio": _Memo(30_000), "image": _Memo(30_000)}
         self._text_memo = _Memo(50_000)
         if conse:
-            self.audio_adapter.init_labels(label_bank([sci_com(lab.scientific, lab.common) for lab in self.audio_labels],
-                                                      self.towers.text))
+            self._init_banks(str((cfg.field or {}).get("bridge", "names")))
+
+    def _init_banks(self, bridge: str) -> None:
+        """W_p of both adapters: the labels' text embeddings under the chosen bridge."""
+        from catalog.names.lineage import label_lineages
+        from catalog.names.wordnet import WordNet
+        from encoders.towers.imagenet_species import imagenet_lineages
+
+        if bridge not in BRIDGES:
+            raise ValueError(f"field.bridge: one of {', '.join(BRIDGES)}, not {bridge!r}")
+        audio_names = [sci_com(lab.scientific, lab.common) for lab in self.audio_labels]
+        if bridge == "names":
+            self.audio_adapter.init_labels(label_bank(audio_names, self.towers.text))
             self.image_adapter.init_labels(label_bank(self.image_labels, self.towers.text))
+            return
+        wordnet = WordNet.find()
+        audio_lineages = label_lineages([(lab.scientific, lab.common) for lab in self.audio_labels], wordnet)
+        self.audio_adapter.init_labels(taxonomy_bank(audio_names, audio_lineages, self.towers.text))
+        self.image_adapter.init_labels(taxonomy_bank(self.image_labels, imagenet_lineages(wordnet), self.towers.text))
 
     def _apply(self, fn: Any, recurse: bool = True) -> FieldEncoder:
         """`.to(device)` moves the torch towers too (BirdNET runs on the CPU through TFLite)."""
@@ -281,3 +308,22 @@ def label_bank(texts: list[str], text_tower: Callable[[list[str]], torch.Tensor]
     np.save(tmp, bank)
     tmp.replace(path)
     return bank
+
+
+def taxonomy_bank(names: list[str], lineages: list[dict[str, str]],
+                  text_tower: Callable[[list[str]], torch.Tensor]) -> np.ndarray:
+    """Each label's point: the unit mean of its lineage's prompts ("order Strigiformes", broad to
+    narrow) and its own name; a label no source places keeps its name's point alone."""
+    own = label_bank(names, text_tower)
+    prompts = sorted({f"{r} {lin[r]}" for lin in lineages for r in BROAD_TO_NARROW if r in lin})
+    if not prompts:
+        return own
+    ranks = label_bank(prompts, text_tower)
+    at = {p: i for i, p in enumerate(prompts)}
+    out = own.copy()
+    for i, lin in enumerate(lineages):
+        rows = [ranks[at[f"{r} {lin[r]}"]] for r in BROAD_TO_NARROW if r in lin]
+        if rows:
+            v = np.mean([*rows, own[i]], axis=0)
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-9)
+    return out

@@ -3,9 +3,9 @@ with their labels placed in the taxonomy, the labelled neighbours in the query's
 an indexed item's own label.
 
 Head labels reach taxa through real sources: a BirdNET label is a binomial whose lineage comes
-from the catalog or the eBird/Clements checklist; an ImageNet class is a WordNet noun (timm's
-`imagenet_synsets.txt` gives each class's synset), filed under its taxon by WordNet ("toucan" ->
-family Ramphastidae), or one species (`encoders.towers.imagenet_species`). Classes that stand
+from the catalog, else the eBird/Clements checklist, else WordNet's genus (frogs, insects); an
+ImageNet class is a WordNet noun filed under its taxon ("toucan" -> family Ramphastidae), or one
+species (`encoders.towers.imagenet_species`). Classes that stand
 for one taxon (120 dog breeds) are merged by their maximum, not their sum, so a merged class is
 not inflated by the number of classes it merges.
 """
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from catalog.names import NameResolver
-from catalog.names.birds import bird_taxonomy
+from catalog.names.lineage import reference_lineage
 from catalog.names.wordnet import WordNet
 from catalog.taxonomy import RANKS
+from encoders.towers.imagenet_species import imagenet_lineages
 from indexer.filters import Filter
 from indexer.hybrid import Evidence, top_species, vote
 from indexer.store import Hit, VectorStore
@@ -36,19 +35,12 @@ MODALITY_WORD = {"audio": "sounds", "image": "photos"}
 
 
 def lineage_of(names: NameResolver, scientific: str, rank: str = "species") -> dict[str, str]:
-    """A taxon's lineage (rank -> name) from the catalog, else the bird checklist, else a binomial's
-    genus and itself, else the taxon alone."""
+    """A taxon's lineage (rank -> name) from the catalog, else the published sources
+    (`catalog.names.lineage`), else the taxon alone."""
     held = names.lineage_at(rank, scientific)
     if held:
         return held
-    birds = bird_taxonomy()
-    bird = birds.lineage_at(rank, scientific) if birds else None
-    if bird:
-        return bird
-    parts = scientific.split()
-    if rank == "species":
-        return {"genus": parts[0], "species": scientific} if len(parts) == 2 else {}
-    return {rank: scientific}
+    return reference_lineage(names.wordnet, rank, scientific) or {rank: scientific}
 
 
 def audio_head_evidence(model: Any, wave: np.ndarray, names: NameResolver) -> Evidence | None:
@@ -69,45 +61,15 @@ def audio_head_evidence(model: Any, wave: np.ndarray, names: NameResolver) -> Ev
                     {labels[i].scientific: labels[i].common for i in top})
 
 
-@cache
-def imagenet_synsets() -> tuple[int, ...]:
-    """WordNet 3.0 noun offsets of the 1000 ImageNet classes, in class order (timm's list; empty
-    when timm is not installed)."""
-    try:
-        text = resources.files("timm").joinpath("data/_info/imagenet_synsets.txt").read_text()
-    except (ModuleNotFoundError, FileNotFoundError):
-        return ()
-    return tuple(int(line.strip()[1:]) for line in text.splitlines() if line.strip())
-
-
 _IMAGENET_TAXA: weakref.WeakKeyDictionary[NameResolver, list[dict[str, str]]] = weakref.WeakKeyDictionary()
 
 
 def imagenet_taxa(names: NameResolver, wordnet: WordNet | None) -> list[dict[str, str]]:
-    """Per ImageNet class, the lineage it stands for ({} for a class that is no animal taxon); worked
-    out once per resolver (a catalog state), not per photo."""
+    """Per ImageNet class, the lineage it stands for, the catalog's taxa first ({} for a class that is
+    no animal taxon); worked out once per resolver (a catalog state), not per photo."""
     if names not in _IMAGENET_TAXA:
-        _IMAGENET_TAXA[names] = _imagenet_taxa(names, wordnet)
+        _IMAGENET_TAXA[names] = imagenet_lineages(wordnet, lambda r, n: lineage_of(names, n, r))
     return _IMAGENET_TAXA[names]
-
-
-def _imagenet_taxa(names: NameResolver, wordnet: WordNet | None) -> list[dict[str, str]]:
-    from encoders.towers.imagenet_species import species_of
-
-    offsets = imagenet_synsets()
-    out = []
-    for i in range(1000):
-        species = species_of(i)
-        if species:
-            out.append(lineage_of(names, species))
-            continue
-        t = wordnet.taxon_of_synset(offsets[i]) if wordnet is not None and len(offsets) == 1000 else None
-        if t is None:
-            out.append({})
-            continue
-        known = [lin for n in t.names if len(lin := lineage_of(names, n, t.rank)) > 1]
-        out.append({} if t.expanded else known[0] if known else {t.rank: t.names[0]})
-    return out
 
 
 def merged_classes(probs: np.ndarray, keys: Sequence[str]) -> dict[str, float]:

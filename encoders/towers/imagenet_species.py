@@ -1,9 +1,17 @@
 """ImageNet-1k classes that are one species (or a domestic form of one), by class index: how the
 image head's answer reaches catalog species whose names differ from ImageNet's ("ice bear" is
 Ursus maritimus). Classes above species (tree frog, gibbon, macaque) are not mapped; their label
-is shown as it is. Indices follow torchvision's ImageNet order."""
+is shown as it is. Indices follow torchvision's ImageNet order.
+`imagenet_lineages` places every class: these species, else the taxon WordNet files the class's
+noun under (timm lists each class's WordNet synset)."""
 
 from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from catalog.names.lineage import Lookup, reference_lineage
+from catalog.names.wordnet import WordNet
 
 _ONE: dict[int, str] = {
     2: "Carcharodon carcharias", 7: "Gallus gallus", 8: "Gallus gallus", 9: "Struthio camelus",
@@ -45,3 +53,37 @@ def species_of(index: int) -> str | None:
     if index in CATS:
         return "Felis catus"
     return _ONE.get(index)
+
+
+@cache
+def imagenet_synsets() -> tuple[int, ...]:
+    """WordNet 3.0 noun offsets of the 1000 ImageNet classes, in class order (timm's list; empty
+    when timm is not installed)."""
+    try:
+        text = resources.files("timm").joinpath("data/_info/imagenet_synsets.txt").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return ()
+    return tuple(int(line.strip()[1:]) for line in text.splitlines() if line.strip())
+
+
+def imagenet_lineages(wordnet: WordNet | None, lookup: Lookup | None = None) -> list[dict[str, str]]:
+    """Per ImageNet class, the lineage it stands for: one species (`encoders.towers.imagenet_species`),
+    else the taxon WordNet files the class's noun under; {} for a class that is no animal taxon or a
+    group of several taxa. `lookup` places a taxon (default: `reference_lineage`)."""
+    def place(rank: str, name: str) -> dict[str, str]:
+        return lookup(rank, name) if lookup is not None else reference_lineage(wordnet, rank, name)
+
+    offsets = imagenet_synsets()
+    out = []
+    for i in range(1000):
+        species = species_of(i)
+        if species:
+            out.append(place("species", species) or {"species": species})
+            continue
+        t = wordnet.taxon_of_synset(offsets[i]) if wordnet is not None and len(offsets) == 1000 else None
+        if t is None or t.expanded:
+            out.append({})
+            continue
+        known = [lin for n in t.names if len(lin := place(t.rank, n)) > 1]
+        out.append(known[0] if known else {t.rank: t.names[0]})
+    return out

@@ -122,3 +122,42 @@ def test_records_identified_above_species_ingest_at_their_rank(settings: Setting
     again = cat.ingest(FolderSource(root))
     assert (again.added, again.skipped, again.failed) == (0, 5, 2)
     cat.close()
+
+
+# The towers' own labels, placed by published sources (no catalog): BirdNET's by the checklist,
+# WordNet's genus, or the head noun of the English name; ImageNet's by WordNet's synsets.
+BIRDNET_SAMPLE = {
+    ("Strix aluco", "Tawny Owl"): ("Aves", "Strigiformes", "Strigidae"),
+    ("Acris crepitans", "Northern Cricket Frog"): ("Amphibia", None, "Hylidae"),  # WordNet's genus Acris
+    ("Scudderia furcata", "Fork-tailed Bush Katydid"): ("Insecta", "Orthoptera", "Tettigoniidae"),  # "katydid"
+    ("Canis lupus", "Gray Wolf"): ("Mammalia", "Carnivora", "Canidae"),
+}
+IMAGENET_SAMPLE = {24: ("species", "Strix nebulosa", "Aves"), 31: ("order", "Salientia", "Amphibia"),  # tree frog
+                   96: ("family", "Ramphastidae", "Aves"), 281: ("species", "Felis catus", "Mammalia"),  # tabby
+                   207: ("species", "Canis familiaris", "Mammalia"), 130: ("family", "Phoenicopteridae", "Aves")}
+
+
+def test_birdnet_labels_are_placed_by_the_checklist_wordnet_or_their_english_name(wordnet: WordNet) -> None:
+    from catalog.names.lineage import label_lineages
+
+    labels = [*BIRDNET_SAMPLE, ("Neoconocephalus robustus", "Robust Conehead"), ("Engine", "Engine")]
+    got = label_lineages(labels, wordnet)
+    for (label, (cls, order, family)), lin in zip(BIRDNET_SAMPLE.items(), got):
+        assert lin["class"] == cls and lin["family"] == family and lin["species"] == label[0], (label, lin)
+        assert order is None or lin["order"] == order
+    assert got[-2] == {"genus": "Neoconocephalus", "species": "Neoconocephalus robustus"}  # no source: the binomial
+    assert got[-1] == {}  # a non-event class
+
+
+def test_imagenet_classes_are_placed_through_their_wordnet_synsets(wordnet: WordNet) -> None:
+    from encoders.towers.efficientnet import imagenet_classes
+    from encoders.towers.imagenet_species import imagenet_lineages
+
+    lineages = imagenet_lineages(wordnet)
+    names = imagenet_classes()
+    for index, (rank, name, cls) in IMAGENET_SAMPLE.items():
+        lin = lineages[index]
+        assert lin.get(rank) == name and lin["class"] == cls and list(lin)[-1] == rank, (names[index], lin)
+    assert lineages[names.index("balloon")] == {}  # no animal
+    placed = sum(bool(lin) for lin in lineages)
+    assert 350 < placed < 420  # ImageNet has 398 animal classes; a few are groups of several taxa

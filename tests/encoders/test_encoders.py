@@ -182,6 +182,46 @@ def test_bioclip2_loads_an_open_clip_directory(tmp_path: Path) -> None:
         enc.embed_audio(waves())
 
 
+@pytest.mark.parametrize("form", ["Path", "str", "relative", "home"])
+def test_a_released_directory_loads_the_same_in_any_path_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              form: str) -> None:
+    torch.manual_seed(3)
+    clip = open_clip.CLIP(**CLIP_CFG).eval()
+    _save_open_clip(clip, tmp_path / "bioclip-2")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    where = {"Path": tmp_path / "bioclip-2", "str": str(tmp_path / "bioclip-2"), "relative": "bioclip-2",
+             "home": "~/bioclip-2"}[form]
+    enc = create_encoder("bioclip2", checkpoint=where, overrides={"dim": 48}, device="cpu")
+    with torch.no_grad():
+        ref = F.normalize(clip.encode_text(open_clip.tokenize(TEXTS)), dim=-1).numpy()
+    _assert_same(enc.embed_text(TEXTS), ref)
+
+
+def test_a_checkpoint_that_is_not_there_or_incomplete_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="nowhere/BioVITA: no such checkpoint"):
+        create_encoder("bioclip2", checkpoint=str(tmp_path / "nowhere" / "BioVITA"), overrides={"dim": 48})
+    _save_open_clip(open_clip.CLIP(**CLIP_CFG), tmp_path / "bioclip-2")
+    (tmp_path / "bioclip-2" / "open_clip_model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="no image and text weights"):
+        create_encoder("bioclip2", checkpoint=str(tmp_path / "bioclip-2"), overrides={"dim": 48}, device="cpu")
+    (tmp_path / "bioclip-2" / "open_clip_config.json").unlink()
+    with pytest.raises(CheckpointError, match="no open_clip_config.json"):
+        create_encoder("bioclip2", checkpoint=tmp_path / "bioclip-2", overrides={"dim": 48}, device="cpu")
+
+
+def test_training_from_a_directory_given_as_text_starts_from_its_weights(tmp_path: Path) -> None:
+    from training.trainer import TrainConfig, _open_model
+
+    model = create_encoder("tiny", device="cpu")
+    save_vita(model, tmp_path / "start")
+    started, state = _open_model(TrainConfig(preset="tiny", init=str(tmp_path / "start"), out_dir=tmp_path / "run"),
+                                 "cpu")
+    assert state["step"] == 0
+    _assert_same(started.embed_text(TEXTS), model.embed_text(TEXTS))
+    assert not np.allclose(create_encoder("tiny", device="cpu").embed_text(TEXTS), model.embed_text(TEXTS), atol=1e-3)
+
+
 def test_clap_baseline_loads_a_transformers_directory(tmp_path: Path) -> None:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import ClapConfig, ClapModel, RobertaTokenizerFast

@@ -69,6 +69,32 @@ def test_untrained_adapters_are_conse(field: FieldEncoder) -> None:
     assert field.image_labels[int(top[0])] in ("military uniform", "academic gown", "mortarboard")
 
 
+def test_the_taxonomy_bridge_makes_labels_that_differ_at_species_meet_at_their_family(field: FieldEncoder) -> None:
+    """Broad-to-narrow prompts: two owls of different genera are closer than under their names alone,
+    an owl and a frog are not pulled together, and a label no source places keeps its name's point."""
+    from encoders.field import taxonomy_bank
+
+    names = ["Strix aluco Tawny Owl", "Bubo bubo Eurasian Eagle-Owl", "Hyla arborea European Tree Frog", "noise"]
+    lineages = [{"class": "Aves", "order": "Strigiformes", "family": "Strigidae", "genus": "Strix",
+                 "species": "Strix aluco"},
+                {"class": "Aves", "order": "Strigiformes", "family": "Strigidae", "genus": "Bubo", "species": "Bubo bubo"},
+                {"class": "Amphibia", "order": "Anura", "family": "Hylidae", "genus": "Hyla", "species": "Hyla arborea"},
+                {}]
+    plain = label_bank(names, field.towers.text)
+    bridged = taxonomy_bank(names, lineages, field.towers.text)
+    assert np.allclose(np.linalg.norm(bridged, axis=1), 1.0, atol=1e-5)
+    assert bridged[0] @ bridged[1] > plain[0] @ plain[1] + 0.1
+    assert bridged[0] @ bridged[2] < bridged[0] @ bridged[1]
+    assert np.allclose(bridged[3], plain[3])
+    taxonomy = create_encoder("field", overrides={"field": {"bridge": "taxonomy"}}, device="cpu")
+    owl, balloon = (taxonomy.image_labels.index(n) for n in ("great grey owl", "balloon"))
+    bridged_w, plain_w = taxonomy.image_adapter.labels.weight, field.image_adapter.labels.weight
+    assert not torch.allclose(bridged_w[:, owl], plain_w[:, owl], atol=1e-3)  # placed: Strix nebulosa
+    assert torch.allclose(bridged_w[:, balloon], plain_w[:, balloon])  # no animal: its name alone
+    with pytest.raises(ValueError, match="field.bridge"):
+        create_encoder("field", overrides={"field": {"bridge": "common names"}}, device="cpu")
+
+
 def test_checkpoint_holds_adapters_and_tower_identities(field: FieldEncoder, tmp_path: Path) -> None:
     save_vita(field, tmp_path / "ck")
     keys = set(load_file(str(tmp_path / "ck" / "model.safetensors")))

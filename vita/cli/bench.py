@@ -126,7 +126,7 @@ def bench_cmd(
 
 
 def real(model: Path | None, bench_run: BenchRun, with_tuxpaint: bool = True) -> None:
-    """`vita bench real`: the field preset untrained, the trained field and tiny models where they
+    """`vita bench real`: the field preset untrained (both bridges), the trained field and tiny models where they
     exist (tiny: else the shipped checkpoint; and --model), through the real-media corpus; the deb
     is cached in ~/.cache/vita/debs."""
     from bench.real import run_real
@@ -139,8 +139,10 @@ def real(model: Path | None, bench_run: BenchRun, with_tuxpaint: bool = True) ->
     cache = Path.home() / ".cache" / "vita" / "debs"
     deb = cached_deb(cache)
     more = cached_deb(cache, tuxpaint.PACKAGE) if with_tuxpaint else None
-    field = create_encoder("field")
-    models: dict[str, object] = {"field (ConSE, untrained)": field}
+    field = create_encoder("field", overrides={"field": {"bridge": "names"}})
+    models: dict[str, object] = {"field (ConSE over names, untrained)": field,
+                                 "field (ConSE over the taxonomy bridge, untrained)":
+                                     create_encoder("field", overrides={"field": {"bridge": "taxonomy"}})}
     for name in ("field", "tiny"):
         trained = s.models_dir / name if (s.models_dir / name).is_dir() else shipped(name)  # tiny ships
         if trained is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from catalog.licenses import normalise_license
 from catalog.names import NameResolver
 from catalog.names.birds import bird_taxonomy
+from catalog.names.lineage import reference_lineage
 from catalog.names.wordnet import WordNet
 from catalog.sources.packaged import builder_main
 from catalog.sources.packaged.gcompris import cached_deb, debian_credit, fetch_deb, unpack
@@ -65,15 +66,6 @@ def stamps(root: Path) -> list[Stamp]:
     return out
 
 
-def lineage_of(names: NameResolver, wordnet: WordNet | None, rank: str, name: str) -> dict[str, str]:
-    """rank -> name from the class down to the taxon: the bird checklist for birds, else WordNet."""
-    birds = bird_taxonomy()
-    found = birds.lineage_at(rank, name) if birds else None
-    if found:
-        return found
-    return wordnet.lineage_of(rank, name) if wordnet is not None else {}
-
-
 def resolve(names: NameResolver, wordnet: WordNet | None, caption: str) -> tuple[dict[str, str], str] | str:
     """(lineage, rank) of a caption's one taxon, or why it has none. An English noun phrase ends in
     its head noun: "colorful rooster", "two wild boars" are tried whole, then from each later word."""
@@ -84,7 +76,7 @@ def resolve(names: NameResolver, wordnet: WordNet | None, caption: str) -> tuple
     if res.ambiguous or len(res.meanings[0]) != 1:
         return "names several taxa: " + "; ".join(" or ".join(t.label() for t in m) for m in res.meanings)
     ref = res.meanings[0][0]
-    lineage = lineage_of(names, wordnet, ref.rank, ref.name)
+    lineage = reference_lineage(wordnet, ref.rank, ref.name)
     if "class" not in lineage:
         return f"{ref.label()}: no lineage up to its class"
     return lineage, ref.rank
