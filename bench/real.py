@@ -192,10 +192,11 @@ def identification(cat: Catalog, items: list[BenchItem], model: Any) -> list[IdR
     from indexer.identify import SpeciesNames, identify
 
     names = SpeciesNames(cat)
-    audio_known = {lab.scientific for lab in model.audio_labels}
+    heads = model.heads()
+    audio_known = {lab.scientific for lab in heads["audio"].labels}
     from encoders.towers.imagenet_species import species_of
 
-    image_known = {card.name for i, lab in enumerate(model.image_labels)
+    image_known = {card.name for i, lab in enumerate(lab.name for lab in heads["image"].labels)
                    if (card := names.card(species_of(i), lab)) is not None}
     out = []
     for modality, head, known in ((Modality.AUDIO, "birdnet", audio_known), (Modality.IMAGE, "imagenet", image_known)):

@@ -152,7 +152,7 @@ def hybrid_rows(cat: Catalog, model: Any, items: list[BenchItem], emb: Embedded,
 
     names = cat.names()
     media = [it for it in items if it.modality is not Modality.TEXT]
-    head = head_evidence(model, names, waves) if hasattr(model, "audio_head") else None
+    head = head_evidence(model, names, waves) if model.heads() else None
     by_key = {it.key: it for it in items}
     out = []
     for known in (False, True):

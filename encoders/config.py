@@ -1,5 +1,6 @@
 """Presets: model configs as JSON files in a registry (in the manner of open_clip's model_configs).
 
+The registry is the directory `model_configs/`: one JSON file per preset, its name the file's.
 A preset names everything an encoder needs to be rebuilt: sample rate, window length, mel
 settings, the HTS-AT shape, the open_clip image/text model config, the shared dimension, and
 where released weights live. `get_config(name, **overrides)` applies typed overrides, so a
@@ -11,18 +12,12 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-
-class Preset(str, Enum):
-    BIOVITA = "biovita"
-    BIOCLIP2 = "bioclip2"
-    CLAP = "clap"
-    TINY = "tiny"
-    FIELD = "field"
+#: The preset that trains here on a CPU, and the default everywhere a preset is asked for.
+DEFAULT_PRESET = "tiny"
 
 
 @dataclass(frozen=True)
@@ -107,10 +102,12 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def get_config(name: str | Preset, overrides: dict[str, Any] | None = None) -> EncoderConfig:
-    """A preset by name, with nested overrides, e.g. {'audio': {'clap': {'hidden_size': 64}}}."""
-    key = Preset(name).value if not isinstance(name, Preset) else name.value
-    path = _configs_dir() / f"{key}.json"
+def get_config(name: str, overrides: dict[str, Any] | None = None) -> EncoderConfig:
+    """A preset by name (a file of the registry, `model_configs/<name>.json`), with nested overrides,
+    e.g. {'audio': {'clap': {'hidden_size': 64}}}. Raises ValueError for a name the registry lacks."""
+    if name not in list_presets():
+        raise ValueError(f"{name!r} is not a preset; the presets are {', '.join(list_presets())}")
+    path = _configs_dir() / f"{name}.json"
     data = json.loads(path.read_text())
     if overrides:
         data = deep_merge(data, overrides)

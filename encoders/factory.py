@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from catalog.errors import VitaError
-from encoders.config import EncoderConfig, Preset, get_config
+from encoders.config import DEFAULT_PRESET, EncoderConfig, get_config
 from encoders.model import AudioTower, VitaEncoder
 
 VITA_CONFIG = "vita_config.json"
@@ -45,7 +45,7 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def create_encoder(preset: str | Preset = Preset.TINY, checkpoint: str | Path | None = None, *,
+def create_encoder(preset: str = DEFAULT_PRESET, checkpoint: str | Path | None = None, *,
                    pretrained: bool = True, overrides: dict[str, Any] | None = None,
                    device: str | None = None) -> VitaEncoder:
     source = checkpoint_source(checkpoint)
@@ -57,7 +57,7 @@ def create_encoder(preset: str | Preset = Preset.TINY, checkpoint: str | Path | 
             if checkpoint is not None:
                 raise CheckpointError(f"{checkpoint}: a field checkpoint is a `vita train` directory ({VITA_CONFIG})")
             return _field(cfg, conse=True).eval().to(device or default_device())
-        if source is None and pretrained and cfg.hub and cfg.name != Preset.TINY.value:
+        if source is None and pretrained and cfg.hub and cfg.name != DEFAULT_PRESET:
             source = f"hf-hub:{cfg.hub}"
         model = _build(cfg, source)
     model.eval()
@@ -229,7 +229,7 @@ def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
         enc = tok(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
-    return VitaEncoder(cfg, audio, None, tokenizer, None, clap_text=text)  # type: ignore[arg-type]  # the CLAP tokenizer returns a dict the text tower takes
+    return VitaEncoder(cfg, audio, None, tokenizer, None, clap_text=text)
 
 
 def _field(cfg: EncoderConfig, conse: bool) -> VitaEncoder:

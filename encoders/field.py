@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -44,7 +43,7 @@ from torch import nn
 
 from catalog.prompts import sci_com
 from encoders.config import EncoderConfig
-from encoders.model import VitaEncoder
+from encoders.model import Head, HeadLabel, VitaEncoder
 from encoders.towers.files import TowerFile
 
 TOP_K = 10  # labels that vote in ConSE (Norouzi et al. use the top T = 10)
@@ -153,14 +152,15 @@ class FieldEncoder(VitaEncoder):
     frozen_towers = True
 
     def __init__(self, cfg: EncoderConfig, conse: bool = True) -> None:
-        nn.Module.__init__(self)
         from encoders.towers.birdnet import NON_EVENTS
         from encoders.towers.efficientnet import image_transform, imagenet_classes
 
         assert cfg.audio is not None, "the field preset has an audio window"
-        self.cfg = cfg
-        self.audio = self.clip = self.clap_text = None
+        # BirdNET takes raw windows, not mel; MiniLM takes strings (its features are memoised)
+        super().__init__(cfg, tokenizer=self._text_features, image_transform=image_transform(),
+                         featurizer=self._windows)
         self.towers = _Towers()
+        self._heads: dict[str, Head] | None = None
         self.audio_labels = self.towers.birdnet.labels
         self.image_labels = imagenet_classes()
         dim, top_k = cfg.dim, int((cfg.field or {}).get("top_k", TOP_K))
@@ -170,11 +170,6 @@ class FieldEncoder(VitaEncoder):
         self.text_adapter = nn.Linear(384, dim, bias=False)
         with torch.no_grad():
             self.text_adapter.weight.copy_(torch.eye(dim, 384))
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        self.batch_size = 32
-        self.tokenizer = self._text_features
-        self.image_transform = image_transform()
-        self.featurizer = self._windows  # type: ignore[assignment]  # windows, not mel: BirdNET takes raw audio
         self._memo = {"audio": _Memo(30_000), "image": _Memo(30_000)}
         self._text_memo = _Memo(50_000)
         if conse:
@@ -268,6 +263,23 @@ class FieldEncoder(VitaEncoder):
         return params
 
     # ------------------------------------------------------------ the towers' own heads ("what is this?")
+
+    def heads(self) -> dict[str, Head]:
+        """BirdNET's 6,522 classes for a sound (3 s windows), ImageNet's 1,000 for a photo."""
+        if self._heads is None:
+            audio = tuple(HeadLabel(lab.common, lab.scientific, lab.event) for lab in self.audio_labels)
+            window = self.cfg.audio.window_s if self.cfg.audio else None
+            self._heads = {"audio": Head("birdnet", "audio", audio, window, "BirdNET"),
+                           "image": Head("imagenet", "image", tuple(HeadLabel(lab) for lab in self.image_labels),
+                                         title="ImageNet")}
+        return self._heads
+
+    def head_scores(self, modality: str, inputs: Sequence[Any]) -> np.ndarray:
+        if modality == "audio":
+            return self.audio_head(inputs)
+        if modality == "image":
+            return self.image_head(inputs)
+        return super().head_scores(modality, inputs)
 
     @torch.inference_mode()
     def audio_head(self, windows: Sequence[np.ndarray]) -> np.ndarray:

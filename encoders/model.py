@@ -1,4 +1,6 @@
-"""`VitaEncoder`: audio, image and text into one L2-normalised space, batched.
+"""`VitaEncoder`: audio, image and text into one L2-normalised space, batched; the one interface
+every preset implements (`embed_*` for search, `encode_*` and `trainable` for training, `heads`
+and `head_scores` for the towers' own classifiers where a preset has them).
 
 One HTS-AT implementation serves every preset: transformers' `ClapAudioModelWithProjection`,
 whose parameters are exactly the `audio_model.*` and `audio_projection.*` entries of a
@@ -16,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import soxr
@@ -27,6 +31,30 @@ from transformers import ClapAudioConfig, ClapAudioModelWithProjection
 
 from encoders.audio import Featurizer, onset_crop
 from encoders.config import EncoderConfig
+
+
+@dataclass(frozen=True)
+class HeadLabel:
+    """One class of a tower's own classifier."""
+
+    name: str  # as shown: a common name ("Tawny Owl") or the class's own label ("tree frog")
+    scientific: str | None = None  # the binomial, where the label is one
+    event: bool = True  # False for a class that is no animal ("Engine", "Noise"): never an answer
+
+
+@dataclass(frozen=True)
+class Head:
+    """A tower's own classifier: its labels, in the order of the scores `head_scores` returns."""
+
+    name: str  # "birdnet", "imagenet"
+    modality: str  # "audio" | "image"
+    labels: tuple[HeadLabel, ...]
+    window_s: float | None = None  # a sound head scores windows of this many seconds
+    title: str = ""  # as shown to people: "BirdNET", "ImageNet"
+
+    def events(self) -> np.ndarray:
+        """(labels,) bool: the classes that may be an answer."""
+        return np.array([lab.event for lab in self.labels], dtype=bool)
 
 
 class AudioTower(nn.Module):
@@ -43,14 +71,23 @@ class AudioTower(nn.Module):
 
 
 class VitaEncoder(nn.Module):
-    """The three towers of one preset, plus a learnable temperature for training."""
+    """The towers of one preset, plus a learnable temperature for training.
+
+    This class is the interface every preset implements; its own towers are HTS-AT (audio) and
+    open_clip (image, text) or CLAP's text tower. A preset with other towers (`encoders.field`)
+    subclasses it and overrides `encode_*`, `trainable`, and `heads`/`head_scores` where its towers
+    have their own classifiers.
+    """
 
     frozen_towers = False  # True where only adapters train over frozen towers (the field preset)
 
-    def __init__(self, cfg: EncoderConfig, audio: AudioTower | None, clip: nn.Module | None,
-                 tokenizer: Callable[[list[str]], torch.Tensor] | None,
-                 image_transform: Callable[[Image.Image], torch.Tensor] | None,
-                 clap_text: nn.Module | None = None) -> None:
+    def __init__(self, cfg: EncoderConfig, audio: AudioTower | None = None, clip: nn.Module | None = None,
+                 tokenizer: Callable[[list[str]], Any] | None = None,
+                 image_transform: Callable[[Image.Image], torch.Tensor] | None = None,
+                 clap_text: nn.Module | None = None,
+                 featurizer: Callable[[list[np.ndarray]], torch.Tensor] | None = None) -> None:
+        """`featurizer`: waveforms at the preset's rate -> what `encode_audio` takes (default: the
+        HTS-AT log-mel of `cfg.audio`)."""
         super().__init__()
         self.cfg = cfg
         self.audio = audio
@@ -58,9 +95,44 @@ class VitaEncoder(nn.Module):
         self.clap_text = clap_text
         self.tokenizer = tokenizer
         self.image_transform = image_transform
-        self.featurizer = Featurizer(cfg.audio) if cfg.audio is not None else None
+        self.featurizer = featurizer or (Featurizer(cfg.audio) if cfg.audio is not None else None)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.batch_size = 32
+
+    # ------------------------------------------------------------ the towers' own classifiers
+
+    def heads(self) -> dict[str, Head]:
+        """modality -> the tower's own classifier; empty for towers without one."""
+        return {}
+
+    def head_scores(self, modality: str, inputs: Sequence[Any]) -> np.ndarray:
+        """(len(inputs), labels) probabilities of `heads()[modality]`: sound windows at the preset's
+        rate of `window_s` seconds, or PIL images."""
+        raise NotImplementedError(f"preset {self.cfg.name} has no {modality} classifier")
+
+    # ------------------------------------------------------------ training
+
+    def trainable(self, stage: int, text_trainable: str) -> list[nn.Parameter]:
+        """Make the parameters a training stage updates trainable (and only those); returns them.
+        Stage 0: the image tower (image-text); 1: the audio tower (ATC); 2: audio, and the text tower
+        as `text_trainable` says ("none", "head": its projection and last norm, "all")."""
+        for p in self.parameters():
+            p.requires_grad = False
+        self.logit_scale.requires_grad = True
+        if stage == 0:
+            assert self.clip is not None, f"preset {self.cfg.name} has no image tower to train"
+            for p in self.clip.parameters():
+                p.requires_grad = True
+        else:
+            assert self.audio is not None, f"preset {self.cfg.name} has no audio tower to train"
+            for p in self.audio.parameters():
+                p.requires_grad = True
+            if stage == 2 and self.clip is not None and text_trainable != "none":
+                names = ("text_projection", "ln_final") if text_trainable == "head" else ()
+                for name, p in self.clip.named_parameters():
+                    if not name.startswith("visual") and (not names or name.startswith(names)):
+                        p.requires_grad = True
+        return [p for p in self.parameters() if p.requires_grad]
 
     # ------------------------------------------------------------ tensors in, tensors out
 

@@ -22,6 +22,7 @@ from catalog.names import NameResolver
 from catalog.names.lineage import reference_lineage
 from catalog.names.wordnet import WordNet
 from catalog.taxonomy import RANKS
+from encoders.model import VitaEncoder
 from encoders.towers.imagenet_species import imagenet_lineages
 from indexer.filters import Filter
 from indexer.hybrid import Evidence, top_species, vote
@@ -43,22 +44,23 @@ def lineage_of(names: NameResolver, scientific: str, rank: str = "species") -> d
     return reference_lineage(names.wordnet, rank, scientific) or {rank: scientific}
 
 
-def audio_head_evidence(model: Any, wave: np.ndarray, names: NameResolver) -> Evidence | None:
-    """BirdNET's classes (best window per class) as weighted lineages; None without a sound head."""
-    if not hasattr(model, "audio_head"):
+def audio_head_evidence(model: VitaEncoder, wave: np.ndarray, names: NameResolver) -> Evidence | None:
+    """The sound head's classes (best window per class) as weighted lineages; None without one."""
+    head = model.heads().get("audio")
+    if head is None or model.cfg.audio is None:
         return None
     from encoders.audio import sliding_windows
 
-    sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s
-    probs = model.audio_head([w.samples for w in sliding_windows(wave, sr, win, win)])
+    sr, win = model.cfg.audio.sample_rate, head.window_s or model.cfg.audio.window_s
+    probs = model.head_scores("audio", [w.samples for w in sliding_windows(wave, sr, win, win)])
     if len(probs) == 0:
         return None
-    overall = probs.max(axis=0) * model.audio_adapter.valid.cpu().numpy()
+    overall = probs.max(axis=0) * head.events()
     top = np.argsort(-overall)[:HEAD_TOP]
-    labels = model.audio_labels
-    taxa = [(lineage_of(names, labels[i].scientific), float(overall[i])) for i in top if overall[i] > 0]
-    return Evidence("BirdNET", [(lin, w) for lin, w in taxa if lin],
-                    {labels[i].scientific: labels[i].common for i in top})
+    labels = head.labels
+    taxa = [(lineage_of(names, sci), float(overall[i])) for i in top if overall[i] > 0 and (sci := labels[i].scientific)]
+    return Evidence(head.title or head.name, [(lin, w) for lin, w in taxa if lin],
+                    {sci: labels[i].name for i in top if (sci := labels[i].scientific)})
 
 
 _IMAGENET_TAXA: weakref.WeakKeyDictionary[NameResolver, list[dict[str, str]]] = weakref.WeakKeyDictionary()
@@ -82,17 +84,20 @@ def merged_classes(probs: np.ndarray, keys: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def image_head_evidence(model: Any, image: Any, names: NameResolver, wordnet: WordNet | None) -> Evidence | None:
-    """ImageNet's classes placed in the taxonomy, merged per taxon by their maximum; None without a photo head."""
-    if not hasattr(model, "image_head"):
+def image_head_evidence(model: VitaEncoder, image: Any, names: NameResolver,
+                        wordnet: WordNet | None) -> Evidence | None:
+    """The photo head's (ImageNet's) classes placed in the taxonomy, merged per taxon by their maximum;
+    None without one."""
+    head = model.heads().get("image")
+    if head is None:
         return None
-    probs = model.image_head([image])[0]
+    probs = model.head_scores("image", [image])[0]
     lineages = imagenet_taxa(names, wordnet)
     keys = ["/".join(f"{r}={lin[r]}" for r in RANKS if r in lin) for lin in lineages]
     merged = merged_classes(probs, keys)
     by_key = {k: lin for k, lin in zip(keys, lineages) if k}
     top = sorted(merged.items(), key=lambda kv: -kv[1])[:HEAD_TOP]
-    return Evidence("ImageNet", [(by_key[k], w) for k, w in top], names.common_names())
+    return Evidence(head.title or head.name, [(by_key[k], w) for k, w in top], names.common_names())
 
 
 def lineage_of_payload(payload: Mapping[str, Any]) -> dict[str, str]:

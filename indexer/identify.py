@@ -10,6 +10,7 @@ Two answers side by side, each a list of species with names, lineage, known trai
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from catalog.api import Catalog
+    from encoders.model import VitaEncoder
     from indexer.search.facade import Searcher
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aif", ".aiff", ".wma"}
@@ -93,12 +95,12 @@ class SpeciesNames:
                      {cat: [v[0] for v in values] for cat, values in card.traits.items()})
 
 
-def _top(probs: np.ndarray, labels: list[tuple[str, str | None]], names: SpeciesNames, k: int) -> list[Guess]:
+def _top(probs: np.ndarray, labels: Sequence[tuple[str, str | None]], names: SpeciesNames, k: int) -> list[Guess]:
     order = np.argsort(-probs)[:k]
     return [names.guess(labels[i][0], labels[i][1], float(probs[i])) for i in order if probs[i] > 0]
 
 
-def identify(catalog: Catalog, path: Path, *, model: Any = None, searcher: Searcher | None = None,
+def identify(catalog: Catalog, path: Path, *, model: VitaEncoder | None = None, searcher: Searcher | None = None,
              lat: float | None = None, lon: float | None = None, date: dt.date | None = None,
              k: int = 5) -> Identification:
     """Identify one file with `model` (default: the searcher's). Without a searcher (nothing
@@ -154,47 +156,50 @@ def _nearest_above_species(searcher: Searcher, vector: np.ndarray, modality: str
     return list(best.values())[:NEIGHBOURS]
 
 
-def _audio_head(model: Any, wave: np.ndarray, names: SpeciesNames, out: Identification,
+def _audio_head(model: VitaEncoder, wave: np.ndarray, names: SpeciesNames, out: Identification,
                 lat: float | None, lon: float | None, date: dt.date | None, k: int) -> None:
-    if not hasattr(model, "audio_head"):
+    head = model.heads().get("audio")
+    if head is None or model.cfg.audio is None:
         out.notes.append(f"the {model.cfg.name} model has no sound classifier; retrieval answer only")
         return
     from encoders.audio import sliding_windows
     from encoders.towers.birdnet import RangeModel, week_of
 
-    sr, win = model.cfg.audio.sample_rate, model.cfg.audio.window_s
+    sr, win = model.cfg.audio.sample_rate, head.window_s or model.cfg.audio.window_s
     windows = sliding_windows(wave, sr, win, win)
-    probs = model.audio_head([w.samples for w in windows])
-    keep = model.audio_adapter.valid.cpu().numpy().astype(bool)  # no "Engine", "Noise", ... answers
-    if lat is not None and lon is not None:
+    probs = model.head_scores("audio", [w.samples for w in windows])
+    keep = head.events()  # no "Engine", "Noise", ... answers
+    if lat is not None and lon is not None and head.name == "birdnet":
         week = week_of(date) if date else -1
         keep &= RangeModel().allowed(lat, lon, week)
         out.range_filter = f"{lat:.3f}, {lon:.3f}, week {week}"
     probs = probs * keep
-    labels = [(lab.scientific, lab.common) for lab in model.audio_labels]
-    out.head = "birdnet"
+    labels = [(lab.scientific or lab.name, lab.name) for lab in head.labels]
+    out.head = head.name
     for w, p in zip(windows, probs):
         out.windows.append(WindowGuesses(round(w.offset_s, 2), round(min(win, len(wave) / sr - w.offset_s), 2),
                                          _top(p, labels, names, k)))
     out.overall = _top(probs.max(axis=0), labels, names, k)  # present if any window hears it
 
 
-def _image_head(model: Any, image: Image.Image, names: SpeciesNames, out: Identification, k: int) -> None:
-    if not hasattr(model, "image_head"):
+def _image_head(model: VitaEncoder, image: Image.Image, names: SpeciesNames, out: Identification, k: int) -> None:
+    head = model.heads().get("image")
+    if head is None:
         out.notes.append(f"the {model.cfg.name} model has no image classifier; retrieval answer only")
         return
     from encoders.towers.imagenet_species import CATS, DOGS, species_of
     from indexer.evidence import merged_classes
 
-    probs = model.image_head([image])[0]
-    out.head = "imagenet"
+    probs = model.head_scores("image", [image])[0]
+    out.head = head.name
+    image_labels = [lab.name for lab in head.labels]
     # the classes that are one species answer once, with their best class's probability (a sum would
     # let the 120 breeds of dog outweigh every other animal); other classes ("tree frog") are answers
     # of their own, as their label
-    keys = [species_of(i) or lab for i, lab in enumerate(model.image_labels)]
+    keys = [species_of(i) or lab for i, lab in enumerate(image_labels)]
     merged = merged_classes(probs, keys)
     common: dict[str, str] = {}
-    for i, (key, lab) in enumerate(zip(keys, model.image_labels)):
+    for i, (key, lab) in enumerate(zip(keys, image_labels)):
         common.setdefault(key, "dog" if i in DOGS else "cat" if i in CATS else lab)
     keys = sorted(merged, key=lambda key: -merged[key])[:k]
     out.overall = [names.guess(key, common[key] if key != common[key] else None, merged[key]) for key in keys]

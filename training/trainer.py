@@ -33,7 +33,6 @@ from catalog.api import Catalog
 from catalog.errors import ConfigError
 from catalog.models import MediaKind, Split
 from encoders.factory import create_encoder, load_vita, save_vita
-from encoders.field import FieldEncoder
 from encoders.model import VitaEncoder
 from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
 from training.losses import info_nce, stage2_lambda, stage2_loss
@@ -94,31 +93,6 @@ class _Step(nn.Module):
         t = m.encode_text(tokens) if tokens is not None else None
         v = m.encode_image(pixels) if pixels is not None else None
         return a, t, v, m.logit_scale
-
-
-# ---------------------------------------------------------------- trainability
-
-
-def set_trainable(model: VitaEncoder, stage: int, text_trainable: str) -> list[nn.Parameter]:
-    if isinstance(model, FieldEncoder):  # frozen towers: only its adapters train
-        return model.trainable(stage, text_trainable)
-    for p in model.parameters():
-        p.requires_grad = False
-    model.logit_scale.requires_grad = True
-    if stage == 0:
-        assert model.clip is not None
-        for p in model.clip.parameters():
-            p.requires_grad = True
-    else:
-        assert model.audio is not None, f"preset {model.cfg.name} has no audio tower to train"
-        for p in model.audio.parameters():
-            p.requires_grad = True
-        if stage == 2 and model.clip is not None and text_trainable != "none":
-            names = ("text_projection", "ln_final") if text_trainable == "head" else ()
-            for name, p in model.clip.named_parameters():
-                if not name.startswith("visual") and (not names or name.startswith(names)):
-                    p.requires_grad = True
-    return [p for p in model.parameters() if p.requires_grad]
 
 
 # ---------------------------------------------------------------- evaluation
@@ -207,7 +181,7 @@ def _prepare(catalog: Catalog, cfg: TrainConfig) -> _Run:
     by_species: dict[int, list[Any]] = {}
     for e in images:
         by_species.setdefault(e.species, []).append(e)
-    params = set_trainable(model, cfg.stage, cfg.text_trainable)
+    params = model.trainable(cfg.stage, cfg.text_trainable)
     opt = torch.optim.AdamW(params, lr=cfg.lr / 2 if cfg.stage == 2 else cfg.lr, weight_decay=cfg.weight_decay)
     last = Path(cfg.out_dir) / "last"
     if (last / "optimizer.pt").is_file():

@@ -132,9 +132,7 @@ def test_a_tower_file_that_changes_is_refused(tmp_path: Path, monkeypatch: pytes
 
 
 def test_only_adapters_train_and_tower_outputs_are_memoised(field: FieldEncoder) -> None:
-    from training.trainer import set_trainable
-
-    params = set_trainable(field, 1, "head")
+    params = field.trainable(1, "head")
     names = {n for n, p in field.named_parameters() if p.requires_grad}
     assert names == {"audio_adapter.embed.weight", "audio_adapter.labels.weight", "logit_scale"}
     assert len(params) == 3 and not any(p.requires_grad for p in field.towers.image.parameters())
@@ -165,7 +163,7 @@ def test_only_adapters_train_and_tower_outputs_are_memoised(field: FieldEncoder)
         field.eval()
         field.towers.birdnet = tower
         field.load_state_dict(saved)
-        set_trainable(field, 1, "none")
+        field.trainable(1, "none")
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from bench import Suite
 from bench.results import BenchRun
 from catalog.errors import ConfigError
 from catalog.prompts import Template
-from encoders.config import Preset
+from encoders.config import DEFAULT_PRESET
 from vita.cli.common import ModelOpt, PresetOpt, console, err, model_dir, open_catalog, progress_bars, settings
 from workers.config import IndexConfig
 
@@ -48,7 +48,7 @@ def scratch_index(data_dir: Path, corpus: str) -> IndexConfig:
 
 def bench_cmd(
     suite: Annotated[Suite, typer.Argument(help="retrieval | zeroshot | traits | speed | all | real | ann")],
-    preset: PresetOpt = Preset.TINY,
+    preset: PresetOpt = DEFAULT_PRESET,
     model: ModelOpt = None,
     run: Annotated[str | None, typer.Option(help="Run name (default: a timestamp).")] = None,
     out: Annotated[Path, typer.Option(help="Results root; the run lands in <out>/<run>/.")] = Path("bench/results"),
@@ -109,7 +109,7 @@ def bench_cmd(
             console.rule(f"ann: {md}")
             console.print(md.read_text().split("\n\nEvery setting")[0], markup=False)
         return
-    cfg = BenchConfig(model=model_dir(model, preset.value), data_dir=s.data_dir, seed=seed, ways=ways,
+    cfg = BenchConfig(model=model_dir(model, preset), data_dir=s.data_dir, seed=seed, ways=ways,
                       max_tasks=max_tasks, tasks=tasks, prompt=prompt, ablation_epochs=ablation_epochs,
                       ablation=ablation, ablation_max_steps=ablation_max_steps,
                       ablation_seeds=_ints(ablation_seeds, "--ablation-seeds"),

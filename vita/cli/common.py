@@ -37,7 +37,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from catalog.errors import NotFoundError, VitaError
-from encoders.config import Preset, get_config
+from encoders.config import get_config, list_presets
 from vita.settings import Settings
 
 # Piped output is not cut at 80 columns (rich's default without a terminal): tables stay readable.
@@ -205,6 +205,15 @@ def summary(title: str, rows: list[tuple[str, object]]) -> None:
 # ---------------------------------------------------------------- options declared once
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-PresetOpt = Annotated[Preset, typer.Option(help="Encoder preset (tiny trains here on CPU; biovita wants a GPU).")]
+
+
+def _preset(value: str) -> str:
+    if value not in list_presets():
+        raise typer.BadParameter(f"{value!r} is not a preset; the presets are {', '.join(list_presets())}")
+    return value
+
+
+PresetOpt = Annotated[str, typer.Option(callback=_preset, help=f"Encoder preset: {', '.join(list_presets())} "
+                                        "(tiny trains here on CPU; biovita wants a GPU).")]
 ModelOpt = Annotated[Path | None, typer.Option(help="Encoder checkpoint directory (default: <data>/models/tiny).")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed.")]

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from catalog.errors import ConfigError
-from encoders.config import Preset
+from encoders.config import DEFAULT_PRESET
 from indexer.filters import BBox, Filter
 from indexer.hybrid import Ranking
 from indexer.search import GroupBy, SearchRequest, SearchResponse, Target
@@ -63,7 +63,7 @@ def index(model: str | None = None, preset: str = "tiny", workers: int | None = 
 def index_cmd(
     model: Annotated[str | None, typer.Option(help="Checkpoint dir, hf-hub: id or preset:field (default: "
                                                    "<data>/models/<preset>; for field, its untrained adapters).")] = None,
-    preset: PresetOpt = Preset.TINY,
+    preset: PresetOpt = DEFAULT_PRESET,
     workers: Annotated[int | None, typer.Option(help="Worker processes to start (env VITA_WORKERS).")] = None,
     batch_size: Annotated[int, typer.Option(help="Media per task (64: best for tiny on CPU, bench/results/index-speed).")] = 64,
     start_workers: Annotated[bool, typer.Option(help="Start our own workers (--no-start-workers: use running ones).")] = True,
@@ -77,7 +77,7 @@ def index_cmd(
     if check:
         check_index()
         return
-    report = index(model, preset.value, workers, batch_size=batch_size,
+    report = index(model, preset, workers, batch_size=batch_size,
                    start_workers=start_workers, eager=eager, retry_failed=retry_failed, limit=limit)
     if report.failures:
         raise typer.Exit(1)

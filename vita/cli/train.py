@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from encoders.config import Preset
+from encoders.config import DEFAULT_PRESET
 from vita.cli.common import (
     JsonOpt,
     ModelOpt,
@@ -24,16 +24,16 @@ from vita.cli.common import (
 )
 
 
-def train(preset: Preset = Preset.TINY, name: str | None = None, stages: list[int] | None = None,
+def train(preset: str = DEFAULT_PRESET, name: str | None = None, stages: list[int] | None = None,
           **overrides: object) -> Path:
     """Run the preset's recipe with progress bars, print the table; returns the model directory."""
     from training.recipe import run_recipe
     from training.trainer import TrainConfig
 
     s = settings()
-    base = TrainConfig(preset=preset.value, **overrides)  # type: ignore[arg-type]  # overrides are TrainConfig fields
+    base = TrainConfig(preset=preset, **overrides)  # type: ignore[arg-type]  # overrides are TrainConfig fields
     with open_catalog() as cat, progress_bars() as update:
-        result = run_recipe(cat, base, s.data_dir / "runs", s.models_dir, name or preset.value, stages,
+        result = run_recipe(cat, base, s.data_dir / "runs", s.models_dir, name or preset, stages,
                             update)
     t = Table("stage", "epochs", "loss", "val A2T top-1", "val A2T top-5", "seconds", title="training")
     for st, r in result.stages.items():
@@ -46,7 +46,7 @@ def train(preset: Preset = Preset.TINY, name: str | None = None, stages: list[in
 
 
 def train_cmd(
-    preset: PresetOpt = Preset.TINY,
+    preset: PresetOpt = DEFAULT_PRESET,
     stage: Annotated[list[int] | None, typer.Option(help="Only these stages (0: image-text, tiny only; 1; 2).")] = None,
     name: Annotated[str | None, typer.Option(help="Run name; the model lands in <data>/models/<name>.")] = None,
     epochs: Annotated[int, typer.Option(help="Epochs per stage (0: the preset's recipe).")] = 0,
