@@ -2,7 +2,10 @@
 
 - training: a random crop of `window_s` seconds (BioVITA crops 10 s at random);
 - queries: an onset crop, starting 0.2 s before the first frame whose energy exceeds 1% of the
-  loudest frame's (as BioVITA's evaluation does);
+  loudest frame's;
+- the `onset` front end (the biovita preset) instead treats every clip, window and training
+  example as BioVITA's code does (`onset_window`): from 0.2 s before the first *sample* above 1%
+  of the peak amplitude, one window long, zero-padded;
 - indexing: sliding windows with a hop, each with its time offset, so a long recording becomes
   several searchable points.
 Shorter clips are repeat-padded by the feature extractor (CLAP's 'repeatpad').
@@ -55,6 +58,22 @@ def onset_crop(x: np.ndarray, sr: int, seconds: float, threshold: float = 0.01,
     start = max(0, int(loud[0]) * frame - int(preroll_s * sr))
     start = min(start, len(x) - n)
     return start / sr, x[start:start + n]
+
+
+def onset_window(x: np.ndarray, sr: int, seconds: float, threshold: float = 0.01,
+                 preroll_s: float = 0.2) -> tuple[float, np.ndarray]:
+    """(offset seconds, exactly `seconds` of samples): from `preroll_s` before the first sample whose
+    magnitude exceeds `threshold` x the peak (the start when none does), zero-padded at the tail.
+    BioVITA's training and evaluation read every clip this way, whatever its length."""
+    n = int(seconds * sr)
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    mag = np.abs(x)
+    loud = np.flatnonzero(mag > threshold * mag.max()) if len(x) else np.zeros(0, np.int64)
+    start = max(0, int(loud[0]) - int(preroll_s * sr)) if len(loud) else 0
+    out = np.zeros(n, np.float32)
+    part = x[start:start + n]
+    out[: len(part)] = part
+    return start / sr, out
 
 
 def sliding_windows(x: np.ndarray, sr: int, seconds: float, hop_s: float) -> list[Window]:

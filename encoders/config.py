@@ -38,6 +38,11 @@ class AudioConfig:
     clap: dict[str, Any] = field(default_factory=dict)  # ClapAudioConfig fields (HTS-AT shape)
     clap_hub: str | None = None  # where the full ClapConfig comes from when online
     weights_file: str | None = None  # released audio weights inside the preset's hub repo
+    #: what a clip becomes before the mel: "clap" (a long query onset-cropped by frame energy, a short
+    #: clip repeat-padded, training crops at random) or "onset" (BioVITA's code: to embed, every clip
+    #: and window from 0.2 s before the first sample above 1% of the peak, zero-padded to the window;
+    #: to train, a random window of a long clip, a short one zero-padded)
+    front_end: str = "clap"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from PIL import Image
 from torch import nn
 from transformers import ClapAudioConfig, ClapAudioModelWithProjection
 
-from encoders.audio import Featurizer, onset_crop
+from encoders.audio import Featurizer, onset_crop, onset_window
 from encoders.config import EncoderConfig
 
 
@@ -164,7 +164,8 @@ class VitaEncoder(nn.Module):
 
     def audio_features(self, waveforms: Sequence[np.ndarray], sample_rate: int | None = None,
                        crop: str = "onset") -> torch.Tensor:
-        """Waveforms (any rate) -> mel input; long clips are onset-cropped (or 'start'-cropped)."""
+        """Waveforms (any rate) -> mel input; long clips are onset-cropped (or 'start'-cropped), or
+        every clip goes through BioVITA's `onset_window` where the preset's front end is "onset"."""
         if self.cfg.audio is None or self.featurizer is None:
             raise NotImplementedError(f"preset {self.cfg.name} has no audio tower")
         sr = self.cfg.audio.sample_rate
@@ -173,7 +174,9 @@ class VitaEncoder(nn.Module):
             w = np.asarray(w, dtype=np.float32).reshape(-1)
             if sample_rate and sample_rate != sr:
                 w = soxr.resample(w, sample_rate, sr).astype(np.float32)
-            if crop == "onset":
+            if self.cfg.audio.front_end == "onset":  # every clip and window alike, zero-padded
+                w = onset_window(w, sr, self.cfg.audio.window_s)[1]
+            elif crop == "onset":
                 w = onset_crop(w, sr, self.cfg.audio.window_s)[1]
             else:
                 w = w[: int(self.cfg.audio.window_s * sr)]

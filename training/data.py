@@ -97,13 +97,18 @@ class MediaCache:
         self._features: dict[str, torch.Tensor] = {}
 
     def features(self, featurize: Callable[[list[np.ndarray]], torch.Tensor], path: str, window_s: float,
-                 rng: np.random.Generator, grid_s: float | None = None) -> torch.Tensor:
+                 rng: np.random.Generator, grid_s: float | None = None, front_end: str = "clap") -> torch.Tensor:
         """The model's input for a random window (mel for HTS-AT, samples for BirdNET); clips that
         fit in one window never change between epochs, so theirs are computed once. With `grid_s`
-        a crop starts on a multiple of it, so a frozen tower sees few distinct windows per file."""
+        a crop starts on a multiple of it, so a frozen tower sees few distinct windows per file.
+        The "onset" front end zero-pads a short clip instead of repeating it, as BioVITA's training
+        code reads audio (a random window of a long clip, zeros after a short one)."""
         assert self.sample_rate is not None
         wave = self.audio(path)
-        if len(wave) > int(window_s * self.sample_rate):
+        n = int(window_s * self.sample_rate)
+        if front_end == "onset" and len(wave) < n:
+            wave = np.pad(wave, (0, n - len(wave)))
+        if len(wave) > n:
             return featurize([random_crop(wave, self.sample_rate, window_s, rng, grid_s)])
         if path not in self._features:
             self._features[path] = featurize([wave])

@@ -213,7 +213,8 @@ def _inputs(run: _Run, mine: list[Any]) -> tuple[torch.Tensor | None, Any, torch
     featurize = model.featurizer
     assert featurize is not None
     grid = win if model.frozen_towers else None  # frozen towers: crops on a grid repeat, and their outputs are memoised
-    feats = torch.cat([run.cache.features(featurize, e.path, win, np_rng, grid) for e in mine]).to(device)
+    front = model.cfg.audio.front_end  # type: ignore[union-attr]  # as above
+    feats = torch.cat([run.cache.features(featurize, e.path, win, np_rng, grid, front) for e in mine]).to(device)
     pixels = None
     if cfg.stage == 2:
         pix = [run.cache.image(run.rng.choice(run.by_species[e.species]).path) for e in mine if e.species in run.by_species]

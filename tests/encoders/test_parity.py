@@ -1,0 +1,183 @@
+"""Parity with the released models' own code paths, on random weights in the released layouts.
+
+The references here are written from what upstream's code does (BioVITA's
+`eval/extract_features.py`: `load_audio_onset_10s`, CLAP's processor, `get_audio_features`, the
+adapter) with transformers' own `ClapFeatureExtractor` and `ClapModel`; they call nothing of this
+project's crop or featurizer. The audio tower is full size (LAION CLAP's HTS-AT, the shape of
+laion/clap-htsat-unfused); the image and text towers are a small open_clip CLIP, which exercises
+the same loading and transform code as ViT-L/14 at a size a CPU test can hold.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from safetensors.torch import save_file
+
+from encoders.factory import create_encoder
+
+SR = 48000
+SECONDS = 10.0
+DIM = 768
+CLIP_CFG = {"embed_dim": DIM, "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8, "head_width": 32},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1}}
+SMALL_TEXT = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "intermediate_size": 64, "max_position_embeddings": 80}
+TEXTS = ["Strix aluco", "Aves Strigiformes Strigidae Strix Strix aluco with common name Tawny Owl"]
+
+
+def _call(seconds: float, at: float, length: float = 1.5, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """`seconds` of audio with a warbling call starting at `at`, over white noise of amplitude `noise`."""
+    rng = np.random.default_rng(seed)
+    x = noise * rng.standard_normal(int(seconds * SR))
+    t = np.arange(int(length * SR)) / SR
+    call = 0.5 * np.sin(2 * np.pi * (2500 + 800 * np.sin(2 * np.pi * 6 * t)) * t) * np.hanning(len(t))
+    start = int(at * SR)
+    x[start:start + len(call)] += call[: len(x) - start]
+    return x.astype(np.float32)
+
+
+CLIPS = {
+    "4 s": _call(4.0, 0.5),
+    "10 s, silent for 3 s": _call(10.0, 3.0),
+    "25 s, call at 12 s over noise": _call(25.0, 12.0, noise=0.01, seed=1),
+    "30 s, call at 25 s": _call(30.0, 25.0),
+}
+
+
+def upstream_onset_10s(wave: np.ndarray, n: int, sr: int, thr_ratio: float = 0.01, preroll: float = 0.2) -> np.ndarray:
+    """BioVITA's `load_audio_onset_10s` after decoding, in torch as upstream writes it."""
+    wf = torch.from_numpy(wave).to(torch.float32)
+    energy = wf.abs()
+    th = float(energy.max().item()) * thr_ratio
+    nz = (energy > th).nonzero(as_tuple=True)[0]
+    start0 = 0 if len(nz) == 0 else max(0, int(nz[0].item()) - int(preroll * sr))
+    t = wf[start0: start0 + n]
+    if t.numel() < n:
+        t = F.pad(t, (0, n - t.numel()))
+    return t[:n].numpy()
+
+
+def clap_processor() -> object:
+    """laion/clap-htsat-unfused's feature extractor settings (its preprocessor_config.json)."""
+    from transformers import ClapFeatureExtractor
+
+    return ClapFeatureExtractor(feature_size=64, sampling_rate=SR, hop_length=480, max_length_s=10, fft_window_size=1024,
+                                frequency_min=50, frequency_max=14000, truncation="rand_trunc", padding="repeatpad")
+
+
+def _release(tmp_path: Path) -> tuple[Path, object, torch.nn.Linear, open_clip.CLIP]:
+    """Random weights in BioVITA's released layout: open_clip's files + clap_weights.pth."""
+    from transformers import ClapConfig, ClapModel
+
+    torch.manual_seed(0)
+    clap = ClapModel(ClapConfig(text_config=SMALL_TEXT)).eval()  # full-size HTS-AT (the unfused default)
+    adapter = torch.nn.Linear(clap.config.projection_dim, DIM, bias=False)
+    clip = open_clip.CLIP(**CLIP_CFG).eval()
+    out = tmp_path / "BioVITA"
+    out.mkdir()
+    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(out / "open_clip_model.safetensors"))
+    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": CLIP_CFG, "preprocess_cfg": {}}))
+    torch.save({"clap_audio": clap.state_dict(), "audio_adapter": adapter.state_dict()}, out / "clap_weights.pth")
+    return out, clap, adapter, clip
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, torch.nn.Linear, open_clip.CLIP]:
+    return _release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.mark.parametrize("form", [str, Path])
+def test_biovita_gives_upstream_s_embeddings(release: tuple[Path, object, torch.nn.Linear, open_clip.CLIP],
+                                            form: type) -> None:
+    where, clap, adapter, clip = release
+    enc = create_encoder("biovita", checkpoint=form(where), device="cpu")
+    n = int(SR * SECONDS)
+    waves = [upstream_onset_10s(w, n, SR) for w in CLIPS.values()]
+    with torch.no_grad():
+        feats = clap_processor()(waves, sampling_rate=SR, return_tensors="pt", padding=True)["input_features"]
+        ref = F.normalize(adapter(clap.get_audio_features(input_features=feats).pooler_output), dim=-1).numpy()  # type: ignore[attr-defined]  # a ClapModel
+    got = enc.embed_audio(list(CLIPS.values()))
+    for name, a, b in zip(CLIPS, got, ref):
+        np.testing.assert_allclose(a, b, atol=1e-5, err_msg=name)
+    # the image and text towers are open_clip's, with its own transform and tokenizer
+    photo = Image.fromarray(np.random.default_rng(2).integers(0, 255, (50, 40, 3), dtype=np.uint8))
+    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
+    with torch.no_grad():
+        ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
+        ref_text = F.normalize(clip.encode_text(open_clip.get_tokenizer(f"local-dir:{where}")(TEXTS)), dim=-1).numpy()
+    np.testing.assert_allclose(enc.embed_image([photo]), ref_image, atol=1e-5)
+    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)
+
+
+def test_the_onset_rule_is_upstream_s_for_every_length() -> None:
+    """Where each clip starts: a short clip and a noisy one from the start, a silent lead-in skipped."""
+    from encoders.audio import onset_window
+
+    starts = {name: onset_window(w, SR, SECONDS)[0] for name, w in CLIPS.items()}
+    assert starts["4 s"] == pytest.approx(0.3, abs=0.06)  # its call at 0.5 s (faded in), less the 0.2 s preroll
+    assert starts["10 s, silent for 3 s"] == pytest.approx(2.8, abs=0.06)
+    assert starts["25 s, call at 12 s over noise"] == 0.0  # the noise is above 1% of the peak
+    assert starts["30 s, call at 25 s"] == pytest.approx(24.8, abs=0.06)  # 5.2 s of sound, then zeros
+    n = int(SR * SECONDS)
+    for name, w in CLIPS.items():
+        np.testing.assert_array_equal(onset_window(w, SR, SECONDS)[1], upstream_onset_10s(w, n, SR), err_msg=name)
+
+
+def test_clap_gives_transformers_embeddings(tmp_path: Path) -> None:
+    """The clap preset on a ClapModel directory: CLAP's own feature extractor (repeat-padding a
+    short clip) and `get_audio_features` / `get_text_features`, for clips up to one window."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import ClapConfig, ClapModel, RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TEXTS * 20, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(tmp_path))
+    tok = RobertaTokenizerFast(vocab_file=str(tmp_path / "vocab.json"), merges_file=str(tmp_path / "merges.txt"))
+    torch.manual_seed(3)
+    clap = ClapModel(ClapConfig(text_config={**SMALL_TEXT, "vocab_size": len(tok)})).eval()
+    clap.save_pretrained(tmp_path / "clap")
+    tok.save_pretrained(tmp_path / "clap")
+    enc = create_encoder("clap", checkpoint=str(tmp_path / "clap"), device="cpu")
+    waves = [CLIPS["4 s"], CLIPS["10 s, silent for 3 s"]]
+    with torch.no_grad():
+        feats = clap_processor()(waves, sampling_rate=SR, return_tensors="pt", padding=True)["input_features"]
+        ref = F.normalize(clap.get_audio_features(input_features=feats).pooler_output, dim=-1).numpy()
+        ids = tok(TEXTS, padding=True, return_tensors="pt")
+        ref_text = F.normalize(clap.get_text_features(**ids).pooler_output, dim=-1).numpy()
+    np.testing.assert_allclose(enc.embed_audio(waves), ref, atol=1e-5)
+    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)
+
+
+def test_training_reads_audio_as_biovita_s_training_code_does() -> None:
+    """A short clip is zero-padded (not repeated) under the onset front end; a long one gives a
+    random window of it, as the clap front end does."""
+    from training.data import MediaCache
+
+    cache = MediaCache(SR)
+    short, long = CLIPS["4 s"], CLIPS["30 s, call at 25 s"]
+    cache._audio.update({"short": short, "long": long})
+    seen: list[np.ndarray] = []
+
+    def featurize(waves: list[np.ndarray]) -> torch.Tensor:
+        seen.extend(waves)
+        return torch.zeros(1, 1)
+
+    rng = np.random.default_rng(0)
+    cache.features(featurize, "short", SECONDS, rng, front_end="onset")
+    n = int(SR * SECONDS)
+    assert len(seen[0]) == n and np.array_equal(seen[0][: len(short)], short) and not seen[0][len(short):].any()
+    cache.features(featurize, "long", SECONDS, rng, front_end="onset")
+    assert len(seen[1]) == n
+    start = (seen[1].__array_interface__["data"][0] - long.__array_interface__["data"][0]) // long.itemsize
+    assert 0 <= start <= len(long) - n and np.array_equal(seen[1], long[start:start + n])  # a window of it
+    cache._features.clear()
+    cache.features(featurize, "short", SECONDS, rng)  # the clap front end: the featurizer repeat-pads it
+    assert np.array_equal(seen[2], short)
