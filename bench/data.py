@@ -18,7 +18,7 @@ from sqlalchemy import select
 from catalog.api import Catalog
 from catalog.errors import NotFoundError
 from catalog.models import Media, Split, Taxon
-from catalog.prompts import Template, render
+from catalog.prompts import PromptStyle, Template, render
 from catalog.taxonomy import Lineage
 
 
@@ -135,7 +135,8 @@ def embed_items(model: object, items: Sequence[BenchItem | MediaItem], template:
         elif modality is Modality.IMAGE:
             vec = model.embed_image([load_image(_path(it)) for it in chosen])  # type: ignore[attr-defined]  # model: a VitaEncoder passed as object
         else:
-            prompts = [render(template, it.lineage, it.common) for it in chosen if isinstance(it, BenchItem)]
+            style = PromptStyle(cfg.prompts if cfg is not None else PromptStyle.VITA)
+            prompts = [render(template, it.lineage, it.common, style=style) for it in chosen if isinstance(it, BenchItem)]
             vec = model.embed_text(prompts)  # type: ignore[attr-defined]  # model: any encoder, passed as object
         keys += [it.key for it in chosen]
         parts.append(np.asarray(vec, dtype=np.float32))

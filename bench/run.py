@@ -23,7 +23,7 @@ from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, directi
 from bench.speed import ScratchIndex
 from catalog.api import Catalog
 from catalog.errors import ConfigError, NotFoundError
-from catalog.prompts import ALL_TEMPLATES, Template
+from catalog.prompts import ALL_TEMPLATES, PromptStyle, Template
 from catalog.queries import above_species
 from indexer.store import StoreConfig, open_store
 
@@ -345,7 +345,8 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
         emb = embed_items(model, audio_items, waves=waves.setdefault(rate, {}))
         out = []
         for c in classes:
-            out += zero_shot(items, emb, model.embed_text, trained, c, pool, seed=seed)
+            out += zero_shot(items, emb, model.embed_text, trained, c, pool, seed=seed,
+                             style=PromptStyle(model.cfg.prompts))
         return out
 
     main = evaluate(_model(cfg), "all", ("unseen", "all"))

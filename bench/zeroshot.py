@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.data import BenchItem, Embedded, Group, Modality
-from catalog.prompts import ALL_TEMPLATES, Template, render
+from catalog.prompts import ALL_TEMPLATES, PromptStyle, Template, render
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def classify(audio: np.ndarray, truth: np.ndarray, text: np.ndarray) -> dict[str
 
 def zero_shot(items: list[BenchItem], audio: Embedded, embed_text: Callable[[list[str]], np.ndarray],
               trained: str, classes: str = "unseen", species_pool: list[BenchItem] | None = None,
-              queries: tuple[Template, ...] = ALL_TEMPLATES, seed: int = 0) -> list[ZeroShotRow]:
+              queries: tuple[Template, ...] = ALL_TEMPLATES, seed: int = 0,
+              style: PromptStyle = PromptStyle.VITA) -> list[ZeroShotRow]:
     """`items`: the manifest; `species_pool`: text items of every species when `classes="all"`."""
     clips = [it for it in items if it.modality is Modality.AUDIO and it.group is Group.UNSEEN and it.key in audio.row]
     pool = species_pool if classes == "all" and species_pool else \
@@ -68,7 +69,7 @@ def zero_shot(items: list[BenchItem], audio: Embedded, embed_text: Callable[[lis
     family = np.array([it.lineage.family for it in pool])
     rows = []
     for tpl in queries:
-        text = embed_text([render(tpl, it.lineage, it.common) for it in pool])
+        text = embed_text([render(tpl, it.lineage, it.common, style=style) for it in pool])
         r = classify(a, truth, text)
         rank = r["rank"]
         rows.append(ZeroShotRow(trained, tpl.value, classes, len(clips), len(pool), float((rank <= 1).mean()),

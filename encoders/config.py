@@ -63,6 +63,8 @@ class EncoderConfig:
     vision_text: VisionTextConfig | None = None
     clap_text: bool = False  # text through CLAP's own RoBERTa tower (the clap baseline)
     field: dict[str, Any] | None = None  # frozen packaged towers + adapters (encoders.field): their names, top_k
+    prompts: str = "vita"  # the wording of text prompts (catalog.prompts.PromptStyle): "vita" or "biovita"
+    cuda_dtype: str = "bfloat16"  # autocast on a GPU; the released models' own code runs float16
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -216,7 +216,13 @@ def _build_clap(cfg: EncoderConfig, source: str | Path | None) -> VitaEncoder:
     if source is None:
         raise CheckpointError("preset clap needs a ClapModel directory or hub id")
     where = str(source).removeprefix("hf-hub:")
-    clap = ClapModel.from_pretrained(where)
+    loaded: Any = ClapModel.from_pretrained(where, output_loading_info=True)  # (model, loading info)
+    clap: ClapModel = loaded[0]
+    info = {k: sorted(map(str, v)) for k, v in loaded[1].items() if k != "error_msgs"}
+    missing = [k for k in info["missing_keys"] if not k.endswith(("num_batches_tracked", "position_ids"))]
+    if missing or info["unexpected_keys"] or info["mismatched_keys"]:
+        raise CheckpointError(f"{source}: weights do not fit the ClapModel (missing {missing[:3]}, unexpected "
+                              f"{info['unexpected_keys'][:3]}, mismatched {info['mismatched_keys'][:3]})")
     tok = AutoTokenizer.from_pretrained(where)
     audio = AudioTower(clap.config.audio_config, cfg.dim, adapter=False)  # type: ignore[arg-type]  # transformers types sub-configs loosely
     audio.clap.audio_model = clap.audio_model

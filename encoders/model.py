@@ -185,9 +185,10 @@ class VitaEncoder(nn.Module):
 
     # ------------------------------------------------------------ the public interface
 
-    def _autocast(self):
+    def _autocast(self) -> Any:
+        """The preset's GPU precision (float16 where the released model's code uses it); fp32 on CPU."""
         if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast("cuda", dtype=getattr(torch, self.cfg.cuda_dtype))
         return nullcontext()
 
     @torch.inference_mode()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import Taxon
 from catalog.names import NameResolver, Resolution
-from catalog.prompts import taxon_prompt
+from catalog.prompts import PromptStyle, taxon_prompt
 from catalog.taxonomy import RANKS
 from catalog.traits import CATEGORIES, TRAIT_WORDS, keyword
 
@@ -85,7 +85,7 @@ class Vocabulary:
     """Trait and modality words, the name resolver, and each catalog taxon's prompt; built once per catalog state."""
 
     phrases: dict[str, tuple[str, str]]  # lower-cased trait words -> ("traits", category=label)
-    lineage: dict[tuple[str, str], str]  # (rank, name) -> its Tax prompt, for the fallback
+    lineage: dict[tuple[str, str], tuple[str, ...]]  # (rank, name) -> its lineage's names, for the fallback
     names: NameResolver | None = None
 
     @classmethod
@@ -99,9 +99,9 @@ class Vocabulary:
                     phrases[label + "s"] = value  # wetlands, predators
         for word, (category, label) in TRAIT_WORDS.items():
             phrases.setdefault(word, ("traits", keyword(category, label)))
-        lineage: dict[tuple[str, str], str] = {}
+        lineage: dict[tuple[str, str], tuple[str, ...]] = {}
         for t in session.scalars(select(Taxon)):
-            lineage[(t.rank, t.name)] = taxon_prompt(t.rank, t.lineage_names())
+            lineage[(t.rank, t.name)] = tuple(t.lineage_names())
         return cls(phrases, lineage, names or NameResolver.from_catalog(session))
 
     def parse(self, text: str) -> Interpretation:
@@ -154,12 +154,14 @@ class Vocabulary:
                              "nothing in the catalog is of it")
         return True
 
-    def prompt_for(self, interp: Interpretation) -> str:
-        """What to embed: the free words, else the narrowest named taxon's lineage, else the trait words."""
+    def prompt_for(self, interp: Interpretation, style: PromptStyle = PromptStyle.VITA) -> str:
+        """What to embed: the free words, else the narrowest named taxon's Tax prompt (in the model's
+        wording), else the trait words."""
         if interp.remainder:
             return interp.remainder
         taxa = sorted((m for m in interp.matches if m.field in RANKS), key=lambda m: -RANKS.index(m.field))
         if taxa:
-            return self.lineage.get((taxa[0].field, taxa[0].value), taxa[0].value)
+            names = self.lineage.get((taxa[0].field, taxa[0].value))
+            return taxon_prompt(taxa[0].field, names, style) if names else taxa[0].value
         words = [m.phrase for m in interp.matches if m.field == "traits"]
         return " ".join(words)

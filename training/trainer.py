@@ -36,7 +36,7 @@ from encoders.factory import create_encoder, load_vita, save_vita
 from encoders.model import VitaEncoder
 from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
 from training.losses import info_nce, stage2_lambda, stage2_loss
-from training.prompts import ALL_TEMPLATES, PromptSampler, Template, render
+from training.prompts import ALL_TEMPLATES, PromptSampler, PromptStyle, Template, render
 
 
 @dataclass
@@ -100,7 +100,8 @@ class _Step(nn.Module):
 
 @torch.no_grad()
 def species_text_embeddings(model: VitaEncoder, table: SpeciesTable, template: Template = Template.TAX_COM) -> np.ndarray:
-    prompts = [render(template, table.lineages[i], table.common[i]) for i in range(len(table))]
+    style = PromptStyle(model.cfg.prompts)
+    prompts = [render(template, table.lineages[i], table.common[i], style=style) for i in range(len(table))]
     return model.embed_text(prompts)
 
 
@@ -192,7 +193,8 @@ def _prepare(catalog: Catalog, cfg: TrainConfig) -> _Run:
     step_module: nn.Module = _Step(model)
     if world > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
-    sampler = PromptSampler([Template(t) for t in cfg.templates], cfg.random_order, seed=cfg.seed + rank)
+    sampler = PromptSampler([Template(t) for t in cfg.templates], cfg.random_order, seed=cfg.seed + rank,
+                            style=PromptStyle(model.cfg.prompts))
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return _Run(cfg, rank, world, device, model, table, train_items, val_items, by_species,

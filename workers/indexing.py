@@ -27,7 +27,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from catalog.api import Catalog
 from catalog.errors import VitaError
 from catalog.models import IndexCollection, IndexEntry, Media, MediaStatus, Taxon
-from catalog.prompts import Template, render, taxon_prompt
+from catalog.prompts import PromptStyle, Template, render, taxon_prompt
 from indexer.build import BatchResult, Outcome, commit_batch, lineage_payload, trait_keywords
 from indexer.models import ModelSpec, describe_model, load_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
@@ -157,8 +157,9 @@ def plan(catalog: Catalog, spec: ModelSpec, collection: str, retry_failed: bool 
         return list(s.scalars(q.limit(limit) if limit else q))
 
 
-def taxa_prompts(catalog: Catalog) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(rank, name, prompt, payload) for every species, genus and family with a full lineage."""
+def taxa_prompts(catalog: Catalog, style: PromptStyle = PromptStyle.VITA) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(rank, name, prompt, payload) for every species, genus and family with a full lineage, in the
+    model's wording."""
     out = []
     with catalog.sessions() as s:
         taxa = [t for t in s.scalars(select(Taxon).where(Taxon.rank.in_(["species", "genus", "family"])))
@@ -169,9 +170,9 @@ def taxa_prompts(catalog: Catalog) -> list[tuple[str, str, str, dict[str, Any]]]
                 lin = t.lineage()
                 if lin is None:
                     continue
-                prompt = render(Template.TAX_COM, lin, t.common_name)
+                prompt = render(Template.TAX_COM, lin, t.common_name, style=style)
             else:
-                prompt = taxon_prompt(t.rank, t.lineage_names())
+                prompt = taxon_prompt(t.rank, t.lineage_names(), style)
             payload = {**{k: v for k, v in lineage_payload(t).items() if v is not None}, "modality": "text",
                        "rank": t.rank, "name": t.name, "prompt": prompt, "traits": traits.get(t.id, [])}
             out.append((t.rank, t.name, prompt, payload))
@@ -290,7 +291,7 @@ def _missing_taxa(catalog: Catalog, store: VectorStore, taxa_c: str,
                   spec: ModelSpec) -> list[tuple[str, str, dict[str, Any]]]:
     """(point id, prompt, payload) of taxa not yet in the taxa collection."""
     want = [(taxon_point_id(rank, name, spec.key), prompt, payload)
-            for rank, name, prompt, payload in taxa_prompts(catalog)]
+            for rank, name, prompt, payload in taxa_prompts(catalog, PromptStyle(spec.config.prompts))]
     have: set[str] = set()
     for i in range(0, len(want), 512):
         have |= {h.id for h in store.retrieve(taxa_c, [w[0] for w in want[i:i + 512]])}

@@ -14,6 +14,7 @@ import numpy as np
 from catalog.api import Catalog
 from catalog.decode import MediaError, load_checked
 from catalog.models import MediaKind
+from catalog.prompts import PromptStyle
 from indexer.filters import Filter
 from indexer.models import load_model
 from indexer.parse import Interpretation, Vocabulary
@@ -82,7 +83,7 @@ class QueryEncoder:
                 parsed.add(key, *values)
             flt = flt.merged(parsed)
             target = target or (Target(interp.target) if interp.target else None)
-            text = self.vocabulary.prompt_for(interp) or req.text
+            text = self.vocabulary.prompt_for(interp, PromptStyle(self.model.cfg.prompts)) or req.text
         return Query("text", self.model.embed_text([text])[0], flt, target or Target.ANY, text, interp)
 
     def audio_data(self, path: Path) -> np.ndarray:

@@ -181,3 +181,39 @@ def test_training_reads_audio_as_biovita_s_training_code_does() -> None:
     cache._features.clear()
     cache.features(featurize, "short", SECONDS, rng)  # the clap front end: the featurizer repeat-pads it
     assert np.array_equal(seen[2], short)
+
+
+def test_biovita_words_its_prompts_as_its_training_code_does() -> None:
+    """'{sci} with common name {com}', '{tax} with common name {com}', tax = class order family genus
+    binomial; the other presets keep their own wording."""
+    from catalog.prompts import PromptStyle, Template, render
+    from catalog.taxonomy import Lineage
+    from encoders.config import get_config
+
+    lin = Lineage("Amphibia", "Anura", "Hylidae", "Hyla", "Hyla versicolor")
+    upstream = PromptStyle(get_config("biovita").prompts)
+    tax = "Amphibia Anura Hylidae Hyla Hyla versicolor"
+    assert render(Template.SCI_COM, lin, "Gray Treefrog", style=upstream) == "Hyla versicolor with common name Gray Treefrog"
+    assert render(Template.TAX_COM, lin, "Gray Treefrog", style=upstream) == f"{tax} with common name Gray Treefrog"
+    assert render(Template.TAX, lin, None, style=upstream) == tax
+    assert render(Template.COM, lin, "Gray Treefrog", style=upstream) == "Gray Treefrog"
+    ours = PromptStyle(get_config("tiny").prompts)
+    assert render(Template.TAX_COM, lin, "Gray Treefrog", style=ours) == \
+        "Amphibia Anura Hylidae Hyla versicolor, with a common name Gray Treefrog"
+
+
+def test_a_clap_directory_that_leaves_weights_unloaded_is_an_error(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+    from transformers import ClapConfig, ClapModel
+
+    from encoders.factory import CheckpointError
+
+    small = {"depths": [1, 1, 1, 1], "num_attention_heads": [2, 2, 4, 4], "hidden_size": 128,
+             "patch_embeds_hidden_size": 16, "projection_dim": 32, "spec_size": 128, "num_mel_bins": 32, "window_size": 4}
+    ClapModel(ClapConfig(audio_config=small, text_config=SMALL_TEXT, projection_dim=32)).save_pretrained(tmp_path / "clap")
+    weights = tmp_path / "clap" / "model.safetensors"
+    state = load_file(str(weights))
+    state.pop(next(k for k in state if k.startswith("audio_model.") and k.endswith(".weight")))
+    save_file(state, str(weights), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="do not fit the ClapModel"):
+        create_encoder("clap", checkpoint=tmp_path / "clap", device="cpu")
