@@ -481,3 +481,14 @@ def test_a_wrong_pick_is_the_best_scoring_wrong_candidate() -> None:
 
     (row,) = score(items, oracle(items, "species"), tasks, mate_wins)
     assert row.top1 == 0.0 and row.errors_same_genus == 1.0 and row.errors_same_family == 1.0
+
+
+def test_the_gpu_script_runs_the_same_code_on_a_cpu(tmp_path: Path) -> None:
+    from bench.gpu import main
+
+    out = main(["--preset", "tiny", "--device", "cpu", "--n", "4", "--batches", "2", "--out", str(tmp_path)])
+    data = json.loads((out / "gpu.json").read_text())
+    assert [(r["modality"], r["batch"]) for r in data["rows"]] == [("audio", 2), ("image", 2), ("text", 2)]
+    assert all(r["items_per_s"] > 0 for r in data["rows"])
+    assert 0 < data["rows"][0]["featurize_share"] < 1  # the featurizer is part of the audio path
+    assert "| audio | fp32 | 2 |" in (out / "gpu.md").read_text()

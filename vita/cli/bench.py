@@ -78,6 +78,10 @@ def bench_cmd(
     graphs: Annotated[str, typer.Option(help="ann suite: our store's HNSW builds, comma-separated m, m/ef_construct "
                                              "or m/ef_construct/int8, e.g. 16/100,32/200,32/200/int8.")] = "32/200",
     peers: Annotated[bool, typer.Option(help="ann suite: also faiss and usearch on the same vectors.")] = True,
+    biovita_bench: Annotated[Path | None, typer.Option(help="retrieval suite: the released BioVITA Bench directory "
+                                                            "(ids/ and species|genus|family/ task files), scored "
+                                                            "by the paper's protocol with --preset and --model "
+                                                            "(a directory or hf-hub: id).")] = None,
     tuxpaint: Annotated[bool, typer.Option(help="real suite: add Tux Paint's animal stamps (Debian's "
                                                  "tuxpaint-stamps-default, fetched by name, 160 MB) to the held-out "
                                                  "photo <-> sound queries.")] = True,
@@ -89,6 +93,11 @@ def bench_cmd(
     from bench.run import BenchConfig, run_suites
 
     s = settings()
+    if biovita_bench is not None:
+        if suite is not Suite.RETRIEVAL:
+            raise ConfigError("--biovita-bench goes with the retrieval suite")
+        released_bench(biovita_bench, preset, model, BenchRun(out, run) if run else BenchRun(out))
+        return
     if suite is Suite.REAL:
         real(model, BenchRun(out, run) if run else BenchRun(out), tuxpaint)
         return
@@ -123,6 +132,20 @@ def bench_cmd(
     for name, md in written:
         console.rule(f"{name}: {md}")
         console.print(md.read_text(), markup=False, highlight=False)
+
+
+def released_bench(root: Path, preset: str, model: Path | None, bench_run: BenchRun) -> None:
+    """`vita bench retrieval --biovita-bench DIR`: the paper's own test sets and tasks (Table 3)."""
+    from bench.biovita_bench import markdown, run_biovita_bench
+    from encoders.factory import create_encoder
+
+    enc = create_encoder(preset, checkpoint=str(model) if model is not None else None)
+    with progress_bars(transient=True):
+        data = run_biovita_bench(enc, root, err.print)
+    name = str(model) if model is not None else f"{preset} (its released weights)"
+    _, md = bench_run.write("biovita-bench", {"model": name, "preset": preset, **data}, markdown(data, name))
+    console.rule(f"biovita-bench: {md}")
+    console.print(md.read_text(), markup=False, highlight=False)
 
 
 def real(model: Path | None, bench_run: BenchRun, with_tuxpaint: bool = True) -> None:
