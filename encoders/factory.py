@@ -148,7 +148,11 @@ def _open_clip_parts(cfg: EncoderConfig, source: str | Path | None) -> tuple[nn.
     if name is None and vt.model_cfg is None and vt.arch:  # random weights, released shape
         name = vt.arch
     if name is not None:
-        model, _, preprocess = open_clip.create_model_and_transforms(name, weights_only=True)
+        try:  # open_clip loads a checkpoint strictly: keys missing or unexpected raise here
+            model, _, preprocess = open_clip.create_model_and_transforms(name, weights_only=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{source}: image and text weights do not fit their open_clip config: "
+                                  f"{str(exc).splitlines()[0]}") from None
         return model, open_clip.get_tokenizer(name), preprocess
     if vt.model_cfg is None:
         raise CheckpointError(f"preset {cfg.name} has no open_clip architecture to build")

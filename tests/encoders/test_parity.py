@@ -3,9 +3,8 @@
 The references here are written from what upstream's code does (BioVITA's
 `eval/extract_features.py`: `load_audio_onset_10s`, CLAP's processor, `get_audio_features`, the
 adapter) with transformers' own `ClapFeatureExtractor` and `ClapModel`; they call nothing of this
-project's crop or featurizer. The audio tower is full size (LAION CLAP's HTS-AT, the shape of
-laion/clap-htsat-unfused); the image and text towers are a small open_clip CLIP, which exercises
-the same loading and transform code as ViT-L/14 at a size a CPU test can hold.
+project's crop or featurizer. The biovita release is full size: LAION CLAP's HTS-AT (the shape of
+laion/clap-htsat-unfused) and open_clip's ViT-L/14 (BioCLIP 2's shape), with random weights.
 """
 
 from __future__ import annotations
@@ -80,11 +79,12 @@ def _release(tmp_path: Path) -> tuple[Path, object, torch.nn.Linear, open_clip.C
     torch.manual_seed(0)
     clap = ClapModel(ClapConfig(text_config=SMALL_TEXT)).eval()  # full-size HTS-AT (the unfused default)
     adapter = torch.nn.Linear(clap.config.projection_dim, DIM, bias=False)
-    clip = open_clip.CLIP(**CLIP_CFG).eval()
+    full = open_clip.get_model_config("ViT-L-14")  # BioCLIP 2's architecture
+    clip = open_clip.CLIP(**full).eval()
     out = tmp_path / "BioVITA"
     out.mkdir()
     save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(out / "open_clip_model.safetensors"))
-    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": CLIP_CFG, "preprocess_cfg": {}}))
+    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": full, "preprocess_cfg": {}}))
     torch.save({"clap_audio": clap.state_dict(), "audio_adapter": adapter.state_dict()}, out / "clap_weights.pth")
     return out, clap, adapter, clip
 
@@ -108,7 +108,7 @@ def test_biovita_gives_upstream_s_embeddings(release: tuple[Path, object, torch.
     for name, a, b in zip(CLIPS, got, ref):
         np.testing.assert_allclose(a, b, atol=1e-5, err_msg=name)
     # the image and text towers are open_clip's, with its own transform and tokenizer
-    photo = Image.fromarray(np.random.default_rng(2).integers(0, 255, (50, 40, 3), dtype=np.uint8))
+    photo = Image.fromarray(np.random.default_rng(2).integers(0, 255, (300, 240, 3), dtype=np.uint8))
     _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
     with torch.no_grad():
         ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
@@ -217,3 +217,29 @@ def test_a_clap_directory_that_leaves_weights_unloaded_is_an_error(tmp_path: Pat
     save_file(state, str(weights), metadata={"format": "pt"})
     with pytest.raises(CheckpointError, match="do not fit the ClapModel"):
         create_encoder("clap", checkpoint=tmp_path / "clap", device="cpu")
+
+
+@pytest.mark.parametrize("form", [str, Path])
+def test_bioclip2_gives_open_clip_s_embeddings(tmp_path: Path, form: type) -> None:
+    """A BioCLIP 2 directory (open_clip's hub layout): open_clip's own transform, tokenizer and towers."""
+    from encoders.factory import CheckpointError
+
+    torch.manual_seed(4)
+    clip = open_clip.CLIP(**CLIP_CFG).eval()
+    where = tmp_path / "bioclip-2"
+    where.mkdir()
+    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(where / "open_clip_model.safetensors"))
+    (where / "open_clip_config.json").write_text(json.dumps({"model_cfg": CLIP_CFG, "preprocess_cfg": {}}))
+    enc = create_encoder("bioclip2", checkpoint=form(where), device="cpu")
+    photo = Image.fromarray(np.random.default_rng(5).integers(0, 255, (60, 45, 3), dtype=np.uint8))
+    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
+    with torch.no_grad():
+        ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
+        ref_text = F.normalize(clip.encode_text(open_clip.get_tokenizer(f"local-dir:{where}")(TEXTS)), dim=-1).numpy()
+    np.testing.assert_allclose(enc.embed_image([photo]), ref_image, atol=1e-5)
+    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)
+    # weights that leave a key of the config unloaded are refused, not left at random
+    state = {k: v.contiguous() for k, v in clip.state_dict().items() if not k.startswith("ln_final")}
+    save_file(state, str(where / "open_clip_model.safetensors"))
+    with pytest.raises(CheckpointError, match="do not fit their open_clip config"):
+        create_encoder("bioclip2", checkpoint=form(where), device="cpu")
