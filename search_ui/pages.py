@@ -126,7 +126,7 @@ def _what_is_this(cat: Catalog, searcher: Searcher, path: Path) -> None:
             if path.suffix.lower().lstrip(".") in AUDIO_TYPES:
                 st.audio(str(path))
             else:
-                st.image(str(path), use_container_width=True)
+                st.image(str(path), width="stretch")
         with answers:
             _answers(cat, searcher, path)
 
@@ -144,7 +144,7 @@ def _answers(cat: Catalog, searcher: Searcher, path: Path) -> None:
                                 (cols[1], "nearest indexed species", result.nearest)):
         col.caption(md(title))
         col.dataframe([{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
-                        "score": g.score} for g in guesses], hide_index=True, use_container_width=True)
+                        "score": g.score} for g in guesses], hide_index=True, width="stretch")
     for note in result.notes:
         st.caption(md(note))
 
@@ -194,7 +194,7 @@ def _trait_table(report: TraitReport) -> None:
                      "probes": ", ".join(f"{lab} {p:.2f}" for lab, p in report.probes.get(c.key, [])[:2]) or "-",
                      "nearest species vote": ", ".join(f"{lab} {p:.2f}"
                                                        for lab, p in report.neighbours.get(c.key, [])[:2]) or "-"})
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def traits_page() -> None:

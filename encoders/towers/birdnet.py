@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +61,22 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """TFLite's C++ runtime writes an INFO line to the process's stderr when it creates its CPU
+    delegate ("Created TensorFlow Lite XNNPACK delegate"), under a command's output; Python's logging
+    cannot reach it, so file descriptor 2 points at /dev/null while an interpreter is made."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _with_embedding_output(model_bytes: bytes) -> bytes:
     """The same model with the embedding tensor added to the graph's outputs."""
     import flatbuffers
@@ -96,8 +115,9 @@ class BirdNET:
     def _interp(self) -> Any:
         it = getattr(self._local, "it", None)
         if it is None:
-            it = _interpreter_class()(model_content=self._model, num_threads=self._threads)
-            it.allocate_tensors()
+            with native_stderr_silenced():
+                it = _interpreter_class()(model_content=self._model, num_threads=self._threads)
+                it.allocate_tensors()
             self._local.it, self._local.n = it, 1
         return it
 
@@ -137,8 +157,9 @@ class RangeModel:
     """Which of the labels occur at a place and week (BirdNET's metadata model)."""
 
     def __init__(self) -> None:
-        self._it = _interpreter_class()(model_path=str(RANGE.path), num_threads=1)
-        self._it.allocate_tensors()
+        with native_stderr_silenced():
+            self._it = _interpreter_class()(model_path=str(RANGE.path), num_threads=1)
+            self._it.allocate_tensors()
 
     def probabilities(self, lat: float, lon: float, week: int = -1) -> np.ndarray:
         """(6522,) probabilities; week -1 for the whole year."""

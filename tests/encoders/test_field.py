@@ -204,3 +204,16 @@ def test_cli_train_index_and_search_with_the_field_preset(tmp_path: Path, monkey
         assert (target / "probes.json").is_file()
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+def test_birdnet_leaves_no_runtime_line_on_stderr() -> None:
+    """TFLite's "Created TensorFlow Lite XNNPACK delegate" INFO line used to land under `vita identify`'s
+    table; what the program itself writes to stderr afterwards still shows."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\nfrom encoders.towers.birdnet import BirdNET, RangeModel\n"
+            "BirdNET()(np.zeros((1, 144000), np.float32)); RangeModel()\nprint('after', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert "TensorFlow Lite" not in done.stderr, done.stderr
+    assert done.stderr.strip().endswith("after")

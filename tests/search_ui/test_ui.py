@@ -393,3 +393,12 @@ def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: P
     assert not at.error and at.text_input(key="q") is not None
     at.text_input(key="q").input("nocturnal Hylidae calls").run()
     assert not at.exception and [m for m in at.markdown if m.value.startswith("**")]
+
+
+def test_the_pages_use_no_option_streamlit_has_deprecated() -> None:
+    """Streamlit warns on every render that `use_container_width` goes after 2025-12-31 (`width` replaces it)."""
+    import search_ui
+
+    pages = sorted(Path(search_ui.__file__).parent.glob("*.py"))
+    assert pages
+    assert [p.name for p in pages if "use_container_width" in p.read_text()] == []

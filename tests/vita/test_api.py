@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import resource
 import socket
 import sys
@@ -78,7 +79,14 @@ def test_health_ready_and_the_openapi_docs(client: TestClient) -> None:
     spec = _ok(client.get("/openapi.json"))
     assert {"/search", "/search/upload", "/browse", "/identify", "/traits", "/traits/upload", "/species",
             "/species/{name}", "/media/{media_id}", "/media/{media_id}/file", "/annotations"} <= set(spec["paths"])
-    assert client.get("/docs").status_code == 200
+    # the docs pages load their scripts and styles from this server, never from a CDN (offline users)
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page)
+        assert html.status_code == 200
+        sources = re.findall(r'(?:src|href)=["\']([^"\']+)', html.text) + re.findall(r"url: *'([^']+)'", html.text)
+        assert sources and not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
+        local = next(s for s in sources if s.endswith(asset))
+        assert client.get(local).status_code == 200, local
 
 
 def test_text_search_reads_the_words_and_filters(client: TestClient) -> None:
@@ -231,6 +239,10 @@ def test_hostile_requests_get_a_4xx_and_a_reason(client: TestClient, world: Sett
     assert client.get("/media/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
     assert client.get("/media/../../etc/passwd/file").status_code == 404
     _refused(client.post("/search", json={"media_ids": [987654]}), 400, "not in the index")
+    # ids past a 64-bit integer: refused as input, not a server error
+    _refused(client.get("/media/99999999999999999999"), 422, "media_id")
+    _refused(client.get("/media/9223372036854775808/file"), 422, "media_id")
+    _refused(client.post("/search", json={"media_ids": [99999999999999999999]}), 422, "media_ids")
     # huge k, malformed filters, unknown fields, no query at all
     _refused(client.post("/search", json={"text": "owl", "k": 10**9}), 422, "k")
     _refused(client.post("/search", json={"text": "owl", "filters": {"traits": ["activity=sideways"]}}), 422, "traits")

@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request,
 from fastapi import Path as InPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,11 +37,20 @@ from indexer.search import Searcher, SearchRequest, Target
 from indexer.search.request import UnknownTaxon
 from indexer.store import StoreError
 from vita.api.guard import ApiKey, BodyGuard, save_upload, scratch
-from vita.api.schemas import AnnotationBody, BrowseBody, SearchBody, SearchOptions, response_json, result_json
+from vita.api.schemas import (
+    MAX_ID,
+    AnnotationBody,
+    BrowseBody,
+    SearchBody,
+    SearchOptions,
+    response_json,
+    result_json,
+)
 from vita.settings import Settings
 
 log = logging.getLogger("vita.api")
 T = TypeVar("T")
+MediaId = Annotated[int, InPath(ge=1, le=MAX_ID, description="a catalog media id")]
 FileArg = Annotated[UploadFile, File(description="A sound or a photo.")]
 
 
@@ -135,8 +145,9 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(title="VITA Search API", version="1", lifespan=lifespan,
-                  description="Search animal sounds, photos and taxa in one embedding space.")
+    # the docs' scripts and styles come from the package, not a CDN: /docs works offline
+    app: FastAPI = FastAPIOffline(title="VITA Search API", version="1", lifespan=lifespan,
+                                  description="Search animal sounds, photos and taxa in one embedding space.")
     app.state.service = service
     _errors(app)
     app.add_middleware(BodyGuard, max_bytes=service.max_upload + 64 * 1024, idle_s=settings.api_body_idle_s)
@@ -237,7 +248,7 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             return m, name
 
     @app.get("/media/{media_id}", dependencies=read, summary="A media item's metadata and attribution.")
-    def media(media_id: int) -> dict[str, Any]:
+    def media(media_id: MediaId) -> dict[str, Any]:
         m, species = _media(media_id)
         keep = ("id", "kind", "source", "source_id", "url", "license", "rights_holder", "attribution", "lat", "lon",
                 "duration_s", "sample_rate", "channels", "width", "height", "size_bytes", "format", "split", "status")
@@ -245,7 +256,7 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                 "species": species, "file_url": f"/media/{media_id}/file"}
 
     @app.get("/media/{media_id}/file", dependencies=read, summary="The media file (range requests: seek to a window).")
-    def media_file(media_id: int) -> FileResponse:
+    def media_file(media_id: MediaId) -> FileResponse:
         m, _ = _media(media_id)
         path = Path(m.path)
         if not path.is_file():

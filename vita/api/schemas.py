@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +16,7 @@ from indexer.search import GroupBy, Result, SearchResponse, Target
 
 MAX_K = 100
 MAX_VALUES = 50  # values per filter field
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in every catalog database
 Name = Field(min_length=1, max_length=200)
 
 
@@ -89,7 +90,7 @@ class SearchBody(SearchOptions):
     """A search by text or by indexed media ids (uploads go to /search/upload)."""
 
     text: str | None = Field(None, min_length=1, max_length=1000)
-    media_ids: list[int] = Field(default_factory=list, max_length=MAX_VALUES)
+    media_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default_factory=list, max_length=MAX_VALUES)
 
 
 class BrowseBody(Strict):
@@ -99,7 +100,7 @@ class BrowseBody(Strict):
 
 
 class AnnotationBody(Strict):
-    media_id: int = Field(ge=1)
+    media_id: int = Field(ge=1, le=MAX_ID)
     label: str = Field(min_length=1, max_length=200)
     positive: bool
     offset_s: float = Field(0.0, ge=0)
