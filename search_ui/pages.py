@@ -17,7 +17,7 @@ from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest,
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
 from search_ui.render import card, md
 from search_ui.state import resources
-from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, sidebar_filters, taxon_picker, upload
+from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, shown, sidebar_filters, taxon_picker, upload
 
 TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
 GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
@@ -95,7 +95,7 @@ def search_page() -> None:
         try:
             resp = searcher.search(req)
         except QueryError as exc:
-            st.error(str(exc))
+            st.error(shown(exc))
             return
     if resp.interpretation is not None:
         _chips(resp)
@@ -137,7 +137,7 @@ def _answers(cat: Catalog, searcher: Searcher, path: Path) -> None:
     try:
         result = identify(cat, path, searcher=searcher)
     except QueryError as exc:
-        st.error(str(exc))
+        st.error(shown(exc))
         return
     cols = st.columns(2)
     for col, title, guesses in ((cols[0], f"{result.head or 'no classifier'}", result.overall),
@@ -218,7 +218,7 @@ def traits_page() -> None:
                 st.caption("Pick a species, or drop in a sound or photo.")
                 return
     except (QueryError, SpeciesNotFound) as exc:
-        st.error(str(exc))
+        st.error(shown(exc))
         return
     st.subheader(md(Path(report.query).name if audio is not None or image is not None else report.query))
     _trait_table(report)
@@ -238,7 +238,7 @@ def species_page() -> None:
     try:
         info = cat.species(name, media_limit=24)
     except SpeciesNotFound as exc:
-        st.error(str(exc))
+        st.error(shown(exc))
         return
     title = info.name + (f" · {info.common_name}" if info.common_name else "")
     st.header(title + ("" if rank == "species" else f" ({rank})"))

@@ -3,8 +3,12 @@ source, date. Their options are facets of the index, so only values that exist a
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import re
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -71,19 +75,40 @@ def taxon_picker(catalog: Catalog, searcher: Searcher, label: str, key: str,
 
 
 def upload(label: str, types: list[str], key: str) -> Path | None:
-    """An uploaded file, bounded in size and type, saved where the searcher can check and decode it."""
+    """An uploaded file, bounded in size and type, saved where the searcher can check and decode it
+    (one file per widget and browser session: a new upload replaces the last)."""
     f = st.file_uploader(label, type=types, key=key, help=f"at most {MAX_UPLOAD_MB} MB")
     if f is None:
         return None
     if f.size > MAX_UPLOAD_MB * 1024 * 1024:
         st.error(f"{f.name}: larger than {MAX_UPLOAD_MB} MB")
         return None
-    return save_upload(f.name, bytes(f.getbuffer()))
+    session = st.session_state.setdefault("_uploads_session", uuid.uuid4().hex)
+    return save_upload(f.name, bytes(f.getbuffer()), f"{session}-{key}")
 
 
-def save_upload(name: str, data: bytes) -> Path:
-    """The upload in a fresh temporary directory under its own name (made safe), so that what
-    the pages show about it ("frog.wav") is the name the user knows, not 'upload.wav'."""
-    path = Path(tempfile.mkdtemp(prefix="vita-upload-")) / safe_name(name)
+_UPLOADS: list[Path] = []  # this process's scratch directory, made on first use
+
+
+def uploads_dir() -> Path:
+    """One scratch directory per UI process, removed when the process exits."""
+    if not _UPLOADS or not _UPLOADS[0].is_dir():
+        _UPLOADS[:] = [Path(tempfile.mkdtemp(prefix="vita-uploads-"))]
+        atexit.register(shutil.rmtree, _UPLOADS[0], True)
+    return _UPLOADS[0]
+
+
+def save_upload(name: str, data: bytes, slot: str = "upload") -> Path:
+    """The upload under its own name (made safe), so that what the pages show about it ("frog.wav")
+    is the name the user knows, not 'upload.wav'; in `slot`'s folder, whose last upload it replaces."""
+    folder = uploads_dir() / safe_name(slot)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    path = folder / safe_name(name)
     path.write_bytes(data)
     return path
+
+
+def shown(exc: Exception) -> str:
+    """An error as the user may read it: an upload named by its file name, never by where the server keeps it."""
+    return re.sub(re.escape(str(uploads_dir())) + r"/(?:[^/\s]+/)*", "", str(exc))

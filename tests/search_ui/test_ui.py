@@ -368,6 +368,25 @@ def test_an_upload_keeps_its_name() -> None:
     assert save_upload("???.ogg", b"x").name == "upload.ogg"
 
 
+def test_uploads_are_replaced_and_removed_with_the_process_and_errors_hide_where_they_are() -> None:
+    import subprocess
+    import sys
+
+    from indexer.search import QueryError
+    from search_ui.widgets import save_upload, shown, uploads_dir
+
+    first = save_upload("frog.wav", b"RIFF1", "s1-up-audio")
+    second = save_upload("owl.wav", b"RIFF2", "s1-up-audio")  # the same widget in the same session
+    other = save_upload("frog.wav", b"RIFF3", "s2-up-audio")  # another browser session
+    assert not first.exists() and second.read_bytes() == b"RIFF2" and other.read_bytes() == b"RIFF3"
+    assert shown(QueryError(f"{second}: not a sound we can decode")) == "owl.wav: not a sound we can decode"
+    assert str(uploads_dir()) not in shown(QueryError(f"{other} is too long"))
+    code = "from search_ui.widgets import save_upload\nprint(save_upload('frog.wav', b'RIFF').parent.parent)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    left = Path(done.stdout.strip().splitlines()[-1])
+    assert left.name.startswith("vita-uploads-") and not left.exists()  # gone with the process
+
+
 def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`vita serve` before `vita index`: the page says so and, on the embedded store, a button indexes
