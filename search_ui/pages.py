@@ -19,6 +19,7 @@ from search_ui.render import card, md
 from search_ui.state import resources
 from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, shown, sidebar_filters, taxon_picker, upload
 
+AUTOMATIC = "Automatic"
 TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
 GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
 RANKINGS = {"Hybrid": Ranking.HYBRID, "Embedding": Ranking.EMBEDDING}
@@ -64,7 +65,9 @@ def search_page() -> None:
         audio = upload("A sound", AUDIO_TYPES, "up-audio")
         image = upload("A photo", IMAGE_TYPES, "up-image")
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
-    target_label = c1.radio("Find", ["From the words", *TARGETS], horizontal=True, key="target")
+    target_label = c1.radio("Find", [AUTOMATIC, *TARGETS], horizontal=True, key="target",
+                            help="Automatic: sounds for a photo, photos for a sound, what the words ask for "
+                                 "(\"owl photos\"), else anything.")
     group_label = c2.radio("Show", list(GROUPS), horizontal=True, key="group")
     k = c3.number_input("How many", 1, 100, 12, key="k")
     rank_label = c4.radio("Rank sounds and photos", list(RANKINGS), key="rank",
@@ -89,8 +92,6 @@ def search_page() -> None:
     else:
         st.caption("Type a query, drop in a sound or a photo, or browse by family or habitat.")
         return
-    if req.target is None and req.text is None:
-        req.target = Target.AUDIO if req.image is not None else Target.ANY
     with st.spinner("Searching ..."):
         try:
             resp = searcher.search(req)

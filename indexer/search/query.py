@@ -60,11 +60,12 @@ class QueryEncoder:
             return self._text(req)
         if req.audio is not None:
             wave = self.audio_data(Path(req.audio))
-            return Query("audio", self.model.embed_audio([wave], crop="onset")[0], req.filters, req.target or Target.ANY,
-                         data=wave)
+            return Query("audio", self.model.embed_audio([wave], crop="onset")[0], req.filters,
+                         req.target or Target.IMAGE, data=wave)
         if req.image is not None:
             image = check_upload(Path(req.image), MediaKind.IMAGE, self.catalog.limits)
-            return Query("image", self.model.embed_image([image])[0], req.filters, req.target or Target.ANY, data=image)
+            return Query("image", self.model.embed_image([image])[0], req.filters, req.target or Target.AUDIO,
+                         data=image)
         flt = req.filters.merged(Filter(exclude={"media_id": [str(m) for m in req.media_ids]}))
         return Query("media", self.media_vector(req.media_ids), flt, req.target or Target.ANY)
 

@@ -39,7 +39,8 @@ class SearchRequest:
     audio: Path | None = None
     image: Path | None = None
     media_ids: list[int] = field(default_factory=list)
-    target: Target | None = None  # None: from the text's modality words, else any
+    target: Target | None = None  # None: a photo finds sounds, a sound photos (the field guide's lookup);
+    # text: its modality words, else any; media ids: any
     filters: Filter = field(default_factory=Filter)
     k: int = 10
     group_by: GroupBy = GroupBy.NONE

@@ -139,6 +139,13 @@ def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Set
     both = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.ANY, k=3000, rank=Ranking.EMBEDDING))
     assert {r.modality for r in both.results} == {"audio", "image", "text"}
     assert [r.score for r in both.results] == sorted((r.score for r in both.results), reverse=True)
+    # with no target asked for, a sound finds photos and a photo sounds (the same in the UI, the API, the CLI)
+    heard = searcher.search(SearchRequest(audio=Path(clip.path), k=5))
+    assert heard.target is Target.IMAGE
+    assert {r.modality for r in heard.results} == {"image"}
+    seen = searcher.search(SearchRequest(image=Path(photo.path), k=5))
+    assert seen.target is Target.AUDIO
+    assert {r.modality for r in seen.results} == {"audio"}
 
 
 def test_bad_queries_are_clear_errors(searcher: Searcher, tmp_path: Path) -> None:
