@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import BenchRun, table
+from workers.processes import stop_group
 
 #: output lines that mark where the run is: (phase, the line starts with)
 MARKS = (("ingest done", "ingest demo ("), ("index started", "─── indexing"), ("index done", "index vita-"),
@@ -63,12 +64,7 @@ def first_run(data_dir: Path, port: int = 8501, timeout_s: float = 1800.0) -> di
                 break
             time.sleep(0.5)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, signal.SIGINT)
     if "UI answers" not in seen:
         raise RuntimeError("vita demo did not reach a served UI:\n" + "".join(log[-40:]))
     return {"phases_s": seen, "load_1min": os.getloadavg()[0], "log_tail": log[-30:]}

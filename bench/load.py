@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 import requests
 
 from bench.results import BenchRun, pyplot, table
+from workers.processes import stop_group
 
 MIX = (("text", 0.35), ("filtered text", 0.2), ("photo upload", 0.15), ("sound upload", 0.15), ("browse", 0.15))
 TEXTS = ("nocturnal Hylidae calls", "owl", "Strigidae photos", "Gray Treefrog", "crickets chirping at night",
@@ -114,11 +114,7 @@ def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0)
             t.join()
         wall = time.monotonic() - t0
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
     return {"clients": clients, "seconds": seconds, "wall_s": wall, "ready_s": ready_s, "seed": seed,
             "load_1min": os.getloadavg()[0], "records": records, "summary": summarise(records, wall)}
 

@@ -189,14 +189,14 @@ def real_corpus_deb() -> Path:
 def serving(args: list[str], env: dict[str, str], ready_url: str, what: str, tries: int = 240) -> Iterator[None]:
     """`python -m vita.cli ARGS` as a process (its own session) until `ready_url` answers 200;
     stopped (SIGTERM, then SIGKILL) when the block ends."""
-    import os
-    import signal
     import subprocess
     import sys
     import time
 
     import pytest
     import requests
+
+    from workers.processes import stop_group
 
     proc = subprocess.Popen([sys.executable, "-m", "vita.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -213,11 +213,7 @@ def serving(args: list[str], env: dict[str, str], ready_url: str, what: str, tri
     try:
         yield
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, timeout=20)
 
 
 def free_port() -> int:

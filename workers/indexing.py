@@ -33,6 +33,7 @@ from indexer.models import ModelSpec, describe_model, load_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
 from indexer.store import Point, VectorStore, open_store
 from workers.config import IndexConfig, thread_plan
+from workers.processes import stop_group
 from workers.tasks import decode_matrix, run_batch
 
 Progress = Callable[[int, int], None]  # (media done, media planned)
@@ -211,14 +212,8 @@ class WorkerPool:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)
-
         def reap() -> None:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc, signal.SIGTERM, timeout, whole_group=False)  # the worker stops its own children
 
         if wait:
             reap()

@@ -106,11 +106,20 @@ def test_a_sound_query_finds_the_calls_of_a_two_hour_night(night: tuple[Catalog,
     again = runner.invoke(app, ["detect", "run", "gray treefrog", "--audio", str(query), "--threshold", "0.1"])
     assert again.exit_code == 0 and len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # replaced
     # a text query runs the same way (the tiny model's text side is weak: its detections are not scored here);
-    # the highest threshold keeps only windows scoring at least it, so its count is a subset
+    # a higher threshold keeps only the windows scoring at least it: a strict subset of a lower one's
     by_text = runner.invoke(app, ["detect", "run", "by name", "--text", "Hyla versicolor", "--threshold", "0.0"])
     assert by_text.exit_code == 0, by_text.output
     text_found = for_export(cat, "by name", bands=False)
-    assert all(d.score >= 0.0 for d in text_found) and f"{len(text_found)} detection(s)" in by_text.output
+    assert f"{len(text_found)} detection(s)" in by_text.output
+    assert all(d.score >= 0.0 for d in text_found)
+    higher = float(np.median([d.score for d in text_found]))
+    strict = runner.invoke(app, ["detect", "run", "by name, strict", "--text", "Hyla versicolor",
+                                 "--threshold", f"{higher:.4f}"])
+    assert strict.exit_code == 0, strict.output
+    kept = for_export(cat, "by name, strict", bands=False)
+    assert kept and all(d.score >= higher - 1e-4 for d in kept)
+    assert len(kept) < len(text_found)
+    assert {(d.file, d.start) for d in kept} <= {(d.file, d.start) for d in text_found}
     assert len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # another label's are untouched
 
 

@@ -69,7 +69,7 @@ def test_filesystem_broker_runs_real_workers(world: tuple[Catalog, Settings, Pat
 
 def _busy_worker_pid(app: Any) -> int | None:
     """The pid of a worker process that is running a task now (Celery's own report, not a CPU guess)."""
-    for tasks in (app.control.inspect(timeout=0.5).active() or {}).values():
+    for tasks in (app.control.inspect(timeout=0.2).active() or {}).values():  # short: batches are short
         for task in tasks:
             if task.get("worker_pid") and task.get("name") == "vita.embed_batch":
                 return int(task["worker_pid"])
@@ -204,8 +204,10 @@ def test_workers_wind_down_beside_the_run_and_leave_nothing(world: tuple[Catalog
     pool.start()
     app = make_app(cfg.worker)
     deadline = time.monotonic() + 120
-    while not app.control.ping(timeout=0.5) and time.monotonic() < deadline:
-        pass
+    replies: list[Any] = []
+    while not replies and time.monotonic() < deadline:
+        replies = app.control.ping(timeout=0.5)
+    assert replies, "the worker never answered a ping"
     assert pool.proc is not None and pool.alive()
     pool.stop(wait=False)
     assert pool.proc.poll() is None  # still winding down (Celery notices within its 2 s loop, then joins its pool)
@@ -213,9 +215,19 @@ def test_workers_wind_down_beside_the_run_and_leave_nothing(world: tuple[Catalog
     while pool.proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert pool.proc.returncode is not None
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while _group_alive(pool.proc.pid) and time.monotonic() < deadline:  # its pool processes exit after it
+        time.sleep(0.1)
     with pytest.raises(ProcessLookupError):
         os.killpg(pool.proc.pid, 0)  # no pool process left in its group
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_the_run_profile_from_batch_timings_by_hand() -> None:
