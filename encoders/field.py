@@ -14,7 +14,7 @@ exactly ConSE and training (the BioVITA recipe) refines both. The text adapter s
 identity.
 
 The bridge (`field.bridge`) says what a label's text embedding is. `names`: the label's own name
-("Strix nebulosa Great Gray Owl", "great grey owl"). `taxonomy`: the mean of prompts broad to
+("Strix nebulosa with a common name Great Gray Owl", "great grey owl"). `taxonomy`: the mean of prompts broad to
 narrow, class, order, family, genus, then the name (AnimalCLAP's taxonomy-aware prompts): BirdNET's
 binomials are placed by the eBird/Clements checklist or WordNet, ImageNet's classes by WordNet
 (`catalog.names.lineage`, `encoders.towers.imagenet_species`), so a sound head and a photo head

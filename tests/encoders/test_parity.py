@@ -72,6 +72,23 @@ def clap_processor() -> object:
                                 frequency_min=50, frequency_max=14000, truncation="rand_trunc", padding="repeatpad")
 
 
+def _write_open_clip(clip: open_clip.CLIP, model_cfg: dict[str, object], where: Path) -> None:
+    """open_clip's hub layout: `open_clip_config.json` + `open_clip_model.safetensors`."""
+    where.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(where / "open_clip_model.safetensors"))
+    (where / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": {}}))
+
+
+def _assert_open_clip_parity(enc: object, clip: open_clip.CLIP, where: Path, photo: Image.Image) -> None:
+    """Image and text as open_clip itself reads the directory: its transform, tokenizer and towers."""
+    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
+    with torch.no_grad():
+        ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
+        ref_text = F.normalize(clip.encode_text(open_clip.get_tokenizer(f"local-dir:{where}")(TEXTS)), dim=-1).numpy()
+    np.testing.assert_allclose(enc.embed_image([photo]), ref_image, atol=1e-5)  # type: ignore[attr-defined]  # an encoder
+    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)  # type: ignore[attr-defined]  # an encoder
+
+
 def _release(tmp_path: Path) -> tuple[Path, object, torch.nn.Linear, open_clip.CLIP]:
     """Random weights in BioVITA's released layout: open_clip's files + clap_weights.pth."""
     from transformers import ClapConfig, ClapModel
@@ -82,9 +99,7 @@ def _release(tmp_path: Path) -> tuple[Path, object, torch.nn.Linear, open_clip.C
     full = open_clip.get_model_config("ViT-L-14")  # BioCLIP 2's architecture
     clip = open_clip.CLIP(**full).eval()
     out = tmp_path / "BioVITA"
-    out.mkdir()
-    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(out / "open_clip_model.safetensors"))
-    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": full, "preprocess_cfg": {}}))
+    _write_open_clip(clip, full, out)
     torch.save({"clap_audio": clap.state_dict(), "audio_adapter": adapter.state_dict()}, out / "clap_weights.pth")
     return out, clap, adapter, clip
 
@@ -107,14 +122,8 @@ def test_biovita_gives_upstream_s_embeddings(release: tuple[Path, object, torch.
     got = enc.embed_audio(list(CLIPS.values()))
     for name, a, b in zip(CLIPS, got, ref):
         np.testing.assert_allclose(a, b, atol=1e-5, err_msg=name)
-    # the image and text towers are open_clip's, with its own transform and tokenizer
     photo = Image.fromarray(np.random.default_rng(2).integers(0, 255, (300, 240, 3), dtype=np.uint8))
-    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
-    with torch.no_grad():
-        ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
-        ref_text = F.normalize(clip.encode_text(open_clip.get_tokenizer(f"local-dir:{where}")(TEXTS)), dim=-1).numpy()
-    np.testing.assert_allclose(enc.embed_image([photo]), ref_image, atol=1e-5)
-    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)
+    _assert_open_clip_parity(enc, clip, where, photo)
 
 
 def test_the_onset_rule_is_upstream_s_for_every_length() -> None:
@@ -227,17 +236,10 @@ def test_bioclip2_gives_open_clip_s_embeddings(tmp_path: Path, form: type) -> No
     torch.manual_seed(4)
     clip = open_clip.CLIP(**CLIP_CFG).eval()
     where = tmp_path / "bioclip-2"
-    where.mkdir()
-    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(where / "open_clip_model.safetensors"))
-    (where / "open_clip_config.json").write_text(json.dumps({"model_cfg": CLIP_CFG, "preprocess_cfg": {}}))
+    _write_open_clip(clip, CLIP_CFG, where)
     enc = create_encoder("bioclip2", checkpoint=form(where), device="cpu")
     photo = Image.fromarray(np.random.default_rng(5).integers(0, 255, (60, 45, 3), dtype=np.uint8))
-    _, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{where}")
-    with torch.no_grad():
-        ref_image = F.normalize(clip.encode_image(preprocess(photo)[None]), dim=-1).numpy()
-        ref_text = F.normalize(clip.encode_text(open_clip.get_tokenizer(f"local-dir:{where}")(TEXTS)), dim=-1).numpy()
-    np.testing.assert_allclose(enc.embed_image([photo]), ref_image, atol=1e-5)
-    np.testing.assert_allclose(enc.embed_text(TEXTS), ref_text, atol=1e-5)
+    _assert_open_clip_parity(enc, clip, where, photo)
     # weights that leave a key of the config unloaded are refused, not left at random
     state = {k: v.contiguous() for k, v in clip.state_dict().items() if not k.startswith("ln_final")}
     save_file(state, str(where / "open_clip_model.safetensors"))
