@@ -421,3 +421,15 @@ def test_the_pages_use_no_option_streamlit_has_deprecated() -> None:
     pages = sorted(Path(search_ui.__file__).parent.glob("*.py"))
     assert pages
     assert [p.name for p in pages if "use_container_width" in p.read_text()] == []
+
+
+def test_the_facet_chart_names_every_value() -> None:
+    """33 families: 33 bars, each with room for its name, and no label dropped for overlapping."""
+    from search_ui.pages import BAR_PX, facet_chart
+
+    counts = {f"Family{i:02d}idae": 100 - i for i in range(33)}
+    spec = facet_chart(counts, "family").to_dict()
+    assert len(spec["datasets"][next(iter(spec["datasets"]))]) == 33
+    assert spec["height"] >= 33 * BAR_PX
+    assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
+    assert spec["encoding"]["y"]["sort"] == "-x"
