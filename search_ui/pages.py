@@ -206,14 +206,24 @@ def facet_chart(counts: dict[str, int], title: str) -> Any:
     ).properties(height=BAR_PX * max(1, len(counts)))
 
 
-def _trait_table(report: TraitReport) -> None:
+def trait_rows(report: TraitReport) -> list[dict[str, str]]:
+    """One row per trait category; the probes' and the vote's columns only where the report has them
+    (a species looked up by name has neither), and only answers that round above 0.00."""
+    def answers(pairs: list[tuple[str, float]]) -> str:
+        return ", ".join(f"{lab} {p:.2f}" for lab, p in pairs[:2] if round(p, 2) > 0)
+
+    columns = {"probes": report.probes, "nearest species vote": report.neighbours}
+    shown_columns = {name: by for name, by in columns.items() if any(answers(v) for v in by.values())}
     rows = []
     for c in CATEGORIES:  # an unknown value is "-", never a blank cell (a blank row reads as a bug)
-        rows.append({"trait": c.title, "known": ", ".join(report.known.get(c.key, [])) or "-",
-                     "probes": ", ".join(f"{lab} {p:.2f}" for lab, p in report.probes.get(c.key, [])[:2]) or "-",
-                     "nearest species vote": ", ".join(f"{lab} {p:.2f}"
-                                                       for lab, p in report.neighbours.get(c.key, [])[:2]) or "-"})
-    st.dataframe(rows, hide_index=True, width="stretch")
+        row = {"trait": c.title, "known": ", ".join(report.known.get(c.key, [])) or "-"}
+        row.update({name: answers(by.get(c.key, [])) or "-" for name, by in shown_columns.items()})
+        rows.append(row)
+    return rows
+
+
+def _trait_table(report: TraitReport) -> None:
+    st.dataframe(trait_rows(report), hide_index=True, width="stretch")
 
 
 def traits_page() -> None:

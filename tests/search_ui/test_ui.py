@@ -433,3 +433,19 @@ def test_the_facet_chart_names_every_value() -> None:
     assert spec["height"] >= 33 * BAR_PX
     assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
     assert spec["encoding"]["y"]["sort"] == "-x"
+
+
+def test_trait_rows_show_what_the_report_has_and_no_zero_answers() -> None:
+    from indexer.traitlookup import TraitReport
+    from search_ui.pages import trait_rows
+
+    known = TraitReport("Strix aluco", "Strix aluco", known={"activity": ["nocturnal"]})
+    rows = trait_rows(known)
+    assert set(rows[0]) == {"trait", "known"}  # a lookup by name has no probes and no vote: no empty columns
+    assert any(r["known"] == "nocturnal" for r in rows)
+    heard = TraitReport("call.wav", neighbours={"trophic": [("predator", 0.0)], "activity": [("nocturnal", 0.8)]},
+                        probes={"activity": [("nocturnal", 0.71), ("diurnal", 0.001)]})
+    rows = trait_rows(heard)
+    cells = [v for r in rows for v in r.values()]
+    assert "nocturnal 0.80" in cells and "nocturnal 0.71" in cells
+    assert not [c for c in cells if "0.00" in c]  # "predator 0.00" is no answer
