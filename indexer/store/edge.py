@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,15 +140,6 @@ class EdgeStore(VectorStore):
         records, nxt = self._shard(name).scroll(qe.ScrollRequest(offset=cursor, limit=limit, filter=_filter(flt),
                                                                  with_payload=True, with_vector=with_vector))
         return [_hit(r, 0.0) for r in records], (nxt if records else None)
-
-    def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
-               with_vector: bool = False) -> Iterator[Hit]:
-        cursor = None
-        while True:
-            hits, cursor = self.scroll_page(name, flt, batch, cursor, with_vector)
-            yield from hits
-            if cursor is None:
-                return
 
     def count(self, name: str, flt: Filter | None = None) -> int:
         return self._shard(name).count(qe.CountRequest(filter=_filter(flt), exact=True))

@@ -84,9 +84,16 @@ class VectorStore(ABC):
                     with_vector: bool = False) -> tuple[list[Hit], Any]:
         """One page of points in store order from `cursor` (None: the start), and the cursor of the
         next page (None: the end). Cursors are the store's own, so page n+1 costs one page."""
-    @abstractmethod
     def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
-               with_vector: bool = False) -> Iterator[Hit]: ...
+               with_vector: bool = False) -> Iterator[Hit]:
+        """Every point under `flt`, page by page (`scroll_page`), without holding more than a page."""
+        cursor = None
+        while True:
+            hits, cursor = self.scroll_page(name, flt, batch, cursor, with_vector)
+            yield from hits
+            if cursor is None:
+                return
+
     @abstractmethod
     def count(self, name: str, flt: Filter | None = None) -> int: ...
     @abstractmethod

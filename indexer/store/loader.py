@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.store.interface import HNSW_EF, VectorStore
+from indexer.store.interface import HNSW_EF, StoreError, VectorStore
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ class StoreConfig:
     layout: Layout = field(default_factory=lambda: Layout())
     #: HNSW's search breadth for queries that do not ask for one (a million points want thousands)
     hnsw_ef: int = HNSW_EF
+
+    def __post_init__(self) -> None:
+        if self.api_key and not self.url:
+            raise StoreError("an API key is for a Qdrant server: set its URL too (VITA_QDRANT_URL), or drop the key "
+                             "for the embedded store")
 
     @property
     def shared(self) -> bool:

@@ -6,7 +6,7 @@ backend for indexing while serving, for docker-compose, and for clusters (shards
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -114,15 +114,6 @@ class ServerStore(VectorStore):
         records, nxt = self.client.scroll(name, scroll_filter=_filter(flt), limit=limit, offset=cursor,
                                           with_payload=True, with_vectors=with_vector)
         return [_hit(r, 0.0) for r in records], (nxt if records else None)
-
-    def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
-               with_vector: bool = False) -> Iterator[Hit]:
-        cursor = None
-        while True:
-            hits, cursor = self.scroll_page(name, flt, batch, cursor, with_vector)
-            yield from hits
-            if cursor is None:
-                return
 
     def count(self, name: str, flt: Filter | None = None) -> int:
         return self.client.count(name, count_filter=_filter(flt), exact=True).count

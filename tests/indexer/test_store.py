@@ -287,3 +287,11 @@ def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path
     server.client.create_collection = create  # type: ignore[method-assign]
     server.create("c", dim)
     assert bool(asked["vectors_config"].on_disk) is big and (asked["quantization_config"] is not None) is big
+
+
+def test_a_key_without_a_server_is_refused_not_ignored(tmp_path: Path) -> None:
+    from indexer.store import StoreConfig
+
+    with pytest.raises(StoreError, match="set its URL too"):
+        StoreConfig(index_dir=tmp_path, api_key="secret")
+    assert StoreConfig(index_dir=tmp_path, url="http://127.0.0.1:6333", api_key="secret").shared
