@@ -3,7 +3,8 @@ stored vectors, score the whole collection, review the top and the uncertain, la
 
 - train: logistic regression, class-balanced, on the labelled windows' vectors from the store,
   plus random unlabelled windows as weak negatives (hoplite's practice: most of an archive is not
-  the target); held-out precision and recall by k-fold cross-validation on the labelled windows;
+  the target); held-out precision and recall by k-fold cross-validation on the labelled windows,
+  with counts and intervals, and the share of held-out random windows it would detect;
 - score: every window of the collection, streamed page by page with the store's cursor (memory
   stays flat), scores at or above a threshold stored as detections;
 - review: unlabelled windows to label next, the top scores and those nearest the boundary.
@@ -157,8 +158,13 @@ def train(catalog: Catalog, store: VectorStore, collection: str, label: str, wea
                       heldout, dt.datetime.now(dt.UTC).isoformat())
 
 
+MIN_PER_CLASS = 10  # below this many labelled windows of either answer, held-out figures are too wide to trust
+
+
 def _cross_validate(x: np.ndarray, y: np.ndarray, weak: np.ndarray, folds: int, seed: int) -> dict[str, float]:
-    """Precision and recall at 0.5 on labelled windows held out fold by fold (weak negatives always train)."""
+    """Held out fold by fold, stratified: the labelled windows (precision and recall at 0.5, with
+    their counts) and the weak negatives too, whose flagged share estimates how often a random
+    archive window would be detected (labelled negatives are hand-picked and rarely show that)."""
     k = min(folds, int(y.sum()), int(len(y) - y.sum()))
     if k < 2:
         return {}
@@ -167,17 +173,63 @@ def _cross_validate(x: np.ndarray, y: np.ndarray, weak: np.ndarray, folds: int, 
     for c in (0.0, 1.0):  # stratified
         idx = rng.permutation(np.flatnonzero(y == c))
         fold[idx] = np.arange(len(idx)) % k
-    tp = fp = fn = 0
+    weak_fold = rng.permutation(len(weak)) % k
+    tp = fp = fn = flagged = 0
     for f in range(k):
         tr, te = fold != f, fold == f
-        xa = np.concatenate([x[tr], weak]) if len(weak) else x[tr]
-        ya = np.concatenate([y[tr], np.zeros(len(weak), np.float32)])
-        coef, bias = _fit(xa, ya, _balanced(ya, len(weak)))
+        wtr = weak[weak_fold != f]
+        xa = np.concatenate([x[tr], wtr]) if len(wtr) else x[tr]
+        ya = np.concatenate([y[tr], np.zeros(len(wtr), np.float32)])
+        coef, bias = _fit(xa, ya, _balanced(ya, len(wtr)))
         pred = (x[te] @ coef + bias) > 0
         tp += int((pred & (y[te] == 1)).sum())
         fp += int((pred & (y[te] == 0)).sum())
         fn += int((~pred & (y[te] == 1)).sum())
-    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn), "folds": float(k)}
+        if len(weak):
+            flagged += int(((weak[weak_fold == f] @ coef + bias) > 0).sum())
+    out = {"folds": float(k), "positives": float(y.sum()), "negatives": float(len(y) - y.sum()),
+           "tp": float(tp), "fp": float(fp), "fn": float(fn),
+           "precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn),
+           "weak_tested": float(len(weak)), "weak_flagged": float(flagged)}
+    for name, hits, n in (("precision", tp, tp + fp), ("recall", tp, tp + fn), ("weak_rate", flagged, len(weak))):
+        out[f"{name}_low"], out[f"{name}_high"] = wilson(hits, n)
+    return out
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (honest at the small counts a few labels give)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def heldout_report(clf: Classifier) -> list[str]:
+    """The held-out figures as a user should read them: with counts, intervals, the random-window
+    false-alarm estimate, and a warning when the labels are too few to trust them."""
+    h = clf.heldout
+    if not h:
+        return [f"held out: too few labels for cross-validation (want 2 of each; have {clf.positives} yes, "
+                f"{clf.negatives} no)", f"warning: fewer than {MIN_PER_CLASS} labelled windows of each answer"]
+    if "tp" not in h:  # saved before counts were kept
+        return [f"held out ({int(h['folds'])}-fold): precision {h['precision']:.2f}, recall {h['recall']:.2f} "
+                "(retrain for counts and intervals)"]
+    tp, fp, fn = int(h["tp"]), int(h["fp"]), int(h["fn"])
+    lines = [f"held out ({int(h['folds'])}-fold over {int(h['positives'])} yes, {int(h['negatives'])} no): "
+             f"precision {h['precision']:.2f} ({tp} of {tp + fp} flagged; 95% CI {h['precision_low']:.2f}-"
+             f"{h['precision_high']:.2f}), recall {h['recall']:.2f} ({tp} of {tp + fn} found; 95% CI "
+             f"{h['recall_low']:.2f}-{h['recall_high']:.2f})"]
+    if h.get("weak_tested"):
+        lines.append(f"random archive windows flagged: {int(h['weak_flagged'])} of {int(h['weak_tested'])} "
+                     f"({h['weak_flagged'] / h['weak_tested']:.0%}; 95% CI {h['weak_rate_low']:.0%}-"
+                     f"{h['weak_rate_high']:.0%}): the share of the archive a score of 0.5 would detect, "
+                     "true calls included")
+    if min(clf.positives, clf.negatives) < MIN_PER_CLASS:
+        lines.append(f"warning: fewer than {MIN_PER_CLASS} labelled windows of each answer "
+                     f"({clf.positives} yes, {clf.negatives} no): these figures are not to be trusted; label more")
+    return lines
 
 
 def scored(store: VectorStore, collection: str, clf: Classifier, page: int = PAGE) -> Iterator[tuple[dict[str, Any], float]]:

@@ -15,22 +15,26 @@ from catalog.traits import CATEGORIES
 from indexer.filters import Filter
 from indexer.hybrid import Ranking
 from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
+from indexer.search.browse import Order
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
+from search_ui.links import Value, copy_link, publish, restore
 from search_ui.render import card, md
 from search_ui.state import resources
-from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, shown, sidebar_filters, taxon_picker, upload
+from search_ui.widgets import AUDIO_TYPES, IMAGE_TYPES, filter_params, shown, sidebar_filters, taxon_picker, upload
 
 AUTOMATIC = "Automatic"
 TARGETS = {"Sounds": Target.AUDIO, "Photos": Target.IMAGE, "Species": Target.TEXT, "Any": Target.ANY}
 GROUPS = {"One per species": GroupBy.SPECIES, "One per recording": GroupBy.RECORDING, "All hits": GroupBy.NONE}
 RANKINGS = {"Hybrid": Ranking.HYBRID, "Embedding": Ranking.EMBEDDING}
+K = 12  # results per search unless the page says otherwise
 
 
 def _grid(results: list, key: str, on_more: object | None = None, columns: int = 3) -> None:
-    cols = st.columns(columns)
-    for i, r in enumerate(results):
-        with cols[i % columns]:
-            card(r, f"{key}-{i}", on_more, _label_card)
+    """Cards row by row (the page reads left to right, then down, in the results' order)."""
+    for row in range(0, len(results), columns):
+        for col, (i, r) in zip(st.columns(columns), enumerate(results[row:row + columns], start=row)):
+            with col:
+                card(r, f"{key}-{i}", on_more, _label_card)
 
 
 def _label_field() -> None:
@@ -60,21 +64,36 @@ def search_page() -> None:
     st.title("Search")
     flt = sidebar_filters(searcher, "search")
     _label_field()
+    restore("q", "q")
     text = st.text_input("Describe what you are looking for", key="q",
                          placeholder="nocturnal Hylidae calls · Strigidae photos · Gray Treefrog")
     with st.expander("... or search with a sound or a photo"):
         audio = upload("A sound", AUDIO_TYPES, "up-audio")
         image = upload("A photo", IMAGE_TYPES, "up-image")
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
+    for key, options, parse in (("target", [AUTOMATIC, *TARGETS], str), ("group", list(GROUPS), str),
+                                ("k", range(1, 101), int), ("rank", list(RANKINGS), str)):
+        restore(key, key, options, parse)
+    st.session_state.setdefault("k", K)
     target_label = c1.radio("Find", [AUTOMATIC, *TARGETS], horizontal=True, key="target",
                             help="Automatic: sounds for a photo, photos for a sound, what the words ask for "
                                  "(\"owl photos\"), else anything.")
     group_label = c2.radio("Show", list(GROUPS), horizontal=True, key="group")
-    k = c3.number_input("How many", 1, 100, 12, key="k")
+    k = c3.number_input("How many", 1, 100, key="k")
     rank_label = c4.radio("Rank sounds and photos", list(RANKINGS), key="rank",
                           help="Hybrid: what the model's own classifier and the labelled neighbours say the query "
                                "is, fused with similarity. Embedding: similarity alone.")
+    if "more_like" not in st.session_state and st.query_params.get("more", "").isdigit():
+        st.session_state["more_like"] = int(st.query_params["more"])
     more = st.session_state.get("more_like")
+    restore("search-sort", "sort", SORTS)  # drawn with the results; seeded now so that the address keeps it
+    sort = st.session_state.get("search-sort", SORTS[0])
+    state: dict[str, Value] = {  # what differs from the defaults
+        "q": text.strip(), "target": None if target_label == AUTOMATIC else target_label,
+        "group": None if group_label == next(iter(GROUPS)) else group_label, "k": None if int(k) == K else int(k),
+        "rank": None if rank_label == next(iter(RANKINGS)) else rank_label, "more": more,
+        "sort": None if sort == SORTS[0] else sort, **filter_params(flt)}
+    publish(state)
     if more is not None:
         st.info(f"More like media {more}")
         if st.button("Back to my query"):
@@ -115,7 +134,38 @@ def search_page() -> None:
     st.subheader(f"{len(resp.results)} results · {resp.target.value}")
     if not resp.results:
         st.warning("Nothing matches these filters. Remove a filter chip or a sidebar filter.")
-    _grid(resp.results, "s", _more_like_this)
+        return
+    order = st.radio("Sort by", SORTS, horizontal=True, key="search-sort")
+    query = publish({**state, "sort": None if order == SORTS[0] else order})
+    if upload_path is None:
+        with st.popover("Copy link"):
+            copy_link("search", query)
+    else:
+        st.caption("A search with an uploaded file cannot be linked: the link keeps the words and filters only.")
+    results = sort_results(resp.results, order)
+    _map(results)
+    _grid(results, "s", _more_like_this)
+
+
+SORTS = ("score", "date", "species")
+
+
+def sort_results(results: list[Result], order: str) -> list[Result]:
+    """The results in the order picked: by score (as ranked), newest first, or species A-Z."""
+    if order == "date":
+        return sorted(results, key=lambda r: r.observed_on or "", reverse=True)
+    if order == "species":
+        return sorted(results, key=lambda r: (r.species or r.name or "~").lower())
+    return results
+
+
+def _map(results: list[Result]) -> None:
+    """Where the results were recorded, for those with coordinates."""
+    located = [r for r in results if r.lat is not None and r.lon is not None]
+    if not located:
+        return
+    with st.expander(f"Map ({len(located)} of {len(results)} with coordinates)", expanded=True):
+        st.map([{"lat": r.lat, "lon": r.lon} for r in located], size=40, height=300)
 
 
 def _what_is_this(cat: Catalog, searcher: Searcher, path: Path) -> None:
@@ -141,14 +191,18 @@ def _answers(cat: Catalog, searcher: Searcher, path: Path) -> None:
     except QueryError as exc:
         st.error(shown(exc))
         return
-    cols = st.columns(2)
-    for col, title, guesses in ((cols[0], f"{result.head or 'no classifier'}", result.overall),
-                                (cols[1], "nearest indexed species", result.nearest)):
-        col.caption(md(title))
-        col.dataframe([{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
-                        "score": g.score} for g in guesses], hide_index=True, width="stretch")
+    for title, guesses in ((result.head, result.overall), ("nearest indexed species", result.nearest)):
+        if title and guesses:  # a model with no classifier has no table: its note below says so
+            st.caption(md(title))
+            st.table(guess_rows(guesses))
     for note in result.notes:
         st.caption(md(note))
+
+
+def guess_rows(guesses: list) -> list[dict[str, str]]:
+    """An identify table as text (laid out by the page: no column is clipped), scores to two places."""
+    return [{"species": g.name, "common name": g.common_name or "", "family": g.lineage.get("family", ""),
+             "score": f"{g.score:.2f}"} for g in guesses]
 
 
 def _chips(resp: object) -> None:
@@ -166,13 +220,16 @@ def _chips(resp: object) -> None:
         cols[-1].caption(f"embedded: {md(resp.embedded_text)}")  # type: ignore[attr-defined]  # resp comes from session state, typed object
 
 
+FACETS = ["family", "genus", "class", "modality", "license", *(f"trait: {c.key}" for c in CATEGORIES)]
+
+
 def browse_page() -> None:
     _, searcher = resources()
     st.title("Browse")
     flt = sidebar_filters(searcher, "browse")
     _label_field()
-    facet_by = st.selectbox("Count by", ["family", "genus", "class", "modality", "license",
-                                         *(f"trait: {c.key}" for c in CATEGORIES)], key="facet")
+    restore("facet", "count", FACETS)
+    facet_by = st.selectbox("Count by", FACETS, key="facet")
     key = "traits" if facet_by.startswith("trait") else facet_by
     with st.spinner("Counting ..."):  # facets over the whole collection take a moment: say so
         counts = searcher.facets(key, flt)
@@ -183,9 +240,19 @@ def browse_page() -> None:
     st.altair_chart(facet_chart(counts, facet_by), width="stretch")
     per_page = 12
     pages = max(1, -(-total // per_page))
-    page = st.number_input(f"Page (of {pages}; {total} items)", 1, pages, 1, key="page") - 1
+    left, right = st.columns([1, 2])
+    restore("page", "page", range(1, pages + 1), int)
+    page = left.number_input(f"Page (of {pages}; {total} items)", 1, pages, key="page") - 1
+    orders = [o.value for o in Order]
+    restore("browse-sort", "sort", orders)
+    order = Order(right.radio("Sort by", orders, horizontal=True, key="browse-sort"))
+    query = publish({"count": None if facet_by == FACETS[0] else facet_by, "page": page + 1 if page else None,
+                     "sort": None if order is Order.STORE else order.value, **filter_params(flt)})
     with st.spinner("Loading ..."):
-        results, total = searcher.browse(flt, int(page), per_page)
+        results, total = searcher.browse(flt, int(page), per_page, order)
+    with st.popover("Copy link"):
+        copy_link("browse", query)
+    _map(results)
     _grid(results, "b")
 
 
@@ -229,8 +296,10 @@ def _trait_table(report: TraitReport) -> None:
 def traits_page() -> None:
     cat, searcher = resources()
     st.title("Trait lookup")
-    picked = taxon_picker(cat, searcher, "A species", "trait-species", ranks=("species",))
+    picked = taxon_picker(cat, searcher, "A species", "trait-species", ranks=("species",),
+                          default=st.query_params.get("species"))
     species = picked[1] if picked else "(none)"
+    publish({"species": picked[1] if picked else None})
     audio = upload("... or predict from a sound", AUDIO_TYPES, "trait-audio")
     image = upload("... or from a photo", IMAGE_TYPES, "trait-image")
     try:
@@ -264,6 +333,7 @@ def species_page() -> None:
     if picked is None:
         return
     rank, name = picked
+    query = publish({"species": name})
     try:
         info = cat.species(name, media_limit=24)
     except SpeciesNotFound as exc:
@@ -275,6 +345,8 @@ def species_page() -> None:
                                                                           if info.split_role else ""))
     st.dataframe([{"trait": k, "values": ", ".join(v[0] for v in vals), "source": vals[0][1]}
                   for k, vals in info.traits.items()], hide_index=True)
+    with st.popover("Copy link"):
+        copy_link("species", query)
     results, total = searcher.browse(Filter({rank: [name]}), 0, 12)
     st.subheader(f"Media ({total})")
     _grid(results, "sp")

@@ -14,7 +14,7 @@ from catalog.api import Catalog
 from catalog.errors import VitaError
 from catalog.models import Annotation
 from catalog.models import Detection as DetectionRow
-from indexer.agile import Classifier, classifiers_dir, review, saved_labels, score, train
+from indexer.agile import Classifier, classifiers_dir, heldout_report, review, saved_labels, score, train
 from indexer.detect import for_export
 from indexer.raven import write_csv, write_raven
 from indexer.search.join import join
@@ -59,10 +59,9 @@ def review_page() -> None:
     except VitaError:
         st.caption("No classifier for this label yet: label a few yes and no cards, then train.")
         return
-    h = clf.heldout
-    st.caption(f"classifier: {clf.positives} yes, {clf.negatives} no, {clf.weak_negatives} weak negatives · "
-               + (f"held out ({int(h['folds'])}-fold): precision {h['precision']:.2f}, recall {h['recall']:.2f}"
-                  if h else "too few labels to hold any out (want 2 of each)"))
+    st.caption(f"classifier: {clf.positives} yes, {clf.negatives} no, {clf.weak_negatives} weak negatives")
+    for line in heldout_report(clf):
+        (st.warning if line.startswith("warning") else st.caption)(md(line))
     threshold = c2.slider("Detection threshold", 0.0, 1.0, 0.5, 0.05, key="review-threshold")
     if c3.button("Score the archive", key="review-score"):
         with st.spinner("Scoring every window ..."):

@@ -15,9 +15,11 @@ import streamlit as st
 
 from catalog.api import Catalog
 from catalog.decode import safe_name
+from catalog.errors import VitaError
 from catalog.taxonomy import RANKS
-from indexer.filters import Filter
+from indexer.filters import BBox, Filter
 from indexer.search import Searcher
+from search_ui.links import Value, restore
 from search_ui.state import MAX_UPLOAD_MB
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a"]
@@ -25,29 +27,61 @@ IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
 
 
 def sidebar_filters(searcher: Searcher, key: str) -> Filter:
+    """The sidebar's filters, each seeded from the address (`?family=Hylidae&traits=activity=nocturnal`)."""
     flt = Filter()
     st.sidebar.header("Filters")
     for rank in RANKS:  # each rank's options depend on the choices above it
         counts = searcher.facets(rank, flt, limit=100_000)
         options: list[str] = sorted(counts)
-        linked = st.query_params.get(rank)  # links such as /browse?family=Hylidae preselect a taxon
+        restore(f"{key}-{rank}", rank, options)
         pick = st.sidebar.selectbox(rank.capitalize(), ["(any)", *options], key=f"{key}-{rank}",  # type: ignore[list-item]  # streamlit types options loosely
-                                    index=options.index(linked) + 1 if linked in options else 0,
                                     format_func=lambda v, c=counts: str(v) if v == "(any)" else f"{v} ({c[v]})")  # type: ignore[misc]  # the lambda binds the counts of this rank
         if pick and pick != "(any)":
             flt.add(rank, pick)
     traits = searcher.facets("traits", flt)
+    restore(f"{key}-traits", "traits", traits, many=True)
     chosen = st.sidebar.multiselect("Traits", sorted(traits), key=f"{key}-traits",
                                     format_func=lambda v: f"{v.replace('=', ': ')} ({traits.get(v, 0)})")
     flt.add("traits", *chosen)  # one category's values are alternatives; categories must all hold
     for field, label in (("license", "Licence"), ("source", "Source")):
-        values = st.sidebar.multiselect(label, sorted(searcher.facets(field, flt)), key=f"{key}-{field}")
+        present = searcher.facets(field, flt)
+        restore(f"{key}-{field}", field, present, many=True)
+        values = st.sidebar.multiselect(label, sorted(present), key=f"{key}-{field}")
         if values:
             flt.add(field, *values)
-    start = st.sidebar.date_input("Observed from", value=None, key=f"{key}-from", min_value=dt.date(1900, 1, 1))
-    end = st.sidebar.date_input("Observed until", value=None, key=f"{key}-to", min_value=dt.date(1900, 1, 1))
-    flt.date_from, flt.date_to = start or None, end or None
+    for name, label in (("from", "Observed from"), ("to", "Observed until")):
+        restore(f"{key}-{name}", name, parse=dt.date.fromisoformat)
+        st.sidebar.date_input(label, value=None, key=f"{key}-{name}", min_value=dt.date(1900, 1, 1))
+    flt.date_from = st.session_state.get(f"{key}-from") or None
+    flt.date_to = st.session_state.get(f"{key}-to") or None
+    flt.bbox = _bbox_input(key)
     return flt
+
+
+def _bbox_input(key: str) -> BBox | None:
+    """Where: a box typed as south,west,north,east in degrees (the map shows the results inside it)."""
+    restore(f"{key}-bbox", "bbox")
+    text = st.sidebar.text_input("Where (south, west, north, east)", key=f"{key}-bbox",
+                                 placeholder="40.5, -74.3, 41.0, -73.7",
+                                 help="Only records with coordinates inside this box, in degrees.")
+    if not text.strip():
+        return None
+    try:
+        return BBox.parse(text.replace(" ", ""))
+    except VitaError as exc:
+        st.sidebar.error(str(exc))
+        return None
+
+
+def filter_params(flt: Filter) -> dict[str, Value]:
+    """A filter as the query parameters `sidebar_filters` reads back."""
+    out: dict[str, Value] = {name: list(values) for name, values in flt.keywords.items()}
+    out["traits"] = [v for vs in flt.traits.values() for v in vs]
+    out["from"] = flt.date_from.isoformat() if flt.date_from else None
+    out["to"] = flt.date_to.isoformat() if flt.date_to else None
+    out["bbox"] = (",".join(f"{v:g}" for v in (flt.bbox.south, flt.bbox.west, flt.bbox.north, flt.bbox.east))
+                   if flt.bbox else None)
+    return out
 
 
 def taxon_picker(catalog: Catalog, searcher: Searcher, label: str, key: str,

@@ -149,7 +149,9 @@ class FolderSource(LocalFetchMixin):
             lat=parse_coordinate(get("decimalLatitude"), 90, "decimalLatitude"),
             lon=parse_coordinate(get("decimalLongitude"), 180, "decimalLongitude"),
             extra={k: v for k, v in {"csv_row": where, "vernacularName": get("vernacularName") or None,
-                                     "scientificName": name}.items() if v},
+                                     "scientificName": name, "locality": get("locality") or None,
+                                     "region": get("stateProvince") or None,
+                                     "country": get("country") or get("countryCode") or None}.items() if v},
         )
 
     def _trait_rows(self, path: Path) -> Iterator[Record]:

@@ -176,7 +176,7 @@ class INatSource:
         common = dict(species=lineage.species, lineage=lineage, observed_on=observed, lat=lat, lon=lon,
                       rights_holder=user.get("name") or user.get("login"))
         extra = {"observation_id": obs.get("id"), "observation_url": obs.get("uri"),
-                 "group": f"inat-observation-{obs.get('id')}"}
+                 "group": f"inat-observation-{obs.get('id')}", "locality": obs.get("place_guess")}
         wanted: list[tuple[MediaKind, str, dict[str, Any]]] = []
         if MediaKind.AUDIO in self.kinds:
             wanted += [(MediaKind.AUDIO, "sound", s) for s in obs.get("sounds") or []]

@@ -135,7 +135,7 @@ class XenoCantoSource:
                 attribution=f"{recordist or 'unknown recordist'}, {xc}. Accessible at {page_url} ({rec.get('lic')})",
                 observed_on=observed, lat=lat, lon=lon, lineage=lineages[species],
                 extra={"xc_id": rec.get("id"), "english_name": rec.get("en"), "quality": rec.get("q"),
-                       "type": rec.get("type"), "country": rec.get("cnt"), "group": xc,
+                       "type": rec.get("type"), "country": rec.get("cnt"), "locality": rec.get("loc"), "group": xc,
                        "file_name": rec.get("file-name"), "sample_rate": rec.get("smp")},
             )
 

@@ -30,7 +30,7 @@ from indexer.filters import Filter
 from indexer.hybrid import EXPLAIN_FROM, Evidence, Ranking, Scored, combine, fuse
 from indexer.parse import Interpretation, Vocabulary
 from indexer.schema import RANK_FIELDS, CollectionKind, alias_name
-from indexer.search.browse import Browser
+from indexer.search.browse import Browser, Order
 from indexer.search.calibrate import Calibration, calibrate
 from indexer.search.engine import OVERFETCH, VectorSearch
 from indexer.search.join import join
@@ -219,9 +219,10 @@ class Searcher:
         return join(self.catalog, self.engine.run(v, Target.ANY, Filter(exclude={"species": [species]}), k,
                                                   GroupBy.SPECIES))
 
-    def browse(self, flt: Filter, page: int = 0, per_page: int = 20) -> tuple[list[Result], int]:
-        """One card per media item (its first window), in store order; (page, total)."""
-        hits, total = self.browser.page(flt, page, per_page)
+    def browse(self, flt: Filter, page: int = 0, per_page: int = 20,
+               order: Order = Order.STORE) -> tuple[list[Result], int]:
+        """One card per media item (its first window), in `order`; (page, total)."""
+        hits, total = self.browser.page(flt, page, per_page, order)
         return join(self.catalog, hits), total
 
     def count(self, flt: Filter | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from catalog.api import Catalog
@@ -9,6 +11,12 @@ from catalog.models import Media
 from indexer.schema import RANK_FIELDS
 from indexer.search.request import Result
 from indexer.store import Hit
+
+
+def place_of(extra: dict[str, Any]) -> str | None:
+    """A record's place name from what its source kept: a locality, then the region and country."""
+    parts = [str(extra[k]).strip() for k in ("locality", "region", "country") if str(extra.get(k) or "").strip()]
+    return ", ".join(dict.fromkeys(parts)) or None
 
 
 def join(catalog: Catalog, hits: list[Hit]) -> list[Result]:
@@ -30,5 +38,6 @@ def join(catalog: Catalog, hits: list[Hit]) -> list[Result]:
             name=p.get("name") or (lineage[to] if to and to != "species" else None), identified_to=to,
             license=p.get("license"), rights_holder=p.get("rights_holder"),
             attribution=m.attribution if m else None, source=p.get("source"), observed_on=p.get("observed_on"),
+            lat=m.lat if m else None, lon=m.lon if m else None, place=place_of(m.extra) if m else None,
             path=m.path if m else None, url=m.url if m else None, point_id=h.id))
     return out

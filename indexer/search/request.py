@@ -68,6 +68,9 @@ class Result:
     attribution: str | None = None
     source: str | None = None
     observed_on: str | None = None
+    lat: float | None = None  # where the record was made, when its source says
+    lon: float | None = None
+    place: str | None = None  # the source's place name (locality, country), when it has one
     path: str | None = None
     url: str | None = None
     point_id: str = ""

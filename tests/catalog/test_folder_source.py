@@ -57,6 +57,22 @@ def test_good_folder_is_ingested_with_metadata(settings: Settings, db_url: str, 
     cat.close()
 
 
+def test_a_folder_records_place_columns_and_results_name_the_place(tmp_path: Path) -> None:
+    """Darwin Core's locality, stateProvince and country are kept; a result names them in that order."""
+    from catalog.sources.base import MediaRecord
+    from indexer.search.join import place_of
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    good = good_corpus(root)[:1]
+    good[0].update(locality="Sapsucker Woods", stateProvince="New York", country="United States")
+    write_csv(root / "metadata.csv", good, [*good[0]])
+    rec = next(r for r in FolderSource(root).records() if isinstance(r, MediaRecord))
+    assert place_of(rec.extra) == "Sapsucker Woods, New York, United States"
+    assert place_of({"country": "Peru"}) == "Peru"
+    assert place_of({}) is None
+
+
 def test_hostile_folder_records_every_failure_and_keeps_the_rest(tmp_path: Path, db_url: str) -> None:
     settings = make_settings(tmp_path, max_file_bytes=2 * 1024**2, max_audio_seconds=5.0)
     root = tmp_path / "corpus"

@@ -4,6 +4,7 @@ nearest-neighbour search from one of the same examples, score into detections, r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from catalog.sources.demo import sound
 from catalog.sources.demo.world import latent, species_list
 from catalog.sources.folder import FolderSource
 from encoders.pretrained import shipped
-from indexer.agile import Classifier, scored
+from indexer.agile import MIN_PER_CLASS, Classifier, _cross_validate, heldout_report, scored, wilson
 from indexer.filters import Filter
 from indexer.raven import RAVEN_COLUMNS, read_raven
 from indexer.search import Searcher
@@ -84,7 +85,10 @@ def test_a_classifier_from_ten_labels_beats_a_search_from_one(world: tuple[Catal
         assert r.exit_code == 0, r.output
     trained = runner.invoke(app, ["classify", "train", target])
     assert trained.exit_code == 0, trained.output
-    assert "5 positive, 5 negative, 64 weak negative" in trained.output and "precision" in trained.output
+    assert "5 positive, 5 negative, 64 weak negative" in trained.output
+    assert re.search(r"precision \d\.\d\d \(\d+ of \d+ flagged; 95% CI", trained.output), trained.output
+    assert re.search(r"random archive windows flagged: \d+ of 64", trained.output), trained.output
+    assert f"fewer than {MIN_PER_CLASS} labelled windows of each answer (5 yes, 5 no)" in trained.output
     labelled = {(m, 0.0) for m in pos + neg}
     with Searcher(cat, settings.store_config(), settings.corpus) as searcher:
         clf = Classifier.load(settings.data_dir / "classifiers" / searcher.media_c, target)
@@ -119,3 +123,34 @@ def test_a_classifier_from_ten_labels_beats_a_search_from_one(world: tuple[Catal
     assert exported.exit_code == 0, exported.output
     rows = read_raven(out)
     assert len(rows) == n and set(RAVEN_COLUMNS) <= set(rows[0]) and {r["Label"] for r in rows} == {target}
+
+
+def test_held_out_figures_count_what_they_claim_and_see_archive_false_alarms() -> None:
+    """Six yes and six no labels that a line separates perfectly, in an archive where a third of the
+    windows look like the yes's: held-out precision on the labels is perfect, but the interval says
+    how little six labels prove, and the held-out random windows show the false alarms to expect."""
+    rng = np.random.default_rng(0)
+    yes = rng.normal(0, 0.1, (6, 8)) + np.eye(8)[0] * 3
+    no = rng.normal(0, 0.1, (6, 8)) - np.eye(8)[0] * 3
+    archive = np.concatenate([rng.normal(0, 0.1, (20, 8)) + np.eye(8)[0] * 3, rng.normal(0, 0.1, (40, 8)) + np.eye(8)[1] * 3])
+    x, y = np.concatenate([yes, no]).astype(np.float32), np.array([1.0] * 6 + [0.0] * 6, np.float32)
+    h = _cross_validate(x, y, archive.astype(np.float32), folds=3, seed=0)
+    assert (h["tp"], h["fp"], h["fn"]) == (6, 0, 0)
+    assert h["precision"] == 1.0
+    assert h["precision_low"] < 0.7  # six of six is weak evidence
+    assert h["weak_tested"] == 60
+    assert h["weak_flagged"] >= 15  # the look-alikes are flagged, and the report says so
+    clf = Classifier("owl", "c", "m", [0.0] * 8, 0.0, 6, 6, 60, h)
+    report = "\n".join(heldout_report(clf))
+    assert "6 of 6 flagged" in report
+    assert f"random archive windows flagged: {int(h['weak_flagged'])} of 60" in report
+    assert "warning: fewer than 10" in report
+
+
+def test_wilson_interval_is_honest_at_small_counts() -> None:
+    lo, hi = wilson(6, 6)
+    assert 0.55 < lo < 0.65
+    assert hi == pytest.approx(1.0)
+    lo, hi = wilson(600, 600)
+    assert lo > 0.99
+    assert wilson(0, 0) == (0.0, 1.0)

@@ -23,7 +23,8 @@ from catalog.models import IndexEntry, Media, Taxon, TraitValue
 from indexer.filters import BBox, Filter
 from indexer.hybrid import Ranking
 from indexer.models import describe_model
-from indexer.search import GroupBy, QueryError, Searcher, SearchRequest, Target
+from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
+from indexer.search.browse import Order
 from indexer.store import open_store
 from indexer.traitlookup import VOTE_SPECIES, VOTE_TEMPERATURE, predict_traits, species_traits
 from tests.support import small_world
@@ -397,6 +398,42 @@ def test_browse_pages_cost_one_page_each(searcher: Searcher, monkeypatch: pytest
     assert got == every[:48]
     calls.clear()
     assert [r.media_id for r in searcher.browse(flt, 2, 12)[0]] == every[24:36] and len(calls) == 1  # back: known
+
+
+@pytest.mark.parametrize("order", [Order.NEWEST, Order.OLDEST, Order.SPECIES])
+def test_browse_sorted_pages_are_the_whole_sorted_set_cut_in_pieces(searcher: Searcher, order: Order) -> None:
+    """Each sorted page continues the last, the pages hold every item once, and the sort holds
+    across page boundaries (items without the field last)."""
+    flt = Filter({"class": ["Amphibia"]})
+    total = searcher.count(flt)
+    seen: list[Result] = []
+    for page in range(-(-total // 7)):
+        results, n = searcher.browse(flt, page, 7, order)
+        assert n == total
+        seen += results
+    assert len({r.media_id for r in seen}) == len(seen) == total
+    if order is Order.SPECIES:
+        keys = [(r.species or "~").lower() for r in seen]
+        assert keys == sorted(keys)
+    else:
+        dated = [r.observed_on for r in seen if r.observed_on]
+        assert dated == sorted(dated, reverse=order is Order.NEWEST)
+        assert len(set(dated)) > 1  # the demo world's dates differ: the test can fail
+        assert all(r.observed_on for r in seen[:len(dated)])  # undated ones come last
+
+
+def test_results_carry_where_and_when(world: tuple[Catalog, Settings, Path], searcher: Searcher) -> None:
+    """Coordinates and the date from the catalog, on every result whose media has them."""
+    cat = world[0]
+    results, _ = searcher.browse(Filter({"class": ["Aves"]}), 0, 12)
+    with cat.sessions() as s:
+        rows = {m.id: m for m in s.scalars(select(Media).where(Media.id.in_([r.media_id for r in results])))}
+    located = [r for r in results if rows[int(r.media_id or 0)].lat is not None]
+    assert located
+    for r in located:
+        m = rows[int(r.media_id or 0)]
+        assert (r.lat, r.lon) == (m.lat, m.lon)
+        assert r.observed_on == (m.observed_on.isoformat() if m.observed_on else None)
 
 
 def test_a_query_file_is_decoded_once(world: tuple[Catalog, Settings, Path], searcher: Searcher,

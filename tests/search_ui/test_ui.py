@@ -57,6 +57,11 @@ def _release_store() -> Iterator[None]:
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+    _close_opened()
+
+
+def _close_opened() -> None:
+    """Close the stores the pages opened in this process and forget them (the next page reopens)."""
     import streamlit as st
 
     from search_ui import state
@@ -391,8 +396,6 @@ def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`vita serve` before `vita index`: the page says so and, on the embedded store, a button indexes
     the catalog with the tiny model (the shipped checkpoint when none was trained), then searches."""
-    import streamlit as st
-
     from catalog.sources.demo import DemoWorldSource
     from tests.support import make_settings
 
@@ -400,7 +403,7 @@ def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: P
     with settings.open_catalog() as cat:
         assert cat.ingest(DemoWorldSource(settings.media_dir, "small")).failed == 0
     monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
-    st.cache_resource.clear()
+    _close_opened()
     at = page("search_page")
     assert any("No index to search" in e.value for e in at.error)
     button = next(b for b in at.button if b.key == "index-now")
@@ -412,6 +415,7 @@ def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: P
     assert not at.error and at.text_input(key="q") is not None
     at.text_input(key="q").input("nocturnal Hylidae calls").run()
     assert not at.exception and [m for m in at.markdown if m.value.startswith("**")]
+    _close_opened()  # the next test opens the module's index again
 
 
 def test_the_pages_use_no_option_streamlit_has_deprecated() -> None:
@@ -449,3 +453,66 @@ def test_trait_rows_show_what_the_report_has_and_no_zero_answers() -> None:
     cells = [v for r in rows for v in r.values()]
     assert "nocturnal 0.80" in cells and "nocturnal 0.71" in cells
     assert not [c for c in cells if "0.00" in c]  # "predator 0.00" is no answer
+
+
+def test_a_search_is_restored_from_its_address_and_writes_it_back(app_env: None) -> None:
+    """A shared link reopens the same words, filters, order and size; a change goes back to the address."""
+    at = AppTest.from_string("if __name__ == '__main__':\n    from search_ui import pages\n    pages.search_page()\n",
+                             default_timeout=180)
+    at.query_params.update({"q": "calls", "family": "Hylidae", "sort": "species", "k": "5", "target": "Sounds"})
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="q").value == "calls"
+    assert at.selectbox(key="search-family").value == "Hylidae"
+    assert at.radio(key="search-sort").value == "species"
+    assert at.radio(key="target").value == "Sounds"
+    cards = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert 0 < len(cards) <= 5
+    species = [re.search(r"\*([A-Z][a-z]+ [a-z]+)\*", c).group(1) for c in cards]  # type: ignore[union-attr]
+    assert species == sorted(species)
+    lineages = [c.value for c in at.caption if "\\>" in c.value]
+    assert lineages and all("Hylidae" in v for v in lineages)
+    link = next(c.value for c in at.code if "?" in c.value)
+    assert "/search?" in link and "family=Hylidae" in link and "q=calls" in link
+    at.radio(key="group").set_value("All hits").run()
+    assert at.query_params["group"] == "All hits"
+    assert at.query_params["family"] == "Hylidae"
+
+
+def test_browse_is_restored_from_its_address_in_the_order_it_names(app_env: None, data_dir: Path) -> None:
+    at = AppTest.from_string("if __name__ == '__main__':\n    from search_ui import pages\n    pages.browse_page()\n",
+                             default_timeout=180)
+    at.query_params.update({"family": "Hylidae", "page": "2", "sort": "species A-Z"})
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="page").value == 2
+    assert at.radio(key="browse-sort").value == "species A-Z"
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert len(titles) == min(12, _hylidae_media(data_dir) - 12)
+    assert all("species page" in t for t in titles)  # every card links to its species' page
+    assert any(m.value.startswith("**") and "/species?species=Hyla" in m.value for m in at.markdown)
+    assert at.query_params["page"] == "2"
+
+
+def test_the_identify_panel_shows_no_empty_table_and_scores_in_full(app_env: None) -> None:
+    """A model with no classifier: no table for it, a note; the nearest-species table has every
+    column and scores to two places (a text table: nothing is clipped by a grid's column width)."""
+    script = """if __name__ == '__main__':
+    from pathlib import Path
+    from sqlalchemy import select
+    from catalog.models import Media
+    from search_ui import pages
+    cat, searcher = pages.resources()
+    with cat.sessions() as s:
+        photo = s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id))
+    pages._answers(cat, searcher, Path(photo))
+"""
+    at = AppTest.from_string(script, default_timeout=180).run()
+    assert not at.exception
+    assert not at.dataframe
+    assert len(at.table) == 1  # the nearest species only: the tiny model has no head
+    assert any("has no image classifier" in c.value for c in at.caption)
+    table = at.table[0].value
+    assert list(table.columns) == ["species", "common name", "family", "score"]
+    assert all(re.fullmatch(r"-?\d\.\d\d", v) for v in table["score"])
+    assert all(table["family"])

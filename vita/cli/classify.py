@@ -28,18 +28,17 @@ def train_cmd(label: LabelArg,
               weak: Annotated[int, typer.Option(help="Random unlabelled windows added as weak negatives.")] = 64,
               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Fit a class-balanced logistic regression on the labelled windows' stored vectors."""
-    from indexer.agile import train
+    from indexer.agile import heldout_report, train
     from indexer.search import Searcher
 
     s = settings()
     with open_catalog() as cat, Searcher(cat, s.store_config(), s.corpus) as searcher:
         clf = train(cat, searcher.store, searcher.media_c, label, weak, seed)
     path = clf.save(_dir(clf.collection))
-    h = clf.heldout
     console.print(f"classifier {label!r}: {clf.positives} positive, {clf.negatives} negative, "
                   f"{clf.weak_negatives} weak negative windows -> {path}")
-    console.print(f"held out ({int(h['folds'])}-fold): precision {h['precision']:.2f}, recall {h['recall']:.2f}"
-                  if h else "held out: too few labels for cross-validation (want 2 of each)")
+    for line in heldout_report(clf):
+        console.print(line, markup=False)
 
 
 @app.command("score")
