@@ -1,5 +1,7 @@
 """The three things the product is for, in a real browser: "nocturnal Hylidae calls", a photo ->
-sounds, browsing a family; then the review page of the agile loop. Used by the end-to-end test and to refresh the README's screenshots:
+sounds, browsing a family; then the review page of the agile loop; then what a curator shares and
+keeps: a copied link reopened, the map and a typed box, a card's species link, a photo's download.
+Used by the end-to-end test and to refresh the README's screenshots:
     python -m search_ui.walkthrough http://127.0.0.1:8501 docs/ PHOTO [--family Hylidae]
 Drives Debian's chromium through Playwright (no browser download)."""
 
@@ -30,6 +32,21 @@ class Seen:
     browse_cards: int
     browse_widths: list[float]  # rendered width of each card's picture (photo or spectrogram), px
     review_text: str  # /review: the agile loop's page
+    links: Links | None = None
+
+
+@dataclass
+class Links:
+    copied: str  # the address the search page's "Copy link" gave
+    reopened_query: str  # the search box's words after opening that address in a fresh page
+    reopened_text: str
+    maps: int  # map charts on the reopened search
+    boxed_url: str  # the address after typing a bounding box on Browse
+    boxed_text: str
+    species_url: str  # where a card's species link led
+    species_text: str
+    download_name: str  # a photo card's download: its file name, and where the walk saved it
+    download: Path
 
 
 def _idle(pg: Any) -> None:
@@ -37,6 +54,15 @@ def _idle(pg: Any) -> None:
     pg.wait_for_timeout(500)
     pg.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=TIMEOUT_MS)
     pg.wait_for_timeout(300)
+
+
+def _value(field: Any, wait_ms: int = 20_000) -> str:
+    """A text field's value once the page has filled it in (the frontend sets it after drawing it)."""
+    for _ in range(wait_ms // 250):
+        if value := field.input_value():
+            return str(value)
+        field.page.wait_for_timeout(250)
+    return ""
 
 
 def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
@@ -91,9 +117,57 @@ def walk(url: str, out: Path, photo: Path, family: str = "Hylidae") -> Seen:
             _idle(pg)
         review_text = pg.inner_text("body")
         pg.screenshot(path=str(out / "ui-review.png"), full_page=True)
+        links = _links(pg, url, out, family)
         ctx.close()
     return Seen(direct, search_text, search_audio, photo_audio, photo_images, photo_text, browse_text, cards,
-                [float(w) for w in widths], review_text)
+                [float(w) for w in widths], review_text, links)
+
+
+def _links(pg: Any, url: str, out: Path, family: str) -> Links:
+    """Copy a search's link and reopen it; type a box on Browse; follow a species link; download a photo."""
+    pg.goto(f"{url}/search?q=calls&family={family}&sort=species")
+    pg.get_by_text("results · audio").wait_for(timeout=TIMEOUT_MS)
+    _idle(pg)
+    pg.get_by_role("button", name="Copy link").click()
+    code = pg.locator('[data-testid="stCode"]').filter(has_text="/search?").first
+    code.wait_for(timeout=TIMEOUT_MS)
+    copied = code.inner_text().strip()
+    fresh = pg.context.new_page()
+    fresh.goto(copied)
+    fresh.get_by_text("results · audio").wait_for(timeout=TIMEOUT_MS)
+    _idle(fresh)
+    reopened_query = _value(fresh.get_by_placeholder("nocturnal Hylidae calls", exact=False))
+    reopened_text = fresh.inner_text("body")
+    maps = fresh.locator('[data-testid="stDeckGlJsonChart"]').count()
+    fresh.screenshot(path=str(out / "ui-shared-link.png"))
+    fresh.close()
+
+    pg.goto(f"{url}/browse?family={family}")
+    pg.get_by_text("Page (of", exact=False).wait_for(timeout=TIMEOUT_MS)
+    _idle(pg)
+    box = pg.get_by_role("textbox", name="Where (south, west, north, east)")
+    box.fill("0, -180, 90, 180")  # the northern hemisphere
+    box.press("Enter")
+    pg.wait_for_url("**bbox=**", timeout=TIMEOUT_MS)
+    _idle(pg)
+    boxed_url, boxed_text = pg.url, pg.inner_text("body")
+
+    link = pg.get_by_role("link", name="species page").first
+    href = link.get_attribute("href") or ""
+    pg.goto(href if href.startswith("http") else url + href)
+    pg.get_by_text("Nearest species").wait_for(timeout=TIMEOUT_MS)
+    _idle(pg)
+    species_url, species_text = pg.url, pg.inner_text("body")
+
+    pg.goto(f"{url}/search?q=photos&family={family}&target=Photos")
+    pg.get_by_text("results · image").wait_for(timeout=TIMEOUT_MS)
+    _idle(pg)
+    with pg.expect_download(timeout=TIMEOUT_MS) as got:
+        pg.get_by_role("button", name="Download photo").first.click()
+    saved = out / "downloaded-photo"
+    got.value.save_as(str(saved))
+    return Links(copied, reopened_query, reopened_text, maps, boxed_url, boxed_text, species_url, species_text,
+                 got.value.suggested_filename, saved)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -348,9 +349,29 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     # photos are as wide as spectrograms (they were thumbnails beside full-width spectrograms)
     assert len(seen.browse_widths) == seen.browse_cards and min(seen.browse_widths) >= 0.9 * max(seen.browse_widths)
     assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
+    links = seen.links
+    assert links is not None
+    # a copied link reopens the same search in a fresh page, with its map
+    assert "/search?" in links.copied and "family=Hylidae" in links.copied and "sort=species" in links.copied
+    assert links.reopened_query == "calls"
+    assert "Hylidae" in links.reopened_text and "Ranidae" not in links.reopened_text
+    assert links.maps == 1 and "with coordinates" in links.reopened_text
+    # a typed box narrows Browse, lands in the address, and every card is inside it
+    assert "bbox=0" in links.boxed_url
+    boxed = int(re.search(r"(\d+) items", links.boxed_text).group(1))  # type: ignore[union-attr]
+    assert 0 < boxed < _hylidae_media(data_dir)
+    assert "°S" not in links.boxed_text and "°N" in links.boxed_text
+    # a card's species link opens that species' page
+    assert "/species?species=" in links.species_url and "Page not found" not in links.species_text
+    assert "Media (" in links.species_text and "Hylidae" in links.species_text
+    # a photo card's download is the photo itself
+    digest = hashlib.sha256(links.download.read_bytes()).hexdigest()
+    with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
+        photo_of = s.scalar(select(Media.path).where(Media.sha256 == digest, Media.kind == "image"))
+    assert photo_of is not None and Path(photo_of).name == links.download_name
     from PIL import Image
 
-    for name in ("search", "photo-to-sounds", "browse"):
+    for name in ("search", "photo-to-sounds", "browse", "shared-link"):
         with Image.open(ARTIFACTS / f"ui-{name}.png") as shot:
             lo, hi = shot.convert("L").getextrema()
             assert shot.width == 1400 and hi - lo > 100, name  # the viewport, not a blank page

@@ -275,7 +275,11 @@ def server(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     env = {**os.environ, "VITA_DATA_DIR": str(copy), "VITA_API_BODY_IDLE_S": "2"}
     env.pop("VITA_DATABASE_URL", None)
     with serving(["api", "--port", str(port)], env, f"http://127.0.0.1:{port}/ready", "vita api"):
+        SERVED[f"http://127.0.0.1:{port}"] = copy
         yield f"http://127.0.0.1:{port}"
+
+
+SERVED: dict[str, Path] = {}  # a running server's address -> the data directory it serves
 
 
 def _raw(port: int, data: bytes) -> socket.socket:
@@ -325,3 +329,28 @@ def test_slow_and_streaming_clients_leave_the_server_healthy(server: str, world:
         assert fh.frames > 0
     part = requests.get(f"{server}/media/{audio_id}/file", headers={"Range": "bytes=0-15"}, timeout=10)
     assert part.status_code == 206 and part.content == audio.read_bytes()[:16]
+
+
+def test_the_cli_asks_a_running_api_on_its_data_instead_of_loading_the_model(
+        server: str, world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `vita api` up, `vita search` and `vita identify` on the same data directory are answered
+    by it (the embedded store is the server's: a local search could not even open it)."""
+    from typer.testing import CliRunner
+
+    from vita.cli import app
+
+    announce = SERVED[server] / "api.json"
+    assert json.loads(announce.read_text())["url"] == server
+    monkeypatch.setenv("VITA_DATA_DIR", str(announce.parent))
+    monkeypatch.delenv("VITA_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    got = runner.invoke(app, ["search", "owl", "-k", "4", "--json"])
+    assert got.exit_code == 0, got.output
+    via_cli = [r["media_id"] for r in json.loads(got.output)["results"]]
+    direct = [r["media_id"] for r in _ok(requests.post(server + "/search", json={"text": "owl", "k": 4},
+                                                        timeout=60))["results"]]
+    assert via_cli == direct and via_cli
+    _, photo = _media(world, "image")
+    got = runner.invoke(app, ["identify", str(photo), "--json"])
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output)["nearest"]

@@ -190,11 +190,12 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @app.post("/identify", dependencies=read, summary="What is this? The model's own head and the nearest species.")
     def identify(file: FileArg, lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
                  lon: Annotated[float | None, Form(ge=-180, le=180)] = None,
-                 date: Annotated[dt.date | None, Form()] = None) -> dict[str, Any]:
+                 date: Annotated[dt.date | None, Form()] = None,
+                 k: Annotated[int, Form(ge=1, le=50, description="guesses per answer")] = 5) -> dict[str, Any]:
         from indexer.identify import identify as run
 
         with _upload(service, file) as (path, _):
-            out = service.run(lambda s: run(s.catalog, path, searcher=s, lat=lat, lon=lon, date=date))
+            out = service.run(lambda s: run(s.catalog, path, searcher=s, lat=lat, lon=lon, date=date, k=k))
         return asdict(out)
 
     @app.get("/traits", dependencies=read, summary="A species' known traits.")

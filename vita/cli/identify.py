@@ -53,9 +53,8 @@ def identify_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """What is this? The model's own classifier (field: BirdNET, ImageNet) beside the nearest indexed species."""
-    from indexer.identify import identify
-    from indexer.models import load_model
-    from indexer.search import Searcher
+    from vita.cli.remote import identify as remote_identify
+    from vita.cli.remote import running_api
 
     when = None
     if date:
@@ -64,6 +63,16 @@ def identify_cmd(
         except ValueError:
             raise fail(f"--date {date!r}: want YYYY-MM-DD") from None
     s = settings()
+    url = None if model else running_api(s.data_dir)
+    if url is not None:  # a running `vita api` on this data: its model is loaded already
+        result = remote_identify(url, file, s.api_key.get_secret_value() if s.api_key else None,
+                                 lat=lat, lon=lon, date=date, k=k)
+        emit_json(asdict(result)) if as_json else show(result)
+        return
+    from indexer.identify import identify
+    from indexer.models import load_model
+    from indexer.search import Searcher
+
     with open_catalog() as cat:
         searcher: Any = None
         try:

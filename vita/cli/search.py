@@ -130,7 +130,15 @@ def filters(cls: ListOpt = None, order: ListOpt = None, family: ListOpt = None, 
 
 
 def search(req: SearchRequest) -> SearchResponse:
+    """Through a running `vita api` on this data directory when there is one (its model is warm),
+    else here."""
+    from vita.cli.remote import running_api
+    from vita.cli.remote import search as remote_search
+
     s = settings()
+    url = running_api(s.data_dir)
+    if url is not None:
+        return remote_search(url, req, s.api_key.get_secret_value() if s.api_key else None)
     from indexer.search.facade import Searcher
 
     with open_catalog() as cat, Searcher(cat, s.store_config(), s.corpus) as searcher:
