@@ -120,7 +120,7 @@ def identify(url: str, file: Path, api_key: str | None = None, **form: Any) -> A
     data = {k: str(v) for k, v in form.items() if v is not None}
     with file.open("rb") as fh:
         body = _post(url, "/identify", api_key, files={"file": (file.name, fh)}, data=data)
-    guesses = lambda rows: [Guess(**g) for g in rows]  # noqa: E731
+    guesses = lambda rows: [Guess(**g) for g in rows]
     return Identification(body["query"], body["modality"], body.get("head"), guesses(body.get("overall", [])),
                           [WindowGuesses(w["offset_s"], w["duration_s"], guesses(w["guesses"]))
                            for w in body.get("windows", [])],
