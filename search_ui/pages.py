@@ -143,8 +143,8 @@ def search_page() -> None:
     else:
         st.caption("A search with an uploaded file cannot be linked: the link keeps the words and filters only.")
     results = sort_results(resp.results, order)
-    _map(results)
     _grid(results, "s", _more_like_this)
+    _map(results)
 
 
 SORTS = ("score", "date", "species")
@@ -160,7 +160,8 @@ def sort_results(results: list[Result], order: str) -> list[Result]:
 
 
 def _map(results: list[Result]) -> None:
-    """Where the results were recorded, for those with coordinates."""
+    """Where the results were recorded, for those with coordinates (below the cards: the cards come
+    first; the base map's tiles need the internet, the points do not)."""
     located = [r for r in results if r.lat is not None and r.lon is not None]
     if not located:
         return
@@ -252,8 +253,8 @@ def browse_page() -> None:
         results, total = searcher.browse(flt, int(page), per_page, order)
     with st.popover("Copy link"):
         copy_link("browse", query)
-    _map(results)
     _grid(results, "b")
+    _map(results)
 
 
 BAR_PX = 22  # height per bar: every value's name has room on the axis
@@ -270,7 +271,7 @@ def facet_chart(counts: dict[str, int], title: str) -> Any:
         y=alt.Y("value:N", sort="-x", title=title, axis=alt.Axis(labelOverlap=False, labelLimit=280)),
         x=alt.X("items:Q", title="items"),
         tooltip=["value", "items"],
-    ).properties(height=BAR_PX * max(1, len(counts)))
+    ).properties(height=BAR_PX * max(3, len(counts)))  # one or two bars still get a readable axis
 
 
 def trait_rows(report: TraitReport) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from catalog.models import IndexEntry, Media
@@ -513,6 +513,29 @@ def test_browse_is_restored_from_its_address_in_the_order_it_names(app_env: None
     assert all("species page" in t for t in titles)  # every card links to its species' page
     assert any(m.value.startswith("**") and "/species?species=Hyla" in m.value for m in at.markdown)
     assert at.query_params["page"] == "2"
+    # each card whose record has a date and coordinates says them, and every card its traits
+    when_where = [t.value for t in at.text if re.match(r"\d{4}-\d\d-\d\d · .*°[NS] .*°[EW]$", t.value)]
+    with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
+        dated = s.scalar(select(func.count()).select_from(Media).where(
+            Media.id.in_(_media_ids(at)), Media.observed_on.is_not(None), Media.lat.is_not(None)))
+    assert dated and len(when_where) == dated
+    assert len([c for c in at.caption if c.value.startswith("traits: ")]) == len(titles)
+
+
+def test_spectrograms_have_time_and_frequency_axes(data_dir: Path) -> None:
+    """The card's picture is framed: kHz ticks on the left, seconds below, from the window's start."""
+    import numpy as np
+
+    from search_ui.render import spectrogram
+
+    with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
+        sound = s.scalar(select(Media.path).where(Media.kind == "audio").order_by(Media.id))
+    img = np.asarray(spectrogram(sound, 0.0, 5.0).convert("L"))
+    assert img.shape[1] > 320 and img.shape[0] > 120  # room for the axes around the 320x120 plot
+    left, below = img[:, :30], img[-16:, 40:]
+    assert (left < 200).sum() > 50  # tick labels drawn in the left margin
+    assert (below < 200).sum() > 50  # and under the plot
+    assert (left > 250).mean() > 0.5  # on a white margin, not spectrogram pixels
 
 
 def test_the_identify_panel_shows_no_empty_table_and_scores_in_full(app_env: None) -> None:
