@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.speed import exact_top, fill, filters, split_queries, synthetic
+from indexer.store.config import HNSW_EF_CONSTRUCT, HNSW_M
 
 OVERFETCH = 3
 EFS = (16, 32, 64, 128, 256)
@@ -49,8 +50,8 @@ class Graph:
     """One build of our store: HNSW edges per node, the build's candidate list, and whether the
     vectors sit on disk with an int8 copy in RAM (`indexer.store.Layout`)."""
 
-    m: int = 32  # the store's default graph (indexer.store.Layout)
-    ef_construct: int = 200
+    m: int = HNSW_M  # the store's default graph
+    ef_construct: int = HNSW_EF_CONSTRUCT
     int8: bool = False
 
     @property
@@ -90,8 +91,8 @@ def ann_bench(n: int, dim: int, n_queries: int = 200, seed: int = 0, efs: tuple[
     import faiss
     from usearch.index import Index
 
+    from indexer.store.config import Layout
     from indexer.store.edge import EdgeStore
-    from indexer.store.loader import Layout
 
     faiss.omp_set_num_threads(1)
     s, near = split_queries(synthetic(n + n_queries, dim, seed), n_queries)

@@ -1,5 +1,5 @@
 """How many of an int8 copy's candidates to re-rank with the float32 originals
-(`indexer.store.interface.RESCORE_OVERSAMPLING`): one build of our store with the int8 copy, then
+(`indexer.store.config.RESCORE_OVERSAMPLING`): one build of our store with the int8 copy, then
 "near" and "far" queries (the ann suite's vectors and queries) at each `hnsw_ef` and oversampling.
 
 `python -m bench.rescore [--points 1000000] [--efs 3072,4096] [--oversampling 2,4,8]`; results in
@@ -25,9 +25,9 @@ def rescore_bench(n: int, dim: int = 128, n_queries: int = 100, efs: tuple[int, 
 
     from bench.ann import _measure
     from bench.speed import exact_top, fill, split_queries, synthetic
+    from indexer.store.config import Layout
     from indexer.store.edge import EdgeStore
     from indexer.store.interface import unit
-    from indexer.store.loader import Layout
 
     s, near = split_queries(synthetic(n + n_queries, dim, seed), n_queries)
     sets = {"near": near, "far": synthetic(n_queries, dim, seed + 1).vectors}

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
 from indexer.store import Cluster, Layout, StoreConfig
-from indexer.store.interface import HNSW_EF
+from indexer.store.config import HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M
 from workers.config import BrokerConfig, IndexConfig, WorkerConfig
 
 _LIMITS = Limits()  # the one home of the limit defaults
@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     store_int8: bool | None = Field(None, description="New collections keep an int8 copy of their vectors in RAM; "
                                                       "queries scan it and rescore with the originals; default: "
                                                       "from 512-d up.")
-    store_hnsw_m: int = Field(32, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
+    store_hnsw_m: int = Field(HNSW_M, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
                                                             "recall for far queries, slower optimize, more memory).")
-    store_hnsw_ef_construct: int = Field(200, ge=4, description="HNSW candidate list while building new collections.")
+    store_hnsw_ef_construct: int = Field(HNSW_EF_CONSTRUCT, ge=4, description="HNSW candidate list while building new collections.")
     store_hnsw_ef: int = Field(HNSW_EF, ge=4, le=65536, description="HNSW candidate list of a query (more: better "
                                                                 "recall for text or photo queries for sounds, "
                                                                 "slower; a million points want 3072-4096).")

@@ -20,8 +20,8 @@ import qdrant_edge as qe
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, RESCORE_OVERSAMPLING, Hit, Point, StoreError, VectorStore, unit, units
-from indexer.store.loader import Layout
+from indexer.store.config import HNSW_EF, RESCORE_OVERSAMPLING, Layout
+from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit, units
 
 RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING)
 

@@ -1,7 +1,7 @@
 """The vector store interface: points, hits, the one store error, and the abstract base.
 
-Backends (`edge`, `server`) implement it; `loader.open_store` picks one. This module imports
-no backend, so nothing here imports back.
+Backends (`edge`, `server`) implement it; `loader.open_store` picks one; `config` holds the
+settings types and defaults. This module imports neither, so nothing here imports back.
 """
 
 from __future__ import annotations
@@ -32,18 +32,6 @@ class Hit:
     vector: np.ndarray | None = None
 
 
-#: HNSW's search breadth for every query unless one asks otherwise. Measured (`vita bench ann --graphs`,
-#: bench/results/ann-graphs/ann-100000.md, 100k points): with the default graph (m 32, ef_construct 200)
-#: "far" queries (text or photo asking for sounds) reach recall@10 0.99 at 512 against 0.90 at 128;
-#: "near" ones are 1.0 either way, for under a millisecond more. At a million points far queries need
-#: more (bench/results/ann-1m-int8: 0.96 at 3072 with the int8 copy): `StoreConfig.hnsw_ef` (VITA_STORE_HNSW_EF).
-HNSW_EF = 512
-#: With an int8 copy (`Layout.int8`), queries take this many times the candidates from it and re-rank them
-#: with the float32 originals. Measured at 1M points (hnsw_ef 3072, bench/results/ann-1m-int8): "near"
-#: recall@10 0.963 at 2, 0.991 at 4, 1.0 at 8, for the same latency; ignored without quantization.
-RESCORE_OVERSAMPLING = 8.0
-
-
 class StoreError(VitaError, RuntimeError):
     """The store cannot do what was asked (missing collection, locked directory, ...)."""
 
@@ -57,33 +45,61 @@ class VectorStore(ABC):
     """
 
     @abstractmethod
-    def collections(self) -> list[str]: ...
+    def collections(self) -> list[str]:
+        """Names of every collection (not aliases), in no particular order."""
+
     @abstractmethod
-    def create(self, name: str, dim: int) -> None: ...
+    def create(self, name: str, dim: int) -> None:
+        """A new empty collection of `dim`-d cosine vectors with the payload indexes of
+        `indexer.schema` and the backend's `Layout`; an existing one is left as it is."""
+
     @abstractmethod
-    def exists(self, name: str) -> bool: ...
+    def exists(self, name: str) -> bool:
+        """Whether a collection of that name exists (an alias does not count)."""
+
     @abstractmethod
-    def drop(self, name: str) -> None: ...
+    def drop(self, name: str) -> None:
+        """Delete a collection and its points; a missing one is not an error."""
+
     @abstractmethod
-    def set_alias(self, alias: str, name: str) -> None: ...
+    def set_alias(self, alias: str, name: str) -> None:
+        """Point `alias` at collection `name` in one step (readers never see neither)."""
+
     @abstractmethod
-    def resolve(self, alias_or_name: str) -> str: ...
+    def resolve(self, alias_or_name: str) -> str:
+        """The collection an alias points at, or the name itself when it is a collection.
+        Raises StoreError when it is neither."""
+
     @abstractmethod
-    def aliases(self) -> dict[str, str]: ...
+    def aliases(self) -> dict[str, str]:
+        """Every alias -> the collection it points at."""
+
     @abstractmethod
-    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        """Write points (vectors normalised to unit length); a point with an existing id replaces
+        it. Durable when the call returns."""
+
     @abstractmethod
-    def delete(self, name: str, ids: Sequence[str]) -> None: ...
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        """Remove points by id; unknown ids are ignored."""
+
     @abstractmethod
     def query(self, name: str, vector: np.ndarray, flt: Filter | None = None, limit: int = 10,
-              exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]: ...
+              exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
+        """The `limit` nearest points to `vector` by cosine, best first, among those `flt` admits.
+        `exact`: a full scan instead of the graph; `hnsw_ef`: the graph search's breadth (None: the
+        store's default); with an int8 copy, candidates are rescored with the originals."""
+
     @abstractmethod
-    def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]: ...
+    def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:
+        """The points with these ids (score 0); missing ids are left out, order is not kept."""
+
     @abstractmethod
     def scroll_page(self, name: str, flt: Filter | None = None, limit: int = 256, cursor: Any = None,
                     with_vector: bool = False) -> tuple[list[Hit], Any]:
         """One page of points in store order from `cursor` (None: the start), and the cursor of the
         next page (None: the end). Cursors are the store's own, so page n+1 costs one page."""
+
     def scroll(self, name: str, flt: Filter | None = None, batch: int = 256,
                with_vector: bool = False) -> Iterator[Hit]:
         """Every point under `flt`, page by page (`scroll_page`), without holding more than a page."""
@@ -95,13 +111,22 @@ class VectorStore(ABC):
                 return
 
     @abstractmethod
-    def count(self, name: str, flt: Filter | None = None) -> int: ...
+    def count(self, name: str, flt: Filter | None = None) -> int:
+        """How many points `flt` admits (exact)."""
+
     @abstractmethod
-    def facet(self, name: str, key: str, flt: Filter | None = None, limit: int = 100) -> dict[str, int]: ...
+    def facet(self, name: str, key: str, flt: Filter | None = None, limit: int = 100) -> dict[str, int]:
+        """Points per value of an indexed payload field (exact counts), at most `limit` values,
+        values as strings."""
+
     @abstractmethod
-    def optimize(self, name: str) -> None: ...
+    def optimize(self, name: str) -> None:
+        """Build the search structures after a bulk write (the embedded store's HNSW graph and
+        merged segments); queries are correct before it, only slower."""
+
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the store (the embedded store's single-owner lock); idempotent."""
 
     def __enter__(self) -> Self:
         return self

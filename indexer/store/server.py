@@ -14,8 +14,8 @@ from qdrant_client import QdrantClient, models
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.interface import HNSW_EF, RESCORE_OVERSAMPLING, Hit, Point, StoreError, VectorStore, unit, units
-from indexer.store.loader import Cluster, Layout
+from indexer.store.config import HNSW_EF, RESCORE_OVERSAMPLING, Cluster, Layout
+from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit, units
 
 UPSERT_CHUNK = 256
 

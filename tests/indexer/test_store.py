@@ -222,7 +222,7 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
 
     import indexer.store.edge as edge_mod
     from indexer.store import open_store
-    from indexer.store.interface import RESCORE_OVERSAMPLING
+    from indexer.store.config import RESCORE_OVERSAMPLING
     from indexer.store.server import ServerStore
     from tests.support import make_settings
 

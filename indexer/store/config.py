@@ -1,0 +1,87 @@
+"""The store's configuration: where vectors live, how a new collection keeps them, how a cluster
+spreads them, and every default of the HNSW graph and its queries, each with the measurement that
+chose it. Imports the interface only (for `StoreError`); the backends and the loader import this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.store.interface import StoreError
+
+#: The HNSW graph built by `optimize`: edges per node and the candidate list while building.
+#: Twice Qdrant's defaults (16, 100): measured at 100k points (`vita bench ann --graphs`,
+#: bench/results/ann-graphs), "far" queries (text or photo asking for sounds) reach recall@10 0.99
+#: at hnsw_ef 512 against 0.97 with the defaults, 0.90 against 0.73 at 128; m 64 adds nothing;
+#: the build takes ~1.4x as long and each point holds twice the graph links.
+HNSW_M = 32
+HNSW_EF_CONSTRUCT = 200
+#: HNSW's search breadth for every query unless one asks otherwise. Measured (`vita bench ann --graphs`,
+#: bench/results/ann-graphs/ann-100000.md, 100k points): with the default graph (m 32, ef_construct 200)
+#: "far" queries (text or photo asking for sounds) reach recall@10 0.99 at 512 against 0.90 at 128;
+#: "near" ones are 1.0 either way, for under a millisecond more. At a million points far queries need
+#: more (bench/results/ann-1m-int8: 0.96 at 3072 with the int8 copy): `StoreConfig.hnsw_ef` (VITA_STORE_HNSW_EF).
+HNSW_EF = 512
+#: With an int8 copy (`Layout.int8`), queries take this many times the candidates from it and re-rank them
+#: with the float32 originals. Measured at 1M points (hnsw_ef 3072, bench/results/ann-1m-int8): "near"
+#: recall@10 0.963 at 2, 0.991 at 4, 1.0 at 8, for the same latency; ignored without quantization.
+RESCORE_OVERSAMPLING = 8.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """How a collection created on a Qdrant server is spread over a cluster's nodes."""
+
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+
+
+#: From this many dimensions up, a new collection keeps its vectors on disk with an int8 copy in RAM
+#: unless told otherwise: measured at 512/768-d, 850/1114 MiB per million points against 2342/3326 in
+#: RAM, the same recall, and an HNSW build 5-8 times faster (`bench/results/memory`)
+INT8_FROM_DIM = 512
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a new collection keeps its vectors: the full float32 vectors in RAM, or on disk
+    (memory-mapped) with an int8 copy in RAM that queries scan and the originals rescore. The second
+    holds BioVITA-size (512/768-d) collections of millions of points in far less memory
+    (`bench/results/memory`). None: chosen by the vectors' size (`INT8_FROM_DIM`)."""
+
+    on_disk: bool | None = None
+    int8: bool | None = None
+    hnsw_m: int = HNSW_M  # the graph `optimize` builds (see HNSW_M)
+    hnsw_ef_construct: int = HNSW_EF_CONSTRUCT
+
+    def for_dim(self, dim: int) -> tuple[bool, bool]:
+        """(on disk, int8 copy) for a new collection of `dim`-d vectors."""
+        big = dim >= INT8_FROM_DIM
+        return (big if self.on_disk is None else self.on_disk, big if self.int8 is None else self.int8)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the vectors live: a Qdrant server when `url` is set, else the embedded store in `index_dir`."""
+
+    index_dir: Path
+    url: str | None = None
+    api_key: str | None = None
+    #: a Qdrant cluster: how a new collection is split and copied (the server's defaults: 1, 1, 1)
+    cluster: Cluster = field(default_factory=lambda: Cluster())
+    #: how new collections keep their vectors (existing ones keep theirs)
+    layout: Layout = field(default_factory=lambda: Layout())
+    #: HNSW's search breadth for queries that do not ask for one (a million points want thousands)
+    hnsw_ef: int = HNSW_EF
+
+    def __post_init__(self) -> None:
+        if self.api_key and not self.url:
+            raise StoreError("an API key is for a Qdrant server: set its URL too (VITA_QDRANT_URL), or drop the key "
+                             "for the embedded store")
+
+    @property
+    def shared(self) -> bool:
+        """A server takes writes from many processes; the embedded store has one owner."""
+        return self.url is not None
