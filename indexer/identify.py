@@ -21,6 +21,7 @@ from catalog.errors import ConfigError
 from catalog.models import MediaKind
 from catalog.queries import SpeciesNotFound
 from indexer.search import QueryError
+from indexer.traitlookup import nearest_species
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -124,8 +125,6 @@ def identify(catalog: Catalog, path: Path, *, model: VitaEncoder | None = None, 
     else:
         _image_head(model, data, names, out, k)
     if searcher is not None:
-        from indexer.traitlookup import nearest_species
-
         if searcher.model is not model:  # another model's space: it reads the file its own way
             vector = searcher.audio_vector(path) if kind is MediaKind.AUDIO else searcher.image_vector(path)
         elif kind is MediaKind.AUDIO:

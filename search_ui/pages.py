@@ -14,6 +14,7 @@ from catalog.queries import SpeciesNotFound
 from catalog.traits import CATEGORIES
 from indexer.filters import Filter
 from indexer.hybrid import Ranking
+from indexer.identify import identify
 from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
 from indexer.search.browse import Order
 from indexer.traitlookup import TraitReport, predict_traits, species_traits
@@ -185,8 +186,6 @@ def _what_is_this(cat: Catalog, searcher: Searcher, path: Path) -> None:
 
 
 def _answers(cat: Catalog, searcher: Searcher, path: Path) -> None:
-    from indexer.identify import identify
-
     try:
         result = identify(cat, path, searcher=searcher)
     except QueryError as exc:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
+from catalog.api import Catalog
+from catalog.sources.demo import DemoWorldSource
 from encoders.factory import VITA_CONFIG, VITA_WEIGHTS
 from encoders.pretrained import ROOT, SCORES
 
@@ -31,8 +33,6 @@ def half(src: Path, dst: Path) -> Path:
 
 def small_world_scores(checkpoint: Path) -> list[dict[str, object]]:
     """A2T of this checkpoint on the small demo world (seed 0), built in a scratch directory."""
-    from catalog.api import Catalog
-    from catalog.sources.demo import DemoWorldSource
     from training.evaluate import a2t_report
 
     with tempfile.TemporaryDirectory(prefix="vita-ship-") as tmp:

@@ -33,9 +33,11 @@ from catalog.errors import NotFoundError, VitaError
 from catalog.models import AnnotationSource, Media
 from catalog.queries import SpeciesNotFound
 from catalog.taxonomy import RANKS
+from indexer.identify import identify as identify_file
 from indexer.search import Searcher, SearchRequest, Target
 from indexer.search.request import UnknownTaxon
 from indexer.store import StoreError
+from indexer.traitlookup import predict_traits, species_traits
 from vita.api.guard import ApiKey, BodyGuard, save_upload, scratch
 from vita.api.schemas import (
     MAX_ID,
@@ -192,22 +194,16 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                  lon: Annotated[float | None, Form(ge=-180, le=180)] = None,
                  date: Annotated[dt.date | None, Form()] = None,
                  k: Annotated[int, Form(ge=1, le=50, description="guesses per answer")] = 5) -> dict[str, Any]:
-        from indexer.identify import identify as run
-
         with _upload(service, file) as (path, _):
-            out = service.run(lambda s: run(s.catalog, path, searcher=s, lat=lat, lon=lon, date=date, k=k))
+            out = service.run(lambda s: identify_file(s.catalog, path, searcher=s, lat=lat, lon=lon, date=date, k=k))
         return asdict(out)
 
     @app.get("/traits", dependencies=read, summary="A species' known traits.")
     def traits(species: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
-        from indexer.traitlookup import species_traits
-
         return asdict(service.run(lambda s: species_traits(s, species)))
 
     @app.post("/traits/upload", dependencies=read, summary="Traits predicted for an uploaded sound or photo.")
     def traits_upload(file: FileArg) -> dict[str, Any]:
-        from indexer.traitlookup import predict_traits
-
         with _upload(service, file) as (path, kind):
             report = service.run(lambda s: predict_traits(s, audio=path if kind == "audio" else None,
                                                           image=path if kind == "image" else None))
