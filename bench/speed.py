@@ -407,13 +407,13 @@ def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: li
     from sqlalchemy import delete
 
     from catalog.models import IndexCollection, IndexEntry
-    from workers.indexing import run_index
+    from workers.indexing import IndexOptions, run_index
 
     with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp, CpuSampler() as cpu:
         corpus = f"bench{uuid.uuid4().hex[:6]}"
         try:
-            report = run_index(catalog, scratch(Path(tmp), corpus), model_ref, batch_size=batch_size,
-                               workers=workers, only=media_ids)
+            report = run_index(catalog, scratch(Path(tmp), corpus), model_ref,
+                               IndexOptions(batch_size=batch_size, workers=workers, only=media_ids))
         finally:
             with catalog.sessions() as sess:
                 sess.execute(delete(IndexEntry).where(IndexEntry.collection.like(f"vita-{corpus}-%")))

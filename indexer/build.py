@@ -7,14 +7,13 @@ owns it (the `vita index` run) may write, so workers send their points back and 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +55,6 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     #: where the batch's time went in its worker process (`batch_timing`), for the profile of a run
     timing: dict[str, float] = field(default_factory=dict)
-
-    def to_wire(self) -> dict[str, Any]:
-        """JSON-safe (Celery's serializer): all vectors as one base64 float32 matrix, not one string each."""
-        matrix = (np.stack([np.asarray(p.vector, np.float32) for p in self.points]) if self.points
-                  else np.zeros((0, 0), np.float32))  # a batch whose every item failed has no points
-        return {"ids": [p.id for p in self.points], "payloads": [p.payload for p in self.points],
-                "dim": matrix.shape[1], "vectors": base64.b64encode(matrix.tobytes()).decode(),
-                "outcomes": [asdict(o) for o in self.outcomes], "timing": self.timing}
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> BatchResult:
-        ids = data.get("ids", [])
-        pts = []
-        if ids:  # none: every item failed, or the batch itself did
-            matrix = np.frombuffer(base64.b64decode(data["vectors"]), np.float32).reshape(len(ids), -1)
-            pts = [Point(pid, vec, payload) for pid, vec, payload in zip(ids, matrix, data.get("payloads", []))]
-        return cls(pts, [Outcome(**o) for o in data["outcomes"]], data.get("timing") or {})
 
 
 def batch_timing(start: float, model_s: float) -> dict[str, float]:

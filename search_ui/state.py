@@ -57,7 +57,7 @@ def _index_button(settings: Settings) -> None:
     """Index the catalog here, in this process (the embedded store has one owner: this UI), with
     `<data>/models/tiny`, or the tiny checkpoint that ships with VITA when there is none."""
     from encoders.pretrained import install
-    from workers.indexing import run_index
+    from workers.indexing import IndexOptions, run_index
 
     with settings.open_catalog() as cat:
         media = cat.stats().media
@@ -76,6 +76,6 @@ def _index_button(settings: Settings) -> None:
         bar.progress(done / max(1, total), text=f"indexing: {done} of {total} media")
 
     with settings.open_catalog() as cat:
-        report = run_index(cat, settings.index_config(), str(model), eager=True, progress=progress)
+        report = run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True), progress=progress)
     st.success(f"indexed {report.indexed} media ({report.failed} failed) in {report.seconds:.0f} s")
     st.rerun()

@@ -27,7 +27,7 @@ LAZY: tuple[tuple[str, str, str], ...] = (
     ("", "indexer.store.server", "a backend and its client library, loaded when the loader picks it"),
     ("vita.settings", "catalog.api", "opening a catalog loads SQLAlchemy's models; reading settings does not"),
     ("encoders.field", "catalog.names", "WordNet's database is read only by the taxonomy bridge"),
-    ("workers.indexing", "workers.app", "Celery is imported only by a run that uses the broker, not an eager one"),
+    ("workers.dispatch", "workers.app", "Celery is imported only by a run that uses the broker, not an eager one"),
     ("search_ui.state", "workers.indexing", "the UI indexes only when its button is pressed"),
 )
 

@@ -9,20 +9,19 @@ recorded by the commit, and never fails its batch.
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from catalog.api import Catalog
-from indexer.build import BatchResult, commit_batch, embed_media
+from indexer.build import commit_batch, embed_media
 from indexer.models import load_model
 from indexer.store import VectorStore, open_store
 from workers.config import WorkerConfig
+from workers.wire import BatchReply, encode_matrix
 
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
 
@@ -54,7 +53,7 @@ def _store(opened: _Opened) -> VectorStore:
 
 def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str, collection: str,
               commit: bool, catalog: Catalog, store: VectorStore | None = None,
-              decode_threads: int = 2) -> dict[str, Any]:
+              decode_threads: int = 2) -> BatchReply:
     """The task's body, callable in-process (eager indexing, tests); `store` is needed to commit."""
     model = load_model(model_ref, preset)
     with catalog.sessions() as session:
@@ -64,9 +63,8 @@ def run_batch(media_ids: list[int], model_ref: str, preset: str, model_key: str,
                 raise ValueError("run_batch: commit=True needs a store")
             commit_batch(session, store, collection, result)
             result.timing["end"] = time.time()  # the worker's own commit is part of its batch
-            return {"committed": True, "outcomes": [o.__dict__ for o in result.outcomes],
-                    "points": len(result.points), "timing": result.timing}
-    return {"committed": False, **result.to_wire()}
+            return BatchReply.stored(result)
+    return BatchReply.to_store(result)
 
 
 #: Transient errors (the catalog database restarting, a network blip) retry at 2, 4, 8, 16, then every
@@ -80,18 +78,13 @@ def embed_batch(self: Any, media_ids: list[int], model_ref: str, preset: str, mo
                 collection: str, commit: bool = False) -> dict[str, Any]:
     opened = _opened(self)
     return run_batch(media_ids, model_ref, preset, model_key, collection, commit, opened.catalog,
-                     _store(opened) if commit else None, opened.cfg.decode_threads or 2)
+                     _store(opened) if commit else None, opened.cfg.decode_threads or 2).to_wire()
 
 
 @shared_task(name="vita.embed_texts", acks_late=True, reject_on_worker_lost=True, **RETRY)
 def embed_texts(texts: list[str], model_ref: str, preset: str) -> str:
-    """Text prompts -> base64 float32 matrix (the taxa collection)."""
-    vectors = load_model(model_ref, preset).embed_text(texts)
-    return base64.b64encode(np.ascontiguousarray(vectors, np.float32).tobytes()).decode()
+    """Text prompts -> their vectors as one matrix (`workers.wire`; the taxa collection)."""
+    return encode_matrix(load_model(model_ref, preset).embed_text(texts))
 
 
-def decode_matrix(data: str, dim: int) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(data), np.float32).reshape(-1, dim)
-
-
-__all__ = ["BatchResult", "decode_matrix", "embed_batch", "embed_texts", "run_batch"]
+__all__ = ["embed_batch", "embed_texts", "run_batch"]

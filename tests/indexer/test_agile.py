@@ -26,7 +26,7 @@ from indexer.raven import RAVEN_COLUMNS, read_raven
 from indexer.search import Searcher
 from tests.support import HYLA, row, small_world, write_csv
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     assert cat.ingest(FolderSource(folder)).added == len(rows)
     model = shipped("tiny")
     assert model is not None
-    assert run_index(cat, settings.index_config(), str(model), eager=True).failed == 0
+    assert run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True)).failed == 0
     yield cat, settings
     cat.close()
 

@@ -21,7 +21,7 @@ from indexer.detect import band, for_export, merge
 from indexer.raven import RAVEN_COLUMNS, Detection, read_raven
 from tests.support import HYLA, make_settings, row, write_csv
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 SR = 16000
 CALL_S = 4.0
@@ -62,7 +62,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     assert cat.ingest(FolderSource(folder)).added == 1
     model = shipped("tiny")
     assert model is not None
-    report = run_index(cat, settings.index_config(), str(model), eager=True)
+    report = run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True))
     assert report.failed == 0 and report.points == 1439
     yield cat, settings, offsets, query
     cat.close()

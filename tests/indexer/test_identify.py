@@ -26,7 +26,7 @@ from indexer.models import load_model
 from indexer.search import QueryError, Searcher, SearchRequest, Target
 from tests.support import make_settings, real_corpus_deb
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 pytestmark = pytest.mark.slow  # the real corpus indexed with the field preset once per module
 
@@ -38,7 +38,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Se
     settings = make_settings(root)
     cat = settings.open_catalog()
     assert cat.ingest(FolderSource(root / "corpus")).failed == 0
-    assert run_index(cat, settings.index_config(), "preset:field", eager=True, batch_size=16).failed == 0
+    assert run_index(cat, settings.index_config(), "preset:field", IndexOptions(eager=True, batch_size=16)).failed == 0
     yield cat, settings, root / "corpus" / "media"
     cat.close()
 

@@ -30,7 +30,7 @@ from indexer.traitlookup import VOTE_SPECIES, VOTE_TEMPERATURE, predict_traits, 
 from tests.support import small_world
 from training.probes import TraitProbes
 from vita.settings import Settings
-from workers.indexing import plan, run_index
+from workers.indexing import IndexOptions, plan, run_index
 
 pytestmark = pytest.mark.slow  # a small world indexed once per module
 
@@ -54,7 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     from catalog.sources.folder import FolderSource
 
     assert cat.ingest(FolderSource(long_dir)).added == 1
-    report = run_index(cat, settings.index_config(), str(model_dir), eager=True, batch_size=64)
+    report = run_index(cat, settings.index_config(), str(model_dir), IndexOptions(eager=True, batch_size=64))
     assert report.failed == 0
     yield cat, settings, model_dir
     cat.close()
@@ -89,7 +89,7 @@ def test_index_is_complete_and_a_rerun_adds_nothing(world: tuple[Catalog, Settin
     with cat.sessions() as s:
         assert n_taxa == len(list(s.scalars(select(Taxon.id).where(Taxon.rank.in_(["species", "genus", "family"])))))
     searcher.close()  # the embedded store has one owner: hand it to the indexing run
-    again = run_index(cat, settings.index_config(), str(model_dir), eager=True)
+    again = run_index(cat, settings.index_config(), str(model_dir), IndexOptions(eager=True))
     assert (again.planned, again.points, again.taxa_points) == (0, 0, 0)
     with open_store(settings.store_config()) as store:
         assert store.count(searcher.media_c) == n_points and store.count(searcher.taxa_c) == n_taxa
@@ -258,7 +258,7 @@ def test_a_file_broken_after_ingest_is_recorded_and_the_batch_goes_on(world: tup
     shutil.copy(victim.path, backup)
     Path(victim.path).write_bytes(b"RIFF" + b"\0" * 10)
     try:
-        report = run_index(cat, other.index_config(), str(model_dir), eager=True, limit=12, batch_size=12)
+        report = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, limit=12, batch_size=12))
         assert report.indexed == 11 and report.failed == 1
         assert report.failures[0][0] == victim.path and report.failures[0][2]
         listed = cat.failures(source="index")
@@ -268,7 +268,7 @@ def test_a_file_broken_after_ingest_is_recorded_and_the_batch_goes_on(world: tup
         assert plan(cat, spec, report.media_collection, retry_failed=True)[0] == victim.id
     finally:
         shutil.copy(backup, victim.path)
-    fixed = run_index(cat, other.index_config(), str(model_dir), eager=True, retry_failed=True, limit=1)
+    fixed = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, retry_failed=True, limit=1))
     assert fixed.indexed == 1 and fixed.failed == 0 and cat.failures(source="index") == []
 
 
@@ -308,8 +308,9 @@ def test_a_batch_embeds_across_media_as_each_item_alone(world: tuple[Catalog, Se
     and the points survive the trip over the wire (one float32 matrix)."""
     from catalog.decode import load_audio, load_image
     from encoders.audio import sliding_windows
-    from indexer.build import BatchResult, embed_media
+    from indexer.build import embed_media
     from indexer.models import load_model
+    from workers.wire import BatchReply
 
     cat, _, model_dir = world
     model = load_model(str(model_dir))
@@ -332,7 +333,9 @@ def test_a_batch_embeds_across_media_as_each_item_alone(world: tuple[Catalog, Se
         else:
             alone = model.embed_image([load_image(Path(m.path))])
         np.testing.assert_allclose(np.stack(by_media[m.id]), alone, atol=1e-5)
-    back = BatchResult.from_wire(json.loads(json.dumps(result.to_wire())))
+    reply = BatchReply.from_wire(json.loads(json.dumps(BatchReply.to_store(result).to_wire())))
+    assert reply.result is not None
+    back = reply.result
     assert [p.id for p in back.points] == [p.id for p in result.points]
     assert [p.payload for p in back.points] == [p.payload for p in result.points]
     np.testing.assert_array_equal(np.stack([p.vector for p in back.points]),
@@ -369,7 +372,7 @@ def test_one_input_the_model_refuses_costs_only_its_item(world: tuple[Catalog, S
 def test_an_index_run_reports_start_up_steady_state_and_optimize(world: tuple[Catalog, Settings, Path]) -> None:
     cat, settings, model_dir = world
     other = settings.model_copy(update={"corpus": "timed"})
-    report = run_index(cat, other.index_config(), str(model_dir), eager=True, limit=12, batch_size=4)
+    report = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, limit=12, batch_size=4))
     assert report.indexed == 12
     assert report.steady_items == 8  # the two batches after the first
     assert 0 < report.startup_s < report.seconds and report.steady_s > 0 and report.optimize_s >= 0

@@ -22,7 +22,7 @@ from encoders.factory import create_encoder, save_vita
 from indexer.search import Searcher, SearchRequest
 from tests.support import copy_data_dir, make_settings, real_corpus_deb, row, small_world, write_audio, write_csv
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 pytestmark = pytest.mark.slow
 SUITE: dict[str, list[dict[str, Any]]] = yaml.safe_load(
@@ -51,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, Se
     write_csv(folder / "metadata.csv", rows, [*rows[0]])
     report = cat.ingest(FolderSource(folder))
     assert (report.added, report.failed) == (3, 0), report.failures
-    assert run_index(cat, settings.index_config(), str(model_dir), eager=True).failed == 0
+    assert run_index(cat, settings.index_config(), str(model_dir), IndexOptions(eager=True)).failed == 0
     yield cat, settings
     cat.close()
 
@@ -171,7 +171,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     build(root / "corpus", deb)
     assert cat.ingest(FolderSource(root / "corpus")).failed == 0
     save_vita(create_encoder("tiny", pretrained=False), root / "model")
-    assert run_index(cat, settings.index_config(), str(root / "model"), eager=True).failed == 0
+    assert run_index(cat, settings.index_config(), str(root / "model"), IndexOptions(eager=True)).failed == 0
     with Searcher(cat, settings.store_config(), settings.corpus) as s:
         yield s
     cat.close()

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from catalog.models import IndexEntry, Media
 from catalog.sources.folder import FolderSource
 from tests.support import copy_data_dir, free_port, make_settings, serving, small_world
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 pytestmark = pytest.mark.slow  # a small world, a model and an index per module
 
@@ -41,7 +41,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (folder / "metadata.csv").write_text(f"file,scientificName,license,rightsHolder\n"
                                              f"call.wav,Hyla versicolor,cc-by,\"{HOSTILE}\"\n")
         assert cat.ingest(FolderSource(folder)).added == 1
-        assert run_index(cat, settings.index_config(), str(model), eager=True, batch_size=64).failed == 0
+        assert run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True, batch_size=64)).failed == 0
     yield settings.data_dir
 
 

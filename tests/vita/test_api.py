@@ -26,7 +26,7 @@ from catalog.models import Media
 from tests.support import copy_data_dir, free_port, serving, small_world, truncate, write_audio
 from vita.api.app import make_app
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 
 pytestmark = pytest.mark.slow  # a small world and an index per module
 
@@ -38,7 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("api")
     cat, settings, model = small_world(root)
     with cat:
-        assert run_index(cat, settings.index_config(), str(model), eager=True).failed == 0
+        assert run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True)).failed == 0
     yield settings
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -42,11 +43,17 @@ pytestmark = pytest.mark.slow
 def test_a_batch_whose_every_item_failed_crosses_the_wire() -> None:
     """A batch with no points (every file refused, or the database away) is a result, not a crash."""
     from indexer.build import BatchResult, Outcome
+    from workers.wire import BatchReply
 
     failed = BatchResult([], [Outcome(7, "a.wav", 0, "decode", "truncated")])
-    back = BatchResult.from_wire(failed.to_wire())
-    assert back.points == [] and back.outcomes == failed.outcomes
-    assert BatchResult.from_wire({"committed": False, "outcomes": []}).points == []
+    back = BatchReply.from_wire(json.loads(json.dumps(BatchReply.to_store(failed).to_wire())))
+    assert back.result is not None
+    assert back.result.points == []
+    assert back.outcomes == failed.outcomes
+    whole = BatchReply.failed([3, 4], ConnectionError("broker gone"))  # a batch that failed as a whole
+    again = BatchReply.from_wire(json.loads(json.dumps(whole.to_wire())))
+    assert [o.media_id for o in again.outcomes] == [3, 4]
+    assert all("ConnectionError: broker gone" in (o.reason or "") for o in again.outcomes)
 
 
 def _vita(settings: Settings, *args: str) -> subprocess.Popen[str]:

@@ -24,7 +24,7 @@ from tests.support import small_world
 from vita.settings import Settings
 from workers.app import make_app
 from workers.config import BrokerConfig
-from workers.indexing import IndexReport, plan, run_index
+from workers.indexing import IndexOptions, IndexReport, plan, run_index
 
 pytestmark = pytest.mark.slow  # real worker processes
 
@@ -54,7 +54,7 @@ def _check_complete(cat: Catalog, settings: Settings, report: IndexReport, limit
 def test_filesystem_broker_runs_real_workers(world: tuple[Catalog, Settings, Path]) -> None:
     cat, settings, model = world
     s = settings.model_copy(update={"corpus": "fs"})
-    report = run_index(cat, s.index_config(), str(model), limit=LIMIT, batch_size=16, workers=2)
+    report = run_index(cat, s.index_config(), str(model), IndexOptions(limit=LIMIT, batch_size=16, workers=2))
     _check_complete(cat, s, report)
     with cat.sessions() as sess:
         first = set(sess.scalars(select(Media.id).order_by(Media.id).limit(LIMIT)))
@@ -93,8 +93,8 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world: tuple[Catalo
         redis.Redis.from_url(REDIS_URL).flushdb()
         s = s.model_copy(update={"broker_url": REDIS_URL})
     result: dict[str, IndexReport] = {}
-    runner = threading.Thread(target=lambda: result.setdefault("r", run_index(
-        cat, s.index_config(), str(model), limit=KILL_LIMIT, batch_size=8, workers=processes, stall_s=20)))
+    options = IndexOptions(limit=KILL_LIMIT, batch_size=8, workers=processes, stall_s=20)
+    runner = threading.Thread(target=lambda: result.setdefault("r", run_index(cat, s.index_config(), str(model), options)))
     runner.start()
     killed = []
     app = make_app(s.worker_config())
@@ -130,16 +130,16 @@ def test_redis_broker_with_a_real_worker(world: tuple[Catalog, Settings, Path]) 
     cat, settings, model = world
     redis.Redis.from_url(REDIS_URL).flushdb()
     s = settings.model_copy(update={"corpus": "redis", "broker_url": REDIS_URL})
-    report = run_index(cat, s.index_config(), str(model), limit=LIMIT, batch_size=16, workers=1)
+    report = run_index(cat, s.index_config(), str(model), IndexOptions(limit=LIMIT, batch_size=16, workers=1))
     _check_complete(cat, s, report)
 
 
 def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog, Settings, Path],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import workers.indexing as indexing
+    import workers.dispatch as dispatch
 
     cat, settings, model = world
-    monkeypatch.setattr(indexing, "PING_EVERY_S", 1.0)
+    monkeypatch.setattr(dispatch, "PING_EVERY_S", 1.0)
     cfg = settings.model_copy(update={"corpus": "alone"}).index_config()
     # a broker of its own: the message it leaves queued must not reach the other tests' workers
     cfg = replace(cfg, worker=replace(cfg.worker, broker=BrokerConfig(settings.data_dir / "lonely-broker")))
@@ -153,7 +153,7 @@ def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog,
         raise Heard  # enough: stop waiting
 
     with pytest.raises(Heard):
-        run_index(cat, cfg, str(model), limit=4, start_workers=False, notice=notice)
+        run_index(cat, cfg, str(model), IndexOptions(limit=4, start_workers=False), notice=notice)
     assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]
 
 
@@ -167,7 +167,7 @@ def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Set
     from indexer.build import BatchResult, Outcome
     from indexer.store import Point
     from indexer.store.edge import EdgeStore
-    from workers.indexing import _Target
+    from workers.sink import Sink
 
     cat, _, model = world
     spec = describe_model(model)
@@ -184,7 +184,7 @@ def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Set
     upsert = store.upsert
     store.upsert = lambda name, points: (writes.append(len(points)), upsert(name, points))[1]  # type: ignore[method-assign]
     report = IndexReport("vita-grp-media", "vita-grp-taxa", spec.ref)
-    _Target(cat, store, spec, "vita-grp-media", "vita-grp-taxa", report, None).commit(results)
+    Sink(cat, store, spec, "vita-grp-media", "vita-grp-taxa", report, None).commit(results)
     assert writes == [6] and store.count("vita-grp-media") == 6
     assert report.indexed == 6 and report.commits == 3 and len(report.batch_timings) == 3
     with cat.sessions() as s:
@@ -196,7 +196,7 @@ def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Set
 def test_workers_wind_down_beside_the_run_and_leave_nothing(world: tuple[Catalog, Settings, Path]) -> None:
     """Once every batch is back the run does not wait for Celery's shutdown (seconds): stop(wait=False)
     returns while the worker still winds down, and the worker and its pool processes are gone after."""
-    from workers.indexing import WorkerPool
+    from workers.pool import WorkerPool
 
     _, settings, _ = world
     cfg = settings.model_copy(update={"corpus": "reap"}).index_config()
@@ -257,7 +257,7 @@ def test_thread_plan_shares_the_cores_and_keeps_decoding_ahead() -> None:
 def test_index_workers_get_their_threads_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """VITA_WORKER_THREADS / VITA_DECODE_THREADS reach the worker processes `vita index` starts."""
     from tests.support import make_settings
-    from workers.indexing import WorkerPool
+    from workers.pool import WorkerPool
 
     cfg = make_settings(tmp_path, worker_threads=3, decode_threads=5).index_config(workers=1)
     seen: dict[str, Any] = {}
@@ -266,7 +266,7 @@ def test_index_workers_get_their_threads_from_the_settings(tmp_path: Path, monke
         def __init__(self, cmd: list[str], env: dict[str, str], **_: Any) -> None:
             seen.update(env)
 
-    monkeypatch.setattr("workers.indexing.subprocess.Popen", Popen)
+    monkeypatch.setattr("workers.pool.subprocess.Popen", Popen)
     WorkerPool(cfg, 1).start()
     assert (seen["VITA_WORKER_THREADS"], seen["VITA_DECODE_THREADS"]) == ("3", "5")
     worker = Settings(**{k[5:].lower(): v for k, v in seen.items()

@@ -34,21 +34,21 @@ from vita.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from workers.indexing import IndexReport
+    from workers.indexing import IndexOptions, IndexReport
 
 ListOpt = list[str] | None
 
 
-def index(model: str | None = None, preset: str = "tiny", workers: int | None = None, **options: object) -> IndexReport:
+def index(model: str | None = None, options: IndexOptions | None = None) -> IndexReport:
     """`run_index` with a progress bar and the summary table; exit 1 when some media failed."""
-    from workers.indexing import run_index
+    from workers.indexing import IndexOptions, run_index
 
+    o = options or IndexOptions()
     s = settings()
     with open_catalog() as cat, progress_bars() as update:
-        report = run_index(cat, s.index_config(workers), default_model(model, preset), preset=preset,
+        report = run_index(cat, s.index_config(o.workers), default_model(model, o.preset), o,
                            progress=lambda done, total: update("index", done, total),
-                           notice=lambda line: console.print(f"[yellow]{line}[/yellow]"),
-                           **options)  # type: ignore[arg-type]  # options are run_index's keywords
+                           notice=lambda line: console.print(f"[yellow]{line}[/yellow]"))
     summary(f"index {report.media_collection}",
             [*((k, getattr(report, k)) for k in ("planned", "indexed", "failed", "points", "taxa_points", "redispatched")),
              ("seconds", f"{report.seconds:.1f}"),
@@ -77,8 +77,11 @@ def index_cmd(
     if check:
         check_index()
         return
-    report = index(model, preset, workers, batch_size=batch_size,
-                   start_workers=start_workers, eager=eager, retry_failed=retry_failed, limit=limit)
+    from workers.indexing import IndexOptions
+
+    report = index(model, IndexOptions(preset=preset, workers=workers, batch_size=batch_size,
+                                       start_workers=start_workers, eager=eager, retry_failed=retry_failed,
+                                       limit=limit))
     if report.failures:
         raise typer.Exit(1)
 
