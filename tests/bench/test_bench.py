@@ -93,10 +93,12 @@ def test_tasks_follow_the_protocol_and_round_trip(tmp_path: Path) -> None:
     assert tasks.scenarios != sample_tasks(items, seed=4, ways=100, max_tasks=50).scenarios
     for name, ts in tasks.scenarios.items():
         sc = Scenario.parse(name)
-        assert sc.name == name and 0 < len(ts) <= 50
+        assert sc.name == name
+        assert 0 < len(ts) <= 50
         for t in ts:
             q = by_key[t.query]
-            assert q.modality is sc.query and q.group is sc.group
+            assert q.modality is sc.query
+            assert q.group is sc.group
             right, wrong = species[t.candidates[0]], [species[c] for c in t.candidates[1:]]
             assert right.taxon(sc.level) == q.taxon(sc.level)
             if sc.level != "species":
@@ -106,7 +108,8 @@ def test_tasks_follow_the_protocol_and_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json.gz"
     tasks.save(path)
     back = TaskSet.load(path)
-    assert back.scenarios == tasks.scenarios and back.fingerprint == tasks.fingerprint
+    assert back.scenarios == tasks.scenarios
+    assert back.fingerprint == tasks.fingerprint
 
 
 def test_zero_shot_ranks_and_map5_by_hand() -> None:
@@ -146,7 +149,8 @@ def test_query_bench_on_a_small_edge_store(tmp_path: Path) -> None:
     assert all(r["recall_at_10"] == 1.0 for r in exact)  # before optimize a query is an exact scan
     assert [r["selectivity"] for r in rows if r["filter"] == "none"] == [1.0] * 4
     build = out["builds"][0]
-    assert build["points"] == 2000 and build["serving_rss_mib"] > build["empty_store_rss_mib"] > 0
+    assert build["points"] == 2000
+    assert build["serving_rss_mib"] > build["empty_store_rss_mib"] > 0
     assert rss_per_million([{"points": 1000, "rss_above_empty_mib": 10.0},
                             {"points": 3000, "rss_above_empty_mib": 14.0}]) == 2000.0  # the slope, not 14/3000
 
@@ -173,7 +177,8 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     run = out / "one"
     for suite in ("retrieval", "zeroshot", "traits", "speed"):
-        assert (run / f"{suite}.json").is_file() and (run / f"{suite}.md").read_text().startswith(("Top", "Un", "Tr", "**"))
+        assert (run / f"{suite}.json").is_file()
+        assert (run / f"{suite}.md").read_text().startswith(("Top", "Un", "Tr", "**"))
     assert {p.name for p in run.glob("*.png")} == {"retrieval.png", "zeroshot-ablation.png", "traits.png", "speed.png"}
     assert (out / "latest").resolve() == run.resolve()
     retrieval = json.loads((run / "retrieval.json").read_text())
@@ -186,13 +191,16 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     assert len({r["trained"] for r in zs["ablation"]}) == 7
     speed = json.loads((run / "speed.json").read_text())
     modes = [r["mode"] for r in speed["indexing"]]
-    assert "vita index, 1 worker" in modes and any(m.startswith("encoder only") for m in modes)
+    assert "vita index, 1 worker" in modes
+    assert any(m.startswith("encoder only") for m in modes)
     assert all(r["clips"] == 6 for r in speed["indexing"])
     indexed = next(r for r in speed["indexing"] if r["mode"] == "vita index, 1 worker")
-    assert indexed["profile"]["processes"] == 1 and 0 < indexed["profile"]["model"] < 1
+    assert indexed["profile"]["processes"] == 1
+    assert 0 < indexed["profile"]["model"] < 1
     assert f"model {indexed['profile']['model']}" in (run / "speed.md").read_text()
     traits = json.loads((run / "traits.json").read_text())
-    assert traits["rows"] and all(0 <= r["accuracy"] <= 1 for r in traits["rows"])
+    assert traits["rows"]
+    assert all(0 <= r["accuracy"] <= 1 for r in traits["rows"])
     # a second run compares on the same saved tasks; tasks from other media are refused
     again = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--run", "two"])
     assert again.exit_code == 0, again.output
@@ -200,7 +208,8 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     other = tmp_path / "other.json.gz"
     sample_tasks(world(n_families=3), ways=10).save(other)
     refused = CliRunner().invoke(app, ["bench", "retrieval", "--out", str(out), "--tasks", str(other)])
-    assert refused.exit_code == 2 and "other test media" in refused.output
+    assert refused.exit_code == 2
+    assert "other test media" in refused.output
     # the prompt comparison with several seeds and the whole recipe (stage 1, then stage 2)
     args = ["bench", "zeroshot", "--out", str(out), "--run", "seeds", "--ablation-epochs", "1", "--ablation-max-steps",
             "1", "--ablation-seeds", "0,1", "--ablation-variants", "com,all", "--ablation-stage2-epochs", "1"]
@@ -212,7 +221,8 @@ def test_vita_bench_all_on_the_small_world(tmp_path: Path, monkeypatch: pytest.M
     assert {"com-e1-m1-s0-then-e1", "all-e1-m1-s1-then-e1", "all-e1-m1-s1"} <= runs
     assert "all − com" in (out / "seeds" / "zeroshot.md").read_text()
     bad = CliRunner().invoke(app, ["bench", "zeroshot", "--out", str(out), "--ablation-variants", "com,every"])
-    assert bad.exit_code == 2 and "every" in bad.output
+    assert bad.exit_code == 2
+    assert "every" in bad.output
 
 
 def test_zeroshot_refuses_an_unknown_variant_before_any_work(tmp_path: Path) -> None:
@@ -253,9 +263,11 @@ def test_query_bench_through_the_server_code_path() -> None:
 
     out = query_bench(lambda root: ServerStore(location=":memory:"), [600], 16, n_queries=5, backend="server",
                       memory=False)
-    assert {r["backend"] for r in out["queries"]} == {"server"} and len(out["queries"]) == 12
+    assert {r["backend"] for r in out["queries"]} == {"server"}
+    assert len(out["queries"]) == 12
     assert all(r["recall_at_10"] == 1.0 for r in out["queries"] if not r["optimized"])
-    assert out["builds"][0]["points"] == 600 and "serving_rss_mib" not in out["builds"][0]
+    assert out["builds"][0]["points"] == 600
+    assert "serving_rss_mib" not in out["builds"][0]
 
 
 def test_query_latencies_are_the_percentiles_of_the_timed_calls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -286,7 +298,8 @@ def test_query_latencies_are_the_percentiles_of_the_timed_calls(monkeypatch: pyt
         # per filter: one warm call, then 20 timed ones taking (21i + 2) .. (21i + 21) ms
         lat = np.arange(21 * i + 2, 21 * i + 22, dtype=float)
         assert [r.p50_ms, r.p95_ms, r.p99_ms] == pytest.approx(np.percentile(lat, [50, 95, 99]).tolist(), abs=2e-3)
-        assert r.queries == 20 and r.recall_at_10 == 0.0
+        assert r.queries == 20
+        assert r.recall_at_10 == 0.0
 
 
 def test_real_precision_at_5_against_a_hand_count() -> None:
@@ -299,9 +312,11 @@ def test_real_precision_at_5_against_a_hand_count() -> None:
     angle = {i: (i % 4) * 0.3 + (i // 4) * 0.01 for i in range(8)}
     emb = Embedded([it.key for it in items], np.array([[np.cos(angle[i]), np.sin(angle[i])] for i in range(8)], np.float32))
     p, n = precision(items, emb, Modality.IMAGE, Modality.IMAGE, "species")
-    assert n == 8 and p == pytest.approx(1 / 5)  # the one other item of its species is in every top 5
+    assert n == 8
+    assert p == pytest.approx(1 / 5)  # the one other item of its species is in every top 5
     p, n = precision(items, None, Modality.IMAGE, Modality.IMAGE, "family")
-    assert n == 8 and p == pytest.approx(3 / 7)  # random: 3 of the 7 candidates share the family
+    assert n == 8
+    assert p == pytest.approx(3 / 7)  # random: 3 of the 7 candidates share the family
     p, _ = precision(items, emb, Modality.IMAGE, Modality.IMAGE, "family")
     top5_family = []
     for i in range(8):  # by hand: the 5 nearest by angle, excluding itself
@@ -335,13 +350,16 @@ def test_vita_bench_real_writes_every_direction(tmp_path: Path, monkeypatch: pyt
     for m in models:
         got = {(r["direction"], r["level"]) for r in data["rows"] if r["model"] == m}
         assert got == {(d, lv) for d in ("A2A", "I2I", "A2I", "I2A") for lv in ("species", "genus", "family", "class")}
-    assert data["items"] == 55 and [r["head"] for r in data["identification"]] == ["birdnet", "imagenet"]
+    assert data["items"] == 55
+    assert [r["head"] for r in data["identification"]] == ["birdnet", "imagenet"]
     held = data["held_out"]
     assert {(r["direction"], r["ranking"], r["level"]) for r in held if r["model"] == field} == {
         (d, rk, lv) for d in ("I2A", "A2I") for rk in ("random ranking", "embedding", "hybrid") for lv in ("species", "family")}
     assert {r["queries"] for r in held if r["direction"] == "A2I"} == {8}  # every recording's species has photos
     md = (tmp_path / "results" / "r" / "real.md").read_text()
-    assert "**I2A**" in md and "Identification" in md and "Held out" in md
+    assert "**I2A**" in md
+    assert "Identification" in md
+    assert "Held out" in md
 
 
 def test_random_hit_by_hand() -> None:
@@ -349,7 +367,8 @@ def test_random_hit_by_hand() -> None:
 
     assert random_hit(1, 8) == pytest.approx(5 / 8)  # one right item of 8: in the top 5 with chance 5/8
     assert random_hit(2, 8) == pytest.approx(1 - 6 / 56)  # misses only when all 5 are of the 6 wrong: 6 of 56 draws
-    assert random_hit(1, 3) == 1.0 and random_hit(0, 10) == 0.0
+    assert random_hit(1, 3) == 1.0
+    assert random_hit(0, 10) == 0.0
 
 
 def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None:
@@ -359,10 +378,12 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
     rows = data["rows"]
     assert {r["backend"] for r in rows} == {"edge (ours)", "faiss", "usearch"}
     exact = [r for r in rows if r["setting"] in ("exact", "flat (exact)") and r["filter"] == "none"]
-    assert len(exact) == 4 and all(r["recall_at_10"] == 1.0 for r in exact)  # both exact searches agree with the truth
+    assert len(exact) == 4
+    assert all(r["recall_at_10"] == 1.0 for r in exact)  # both exact searches agree with the truth
     assert all(0 <= r["recall_at_10"] <= 1 and r["p50_ms"] > 0 for r in rows)
     filtered = [r for r in rows if r["backend"] == "edge (ours)" and r["filter"] != "none" and r["setting"] == "exact"]
-    assert filtered and all(r["recall_at_10"] == 1.0 for r in filtered)  # our filters are exact, not post-filtered
+    assert filtered
+    assert all(r["recall_at_10"] == 1.0 for r in filtered)  # our filters are exact, not post-filtered
     kinds = {(s["queries_kind"], s["filter"], s["backend"]) for s in data["summary"]}
     assert len(kinds) == 2 * 3 * 3  # every query set, filter and backend has a line, reached or not
     assert "our p50 / theirs" in markdown(data)
@@ -371,7 +392,8 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
 def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
     from bench.ann import Graph, ann_bench
 
-    assert Graph.parse("32/200/int8") == Graph(32, 200, True) and Graph.parse("8") == Graph(8, 200, False)
+    assert Graph.parse("32/200/int8") == Graph(32, 200, True)
+    assert Graph.parse("8") == Graph(8, 200, False)
     graphs = (Graph(8, 32), Graph(32, 200, int8=True))
     data = ann_bench(12_000, 16, n_queries=8, efs=(16, 64), log=lambda _: None, graphs=graphs, peers=False)
     settings = {r["setting"] for r in data["rows"]}
@@ -419,7 +441,8 @@ def test_cpu_sampler_tells_the_coordinator_from_the_workers() -> None:
         ended = time.monotonic() - cpu.t0
     cores = cpu.cores(started, ended)
     assert set(cores) == {"coordinator", "worker main", "worker pool"}
-    assert cores["worker main"] > cores["coordinator"] and cores["worker pool"] > cores["coordinator"]
+    assert cores["worker main"] > cores["coordinator"]
+    assert cores["worker pool"] > cores["coordinator"]
 
 
 def modality_private(items: list[BenchItem]) -> Embedded:
@@ -480,7 +503,9 @@ def test_a_wrong_pick_is_the_best_scoring_wrong_candidate() -> None:
         return out
 
     (row,) = score(items, oracle(items, "species"), tasks, mate_wins)
-    assert row.top1 == 0.0 and row.errors_same_genus == 1.0 and row.errors_same_family == 1.0
+    assert row.top1 == 0.0
+    assert row.errors_same_genus == 1.0
+    assert row.errors_same_family == 1.0
 
 
 def test_the_gpu_script_runs_the_same_code_on_a_cpu(tmp_path: Path) -> None:

@@ -131,5 +131,6 @@ def test_vita_bench_retrieval_reads_the_released_benchmark(tmp_path: Path, monke
                                       str(tmp_path / "model"), "--out", str(tmp_path / "out"), "--run", "r"])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "r" / "biovita-bench.json").read_text())
-    assert len(data["rows"]) == 18 and all(r["n"] == 4 for r in data["rows"])
+    assert len(data["rows"]) == 18
+    assert all(r["n"] == 4 for r in data["rows"])
     assert "| species |" in (tmp_path / "out" / "r" / "biovita-bench.md").read_text()

@@ -50,9 +50,12 @@ def test_annotations_are_added_refused_listed_and_round_trip_through_csv(catalog
                                        f"abc,0,,Strix varia,yes,csv,,\n{ids[2]},0,,Strix varia,yes,,,\n")
     with catalog.sessions() as s:
         added, bad = import_csv(s, tmp_path / "more.csv")
-        assert added == 3 and [line for line, _ in bad] == [4, 5] and "maybe" in bad[0][1]
+        assert added == 3
+        assert [line for line, _ in bad] == [4, 5]
+        assert "maybe" in bad[0][1]
         # the re-imported rows replace their originals (one answer per item, window and label)
-        assert len(listed(s)) == 3 and listed(s, "Strix varia")[0].source == "csv"
+        assert len(listed(s)) == 3
+        assert listed(s, "Strix varia")[0].source == "csv"
 
 
 def test_cli_annotates_lists_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,9 +71,11 @@ def test_cli_annotates_lists_and_exports(tmp_path: Path, monkeypatch: pytest.Mon
     assert runner.invoke(app, ["annotate", "add", str(ids[0]), str(ids[1]), "--label", "frog"]).exit_code == 0
     assert runner.invoke(app, ["annotate", "add", str(ids[4]), "--label", "frog", "--no"]).exit_code == 0
     refused = runner.invoke(app, ["annotate", "add", "424242", "--label", "frog"])
-    assert refused.exit_code == 2 and "no media #424242" in refused.output
+    assert refused.exit_code == 2
+    assert "no media #424242" in refused.output
     listed_out = runner.invoke(app, ["annotate", "list", "--label", "frog", "--json"])
-    assert listed_out.exit_code == 0 and listed_out.output.count('"positive": true') == 2
+    assert listed_out.exit_code == 0
+    assert listed_out.output.count('"positive": true') == 2
     assert runner.invoke(app, ["annotate", "export", str(tmp_path / "a.csv")]).exit_code == 0
     assert len((tmp_path / "a.csv").read_text().splitlines()) == 4
 
@@ -85,10 +90,15 @@ def test_raven_tables_per_recording_and_combined_read_back(tmp_path: Path) -> No
     assert list(a[0]) == [*RAVEN_COLUMNS, "Label", "Score"]
     assert [(r["Selection"], r["Begin Time (s)"], r["End Time (s)"]) for r in a] == [("1", "3.000", "6.000"),
                                                                                      ("2", "12.000", "15.000")]
-    assert a[1]["Low Freq (Hz)"] == "800.0" and a[1]["View"] == "Spectrogram 1" and a[1]["Channel"] == "1"
+    assert a[1]["Low Freq (Hz)"] == "800.0"
+    assert a[1]["View"] == "Spectrogram 1"
+    assert a[1]["Channel"] == "1"
     both = read_raven(write_raven(dets, tmp_path / "all.txt", combined=True)[0])
-    assert [r["Begin File"] for r in both] == ["a.wav", "a.wav", "b.flac"] and both[2]["Label"] == "Strix varia"
-    assert [r["Selection"] for r in both] == ["1", "2", "3"] and both[2]["Begin Path"] == "/r/site2/b.flac"
+    assert [r["Begin File"] for r in both] == ["a.wav", "a.wav", "b.flac"]
+    assert both[2]["Label"] == "Strix varia"
+    assert [r["Selection"] for r in both] == ["1", "2", "3"]
+    assert both[2]["Begin Path"] == "/r/site2/b.flac"
     with write_csv(dets, tmp_path / "d.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["file", "start", "end", "label", "score"] and rows[0]["score"] == "0.7200"
+    assert list(rows[0]) == ["file", "start", "end", "label", "score"]
+    assert rows[0]["score"] == "0.7200"

@@ -27,7 +27,9 @@ def test_audio_formats_decode_mono_and_resample(tmp_path: Path, ext: str) -> Non
     assert info.sample_rate == 22050
     assert info.duration_s == pytest.approx(1.5, abs=0.1)
     samples, sr = load_audio(path, 48000)
-    assert sr == 48000 and samples.dtype == np.float32 and samples.ndim == 1
+    assert sr == 48000
+    assert samples.dtype == np.float32
+    assert samples.ndim == 1
     assert len(samples) == pytest.approx(1.5 * 48000, rel=0.08)
     assert dominant_hz(samples, sr) == pytest.approx(440.0, abs=3.0)
 
@@ -113,10 +115,13 @@ def test_image_modes_become_rgb(tmp_path: Path) -> None:
     assert load_image(tmp_path / "p.png").getpixel((0, 0)) == (255, 255, 255)
     # 16-bit is rescaled, so the brightest pixel is white and the darkest black
     px = np.asarray(load_image(tmp_path / "d.png"))
-    assert px.max() == 255 and px.min() == 0
+    assert px.max() == 255
+    assert px.min() == 0
     # CMYK red-ish stays red-ish
     r, g, b = load_image(tmp_path / "c.jpg").getpixel((5, 5))
-    assert r > 200 and g < 60 and b < 60
+    assert r > 200
+    assert g < 60
+    assert b < 60
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:

@@ -118,7 +118,8 @@ def test_the_large_preset_is_the_whole_world_with_over_30000_clips(tmp_path: Pat
     media = [r for r in src.records() if isinstance(r, MediaRecord)]
     clips = [r for r in media if r.kind is MediaKind.AUDIO]
     assert len(select_species(src.preset)) == len(species_list())
-    assert len(clips) >= 30_000 and len(media) - len(clips) >= len(species_list())
+    assert len(clips) >= 30_000
+    assert len(media) - len(clips) >= len(species_list())
     assert len({r.source_id for r in media}) == len(media)  # no record twice
     assert src.root.name == "demo-large-0"  # its own folder: the default world's files are not reused
     assert not any(tmp_path.rglob("*.flac"))
@@ -169,7 +170,9 @@ def test_rerun_adds_nothing_and_splits_stay(small_world: Catalog) -> None:
         before = dict(s.execute(select(Media.sha256, Media.split)).all())
         roles = dict(s.execute(select(Taxon.name, Taxon.split_role)).all())
     report = small_world.ingest(DemoWorldSource(Path(small_world.url.removeprefix("sqlite:///")).parent / "media", "small"))
-    assert report.added == 0 and report.skipped == len(before) and report.failed == 0
+    assert report.added == 0
+    assert report.skipped == len(before)
+    assert report.failed == 0
     with small_world.sessions() as s:
         assert dict(s.execute(select(Media.sha256, Media.split)).all()) == before
         assert dict(s.execute(select(Taxon.name, Taxon.split_role)).all()) == roles
@@ -181,7 +184,8 @@ def test_species_card(small_world: Catalog) -> None:
     assert card.lineage == {"class": "Amphibia", "order": "Anura", "family": "Hylidae", "genus": "Hyla",
                             "species": "Hyla versicolor"}
     assert [v[0] for v in card.traits["activity"]] == ["nocturnal"]
-    assert card.media and all(m.license and m.rights_holder for m in card.media)
+    assert card.media
+    assert all(m.license and m.rights_holder for m in card.media)
     assert {m.kind for m in card.media} == {"audio", "image"}
 
 
@@ -191,7 +195,8 @@ def test_tiny_world_on_both_databases(settings: Settings, db_url: str) -> None:
     src.preset = TINY
     report = cat.ingest(src)
     n = len(select_species(TINY))
-    assert report.added == n * 2 + n and report.failed == 0
+    assert report.added == n * 2 + n
+    assert report.failed == 0
     with cat.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Media)) == n * 3
         assert s.scalar(select(func.count()).select_from(Taxon).where(Taxon.split_role == "unseen")) > 0

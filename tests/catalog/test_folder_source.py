@@ -36,8 +36,11 @@ def test_good_folder_is_ingested_with_metadata(settings: Settings, db_url: str, 
     assert (report.added, report.failed) == (5, 0), report.failures
     with cat.sessions() as s:
         m = s.scalar(select(Media).where(Media.source_id == "H-2"))
-        assert m.license == "cc0" and m.kind == "audio" and m.format == "flac"
-        assert m.observed_on == dt.date(2021, 6, 25) and m.lat == pytest.approx(42.1)
+        assert m.license == "cc0"
+        assert m.kind == "audio"
+        assert m.format == "flac"
+        assert m.observed_on == dt.date(2021, 6, 25)
+        assert m.lat == pytest.approx(42.1)
         assert s.scalar(select(Media.license).where(Media.source_id == "O-1")) == "cc-by-nc"
         assert s.scalar(select(Media.observed_on).where(Media.source_id == "H-4")) == dt.date(2019, 7, 4)
         photo = s.scalar(select(Media).where(Media.source_id == "H-4"))
@@ -47,7 +50,8 @@ def test_good_folder_is_ingested_with_metadata(settings: Settings, db_url: str, 
         assert s.scalar(select(Taxon.common_name).where(Taxon.name == "Hyla versicolor")) == "Gray Treefrog"
         facts = {(t.category, t.label): t.present for t in s.scalars(
             select(TraitValue).join(Taxon).where(Taxon.name == "Strix varia"))}
-        assert facts[("activity", "nocturnal")] and facts[("trophic", "predator")]
+        assert facts[("activity", "nocturnal")]
+        assert facts[("trophic", "predator")]
         assert s.scalar(select(func.count()).select_from(TraitValue).join(Taxon)
                         .where(Taxon.name == "Hyla chrysoscelis", TraitValue.present.is_(True))) == 1
     again = cat.ingest(FolderSource(root, traits_csv=traits))
@@ -85,7 +89,8 @@ def test_hostile_folder_records_every_failure_and_keeps_the_rest(tmp_path: Path,
     assert cat.ingest(FolderSource(tmp_path / "earlier", source_name="earlier")).added == 1
 
     report = cat.ingest(FolderSource(root))
-    assert report.added == 5 and report.duplicates == 1
+    assert report.added == 5
+    assert report.duplicates == 1
     assert report.failed == len(expected)
     listed = cat.failures()
     assert len(listed) == len(expected)
@@ -100,7 +105,8 @@ def test_hostile_folder_records_every_failure_and_keeps_the_rest(tmp_path: Path,
     # the curator fixes one file; the re-run adds it and the failure is resolved, not forgotten
     write_audio(root / "bad/silent.wav", 1.0, freq=555.0)
     again = cat.ingest(FolderSource(root))
-    assert again.added == 1 and again.failed == len(expected) - 1
+    assert again.added == 1
+    assert again.failed == len(expected) - 1
     assert not any("silent.wav" in f.item for f in cat.failures())
     assert any("silent.wav" in f.item and f.resolved for f in cat.failures(include_resolved=True))
     cat.close()
@@ -131,7 +137,9 @@ def test_bad_traits_rows_are_failures(tmp_path: Path) -> None:
     cat = settings.open_catalog()
     report = cat.ingest(FolderSource(root, traits_csv=traits))
     reasons = sorted(r for _, _, r in report.failures)
-    assert report.failed == 3 and report.added == 5
-    assert any("one of" in r for r in reasons) and any("sleepy" in r for r in reasons)
+    assert report.failed == 3
+    assert report.added == 5
+    assert any("one of" in r for r in reasons)
+    assert any("sleepy" in r for r in reasons)
     assert any("unknown species 'Unknownia nowhere'" in r for r in reasons)
     cat.close()

@@ -43,7 +43,8 @@ class FlakySource(LocalFetchMixin):
 
 def test_a_dying_source_keeps_what_came_before(catalog: Catalog, tmp_path: Path) -> None:
     report = catalog.ingest(FlakySource(tmp_path, die=True))
-    assert report.added == 3 and report.traits == 1
+    assert report.added == 3
+    assert report.traits == 1
     assert report.failed == 2  # the bad trait label and the source itself
     stages = sorted(f.stage for f in catalog.failures())
     assert stages == ["source", "traits"]

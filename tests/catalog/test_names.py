@@ -38,17 +38,21 @@ def test_wordnet_reads_no_taxon_into_ordinary_words(wordnet: WordNet) -> None:
     for word in ("grey", "forest", "night", "calling", "photos", "xyzzy", "the"):
         assert wordnet.taxa(word) == [], word
     seals = wordnet.taxa("seals")  # suborder Pinnipedia: expanded to its families, a filter stays exact
-    assert seals[0].expanded and {"Phocidae", "Otariidae"} <= set(seals[0].names)
+    assert seals[0].expanded
+    assert {"Phocidae", "Otariidae"} <= set(seals[0].names)
     robin = wordnet.taxa("robin")  # two birds: both meanings come back
     assert {t.names[0] for t in robin} == {"Erithacus", "Turdus"}
 
 
 def test_the_bird_checklist_gives_lineages_and_names() -> None:
     birds = bird_taxonomy()
-    assert birds is not None and len(birds.by_scientific) > 10_000
+    assert birds is not None
+    assert len(birds.by_scientific) > 10_000
     mallard = birds.lineage("Anas platyrhynchos")
-    assert mallard is not None and (mallard.order, mallard.family) == ("Anseriformes", "Anatidae")
-    assert birds.species_for("Barred Owl") == "Strix varia" and birds.common_name("Strix aluco") == "Tawny Owl"
+    assert mallard is not None
+    assert (mallard.order, mallard.family) == ("Anseriformes", "Anatidae")
+    assert birds.species_for("Barred Owl") == "Strix varia"
+    assert birds.common_name("Strix aluco") == "Tawny Owl"
 
 
 TAXA = [("class", "Amphibia", None, ("Amphibia",)), ("order", "Anura", None, ("Amphibia", "Anura")),
@@ -76,19 +80,28 @@ def test_the_resolver_reads_names_whole_in_any_case_and_number(resolver: NameRes
         return [t.label() for t in res.meanings[0]] if res else []
 
     assert first("gray treefrogs") == first("GRAY TREEFROG") == ["species Hyla versicolor (Gray Treefrog)"]
-    assert first("Tawny Owls") == ["species Strix aluco (Tawny Owl)"] and first("hyla versicolor")[0].startswith("species")
-    assert first("owls") == ["order Strigiformes"] and first("toads") == ["order Anura"]
+    assert first("Tawny Owls") == ["species Strix aluco (Tawny Owl)"]
+    assert first("hyla versicolor")[0].startswith("species")
+    assert first("owls") == ["order Strigiformes"]
+    assert first("toads") == ["order Anura"]
     assert first("grey treefrog") == first("gray treefrog")  # one letter off, two words: close enough
     ostrich = resolver.resolve("common ostrich")
-    assert ostrich is not None and ostrich.source == "birds" and not ostrich.held()  # named, not held
+    assert ostrich is not None
+    assert ostrich.source == "birds"
+    assert not ostrich.held()  # named, not held
     robin = resolver.resolve("robins")
-    assert robin is not None and robin.ambiguous and len(robin.held()) == 2  # both genera held: a choice
-    assert resolver.resolve("xyzzy") is None and singulars("tawny owls") == ["tawny owl"]
+    assert robin is not None
+    assert robin.ambiguous
+    assert len(robin.held()) == 2  # both genera held: a choice
+    assert resolver.resolve("xyzzy") is None
+    assert singulars("tawny owls") == ["tawny owl"]
 
 
 def test_type_ahead_matches_word_starts_never_inside_a_word(resolver: NameResolver) -> None:
     owl = [t.name for t in resolver.suggest("owl")]
-    assert owl[0] == "Strigiformes" and "Strix aluco" in owl and "Anaxyrus fowleri" not in owl
+    assert owl[0] == "Strigiformes"
+    assert "Strix aluco" in owl
+    assert "Anaxyrus fowleri" not in owl
     assert [t.name for t in resolver.suggest("tawny")] == ["Strix aluco"]
     assert [t.name for t in resolver.suggest("Gray Treefrog")][0] == "Hyla versicolor"
     assert [t.name for t in resolver.suggest("fowl", ranks=("species",))] == ["Anaxyrus fowleri"]  # the epithet's start

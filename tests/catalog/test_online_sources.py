@@ -84,17 +84,23 @@ def test_inat_observations_become_media_with_lineage_and_attribution(tmp_path: P
     with cat.sessions() as s:
         owl = s.scalar(select(Taxon).where(Taxon.name == "Strix varia"))  # a subspecies observation
         assert (owl.class_name, owl.order_name, owl.family_name) == ("Aves", "Strigiformes", "Strigidae")
-        assert owl.common_name == "Barred Owl" and owl.source_ids == {"inat": 19893}
+        assert owl.common_name == "Barred Owl"
+        assert owl.source_ids == {"inat": 19893}
         frog = s.scalar(select(Taxon).where(Taxon.name == "Hyla versicolor"))
         assert (frog.family_name, frog.common_name) == ("Hylidae", "Gray Treefrog")
         sound = s.scalar(select(Media).where(Media.source_id == "sound/1001"))
-        assert sound.kind == "audio" and sound.format == "mp4" and sound.license == "cc-by"
+        assert sound.kind == "audio"
+        assert sound.format == "mp4"
+        assert sound.license == "cc-by"
         assert sound.attribution == "(c) Ada Frog, some rights reserved (CC BY)"
-        assert sound.rights_holder == "Ada Frog" and sound.lat == pytest.approx(42.36)
+        assert sound.rights_holder == "Ada Frog"
+        assert sound.lat == pytest.approx(42.36)
         assert str(sound.observed_on) == "2023-05-20"
         assert sound.extra["observation_url"] == "https://www.inaturalist.org/observations/900001"
         photo = s.scalar(select(Media).where(Media.source_id == "photo/2001"))
-        assert photo.kind == "image" and photo.license == "cc-by-nc" and photo.url.endswith("medium.jpg?1545510373")
+        assert photo.kind == "image"
+        assert photo.license == "cc-by-nc"
+        assert photo.url.endswith("medium.jpg?1545510373")
         assert s.scalar(select(Media.rights_holder).where(Media.source_id == "sound/1003")) == "owler"
         # an observation's sound and photo land in the same split
         splits = set(s.scalars(select(Media.split).where(Media.extra["group"].as_string() == "inat-observation-900001")))
@@ -105,7 +111,8 @@ def test_inat_observations_become_media_with_lineage_and_attribution(tmp_path: P
         again = cat.ingest(inat_source(settings))
         assert [r.url for r in m.request_history if "api.inaturalist.org" not in r.url
                 and "1005" not in r.url] == []
-    assert again.added == 0 and again.skipped == 5
+    assert again.added == 0
+    assert again.skipped == 5
     cat.close()
 
 
@@ -113,7 +120,9 @@ def test_inat_query_and_licence_policy(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, licenses=["cc0", "cc-by"])
     src = inat_source(settings, kinds=[MediaKind.AUDIO])
     q = src._query()
-    assert q["taxon_name"] == "Anura" and q["sounds"] is True and q["quality_grade"] == "research"
+    assert q["taxon_name"] == "Anura"
+    assert q["sounds"] is True
+    assert q["quality_grade"] == "research"
     assert q["sound_license"] == ["CC0", "CC-BY"]
     with requests_mock.Mocker() as m:
         mock_inat(m, media_bytes(tmp_path))
@@ -135,7 +144,8 @@ def test_downloads_resume_from_a_partial_file(tmp_path: Path) -> None:
         m.get("https://example.org/x.wav", status_code=206, content=blob[1000:])
         out = Downloader(requests.Session(), RateLimiter(1000), 10, 10**9).get("https://example.org/x.wav", dest)
         assert m.request_history[0].headers["Range"] == "bytes=1000-"
-    assert out.read_bytes() == blob and not dest.with_name("x.wav.part").exists()
+    assert out.read_bytes() == blob
+    assert not dest.with_name("x.wav.part").exists()
 
 
 def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,10 +212,14 @@ def test_xeno_canto_recordings_keep_recordist_licence_and_number(tmp_path: Path,
     assert "no file URL" in reasons["XC100005"]
     with cat.sessions() as s:
         rec = s.scalar(select(Media).where(Media.source_id == "XC100001"))
-        assert rec.source == "xc" and rec.license == "cc-by-nc-sa" and rec.rights_holder == "Ada Frog"
-        assert "XC100001" in rec.attribution and "Ada Frog" in rec.attribution
+        assert rec.source == "xc"
+        assert rec.license == "cc-by-nc-sa"
+        assert rec.rights_holder == "Ada Frog"
+        assert "XC100001" in rec.attribution
+        assert "Ada Frog" in rec.attribution
         assert "creativecommons.org/licenses/by-nc-sa/4.0" in rec.attribution
-        assert rec.lat == pytest.approx(42.46) and rec.lon == pytest.approx(-71.35)
+        assert rec.lat == pytest.approx(42.46)
+        assert rec.lon == pytest.approx(-71.35)
         assert str(s.scalar(select(Media.observed_on).where(Media.source_id == "XC100002"))) == "2019-05-01"
         # not known to the resolver: its genus (Hyla, from XC100001) carries it
         cope = s.scalar(select(Taxon).where(Taxon.name == "Hyla chrysoscelis"))
@@ -221,7 +235,8 @@ def test_xeno_canto_needs_a_key_and_reports_refusals(tmp_path: Path) -> None:
     with requests_mock.Mocker() as m:
         m.get(re.compile(re.escape(XC_API)), status_code=401, json=load("xc", "error_401.json"))
         report = cat.ingest(XenoCantoSource(settings.fetch_config(), settings.xc_api_key(), "gen:Hyla"))
-    assert report.failed == 1 and "No valid API key" in report.failures[0][2]
+    assert report.failed == 1
+    assert "No valid API key" in report.failures[0][2]
     assert cat.failures()[0].stage == "source"
     assert species_query("hyla Versicolor") == 'sp:"hyla versicolor"'
     cat.close()

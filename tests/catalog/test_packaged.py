@@ -57,8 +57,10 @@ def test_credits_from_readme_and_debian_copyright() -> None:
               "Copyright: Loliloli\nLicense: Public Domain\nSource: https://commons.wikimedia.org/wiki/File:K.JPG\n"
               "Files:\ncat.webp\n")
     credits = readme_credits(readme)
-    assert credits["cat.webp"].rights_holder == "Loliloli" and credits["cat.webp"].source.endswith("K.JPG")
-    assert credits["dog.svg"].license == "CC-BY-SA 4.0" and "cow.webp" not in credits
+    assert credits["cat.webp"].rights_holder == "Loliloli"
+    assert credits["cat.webp"].source.endswith("K.JPG")
+    assert credits["dog.svg"].license == "CC-BY-SA 4.0"
+    assert "cow.webp" not in credits
     dep5 = ("Files: *\nCopyright: Everyone\nLicense: GPL-3+\n\n"
             "Files: src/activities/x/resource/animals/*\n       src/other/*\nCopyright: A. B\nLicense: GPL-3+\n\n"
             "Files: src/activities/x/resource/animals/panda.jpg\nCopyright: Jeff\nLicense: public-domain\n")
@@ -72,11 +74,13 @@ def test_the_gcompris_corpus_builds_and_ingests(tmp_path: Path) -> None:
     deb = real_corpus_deb()
     csv_path = build(tmp_path / "real", deb)
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
-    assert len(rows) == len(FILES) and len({r["catalogNumber"] for r in rows}) == len(rows)
+    assert len(rows) == len(FILES)
+    assert len({r["catalogNumber"] for r in rows}) == len(rows)
     assert all(r["license"] and r["rightsHolder"] and (tmp_path / "real" / r["file"]).stat().st_size > 1000 for r in rows)
     assert sum(r["file"].endswith(".ogg") for r in rows) == 8
     panda = next(r for r in rows if r["file"].endswith("world_animals-panda.webp"))
-    assert (panda["license"], panda["rightsHolder"]) == ("cc0", "Jeff Kubina") and "commons.wikimedia.org" in panda["references"]
+    assert (panda["license"], panda["rightsHolder"]) == ("cc0", "Jeff Kubina")
+    assert "commons.wikimedia.org" in panda["references"]
     cat = make_settings(tmp_path).open_catalog()
     with cat:
         report = cat.ingest(FolderSource(tmp_path / "real"))

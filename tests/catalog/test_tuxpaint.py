@@ -20,10 +20,14 @@ from tests.support import make_settings, write_audio, write_image
 def test_captions_resolve_through_their_head_noun(wordnet: WordNet) -> None:
     names = NameResolver([], wordnet, bird_taxonomy())
     rooster = resolve(names, wordnet, "colorful rooster")
-    assert not isinstance(rooster, str) and rooster[1] == "genus" and rooster[0]["genus"] == "Gallus"
-    assert rooster[0]["class"] == "Aves" and rooster[0]["family"] == "Phasianidae"
+    assert not isinstance(rooster, str)
+    assert rooster[1] == "genus"
+    assert rooster[0]["genus"] == "Gallus"
+    assert rooster[0]["class"] == "Aves"
+    assert rooster[0]["family"] == "Phasianidae"
     owl = resolve(names, wordnet, "owl")
-    assert not isinstance(owl, str) and owl == ({"class": "Aves", "order": "Strigiformes"}, "order")
+    assert not isinstance(owl, str)
+    assert owl == ({"class": "Aves", "order": "Strigiformes"}, "order")
     assert "several taxa" in str(resolve(names, wordnet, "blackbird"))  # an Old World thrush or an icterid
     assert resolve(names, wordnet, "stripey fish") == "no source knows the name"
 
@@ -57,9 +61,11 @@ def test_the_package_builds_a_folder_that_ingests_above_species(tmp_path: Path, 
     with csv_path.open() as fh:
         rows = list(csv.DictReader(fh))
     sounds = [r for r in rows if r["file"].endswith(".ogg")]
-    assert len(sounds) >= 40 and len(rows) - len(sounds) >= 80
+    assert len(sounds) >= 40
+    assert len(rows) - len(sounds) >= 80
     assert {r["taxonRank"] for r in rows} <= {"class", "order", "family", "genus", "species"}
-    assert all(r["class"] or r["taxonRank"] == "class" for r in rows) and all(r["license"] for r in rows)
+    assert all(r["class"] or r["taxonRank"] == "class" for r in rows)
+    assert all(r["license"] for r in rows)
     owl = next(r for r in rows if r["catalogNumber"] == "tuxpaint:birds/owl.ogg")
     assert (owl["scientificName"], owl["taxonRank"], owl["class"]) == ("Strigiformes", "order", "Aves")
     cat = make_settings(tmp_path).open_catalog()
@@ -67,5 +73,6 @@ def test_the_package_builds_a_folder_that_ingests_above_species(tmp_path: Path, 
     # the package gives three animals that make no sound a silent file: refused at ingest, each named
     assert report.added + report.duplicates + report.failed == len(rows) and report.failed <= 5, report.failures
     assert all(reason.startswith("recording is silent") for _, _, reason in report.failures), report.failures
-    assert cat.species("owls").rank == "order" and cat.species("owls").media
+    assert cat.species("owls").rank == "order"
+    assert cat.species("owls").media
     cat.close()

@@ -49,13 +49,17 @@ def test_registry_lists_the_presets_with_their_settings() -> None:
     with pytest.raises(ValueError, match="the presets are bioclip2, biovita, clap, field, tiny"):
         get_config("bioclip")
     bio = get_config("biovita")
-    assert bio.dim == 768 and bio.audio.sample_rate == 48000 and bio.audio.window_s == 10.0
-    assert bio.audio.mel.n_mels == 64 and bio.audio.weights_file == "clap_weights.pth"
+    assert bio.dim == 768
+    assert bio.audio.sample_rate == 48000
+    assert bio.audio.window_s == 10.0
+    assert bio.audio.mel.n_mels == 64
+    assert bio.audio.weights_file == "clap_weights.pth"
     assert bio.modalities == ("audio", "image", "text")
     assert get_config("bioclip2").modalities == ("image", "text")
     assert get_config("clap").modalities == ("audio", "text")
     tiny = get_config("tiny", {"audio": {"clap": {"hidden_size": 64}}})
-    assert tiny.audio.clap["hidden_size"] == 64 and tiny.audio.clap["depths"] == [1, 1, 1, 1]
+    assert tiny.audio.clap["hidden_size"] == 64
+    assert tiny.audio.clap["depths"] == [1, 1, 1, 1]
 
 
 def test_windows() -> None:
@@ -63,7 +67,8 @@ def test_windows() -> None:
     x = np.zeros(10 * sr, np.float32)
     x[3 * sr:] = np.sin(np.arange(7 * sr))
     offset, crop = onset_crop(x, sr, 2.0)
-    assert offset == pytest.approx(2.8, abs=0.011) and len(crop) == 2 * sr
+    assert offset == pytest.approx(2.8, abs=0.011)
+    assert len(crop) == 2 * sr
     wins = sliding_windows(np.ones(10 * sr + 300, np.float32), sr, 4.0, 3.0)
     assert [w.offset_s for w in wins] == [0.0, 3.0, 6.0, 6.3]
     assert all(len(w.samples) == 4 * sr for w in wins)
@@ -100,7 +105,8 @@ def test_featurizer_is_clap_s_log_mel_computed_in_one_batch(preset: str) -> None
 
 
 def _assert_same(a: np.ndarray, b: np.ndarray) -> None:
-    assert a.shape == b.shape and a.dtype == np.float32
+    assert a.shape == b.shape
+    assert a.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(a, b, atol=1e-5)
 

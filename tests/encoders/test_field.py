@@ -51,8 +51,10 @@ def test_one_space_for_three_towers(field: FieldEncoder) -> None:
     v = field.embed_image([_photo()])
     t = field.embed_text(["military uniform", "Gray Treefrog", "Hyla versicolor"])
     for x, n in ((a, 2), (v, 1), (t, 3)):
-        assert x.shape == (n, 384) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
-    assert field.cfg.modalities == ("audio", "image", "text") and field.cfg.audio.window_s == 3.0
+        assert x.shape == (n, 384)
+        assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert field.cfg.modalities == ("audio", "image", "text")
+    assert field.cfg.audio.window_s == 3.0
 
 
 def test_untrained_adapters_are_conse(field: FieldEncoder) -> None:
@@ -98,12 +100,14 @@ def test_the_taxonomy_bridge_makes_labels_that_differ_at_species_meet_at_their_f
 def test_checkpoint_holds_adapters_and_tower_identities(field: FieldEncoder, tmp_path: Path) -> None:
     save_vita(field, tmp_path / "ck")
     keys = set(load_file(str(tmp_path / "ck" / "model.safetensors")))
-    assert keys and all(k.split(".")[0] in {"audio_adapter", "image_adapter", "text_adapter", "logit_scale"} for k in keys)
+    assert keys
+    assert all(k.split(".")[0] in {"audio_adapter", "image_adapter", "text_adapter", "logit_scale"} for k in keys)
     assert (tmp_path / "ck" / "model.safetensors").stat().st_size < 20e6
     meta = json.loads((tmp_path / "ck" / "vita_config.json").read_text())
     from encoders.towers import birdnet
 
-    assert meta["towers"]["audio"]["sha256"] == birdnet.MODEL.sha256() and len(meta["towers"]) == 3
+    assert meta["towers"]["audio"]["sha256"] == birdnet.MODEL.sha256()
+    assert len(meta["towers"]) == 3
     again = load_vita(tmp_path / "ck")
     wave = _chirps(3.0)
     assert np.allclose(again.embed_audio([wave], SR), field.embed_audio([wave], SR), atol=1e-6)
@@ -135,7 +139,8 @@ def test_only_adapters_train_and_tower_outputs_are_memoised(field: FieldEncoder)
     params = field.trainable(1, "head")
     names = {n for n, p in field.named_parameters() if p.requires_grad}
     assert names == {"audio_adapter.embed.weight", "audio_adapter.labels.weight", "logit_scale"}
-    assert len(params) == 3 and not any(p.requires_grad for p in field.towers.image.parameters())
+    assert len(params) == 3
+    assert not any(p.requires_grad for p in field.towers.image.parameters())
     calls: list[int] = []
     tower = field.towers.birdnet
 
@@ -183,7 +188,8 @@ def test_cli_train_index_and_search_with_the_field_preset(tmp_path: Path, monkey
     assert result.exit_code == 0, result.output
     model = settings.data_dir / "models" / "f"
     meta = json.loads((model / "vita_config.json").read_text())
-    assert meta["config"]["name"] == "field" and set(meta["towers"]) == {"audio", "image", "text"}
+    assert meta["config"]["name"] == "field"
+    assert set(meta["towers"]) == {"audio", "image", "text"}
     trained = load_vita(model)
     untrained = create_encoder("field", device="cpu")
     assert not torch.equal(trained.audio_adapter.embed.weight, untrained.audio_adapter.embed.weight)  # stage 1 moved it

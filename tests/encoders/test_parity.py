@@ -182,11 +182,14 @@ def test_training_reads_audio_as_biovita_s_training_code_does() -> None:
     rng = np.random.default_rng(0)
     cache.features(featurize, "short", SECONDS, rng, front_end="onset")
     n = int(SR * SECONDS)
-    assert len(seen[0]) == n and np.array_equal(seen[0][: len(short)], short) and not seen[0][len(short):].any()
+    assert len(seen[0]) == n
+    assert np.array_equal(seen[0][: len(short)], short)
+    assert not seen[0][len(short):].any()
     cache.features(featurize, "long", SECONDS, rng, front_end="onset")
     assert len(seen[1]) == n
     start = (seen[1].__array_interface__["data"][0] - long.__array_interface__["data"][0]) // long.itemsize
-    assert 0 <= start <= len(long) - n and np.array_equal(seen[1], long[start:start + n])  # a window of it
+    assert 0 <= start <= len(long) - n
+    assert np.array_equal(seen[1], long[start:start + n])  # a window of it
     cache._features.clear()
     cache.features(featurize, "short", SECONDS, rng)  # the clap front end: the featurizer repeat-pads it
     assert np.array_equal(seen[2], short)

@@ -24,7 +24,8 @@ def test_the_shipped_tiny_checkpoint_is_the_tiny_preset_in_fp16(tmp_path: Path) 
     assert EncoderConfig.from_dict(meta["config"]).to_dict() == get_config("tiny").to_dict()
     with safe_open(str(path / VITA_WEIGHTS), "pt") as fh:
         dtypes = {fh.get_tensor(k).dtype for k in fh.keys()}  # noqa: SIM118  # safe_open has no iterator
-    assert torch.float16 in dtypes and torch.float32 not in dtypes
+    assert torch.float16 in dtypes
+    assert torch.float32 not in dtypes
     model, fresh = load_vita(path), create_encoder("tiny", pretrained=False)
     ours, theirs = model.state_dict(), fresh.state_dict()
     assert ours.keys() == theirs.keys()
@@ -54,6 +55,7 @@ def test_the_shipped_tiny_checkpoint_still_scores_what_it_shipped_with(tmp_path:
     for r in rows:
         want = recorded[(r.split, r.template)]
         assert r.n == want["n"]
-        assert r.top1 == pytest.approx(want["top1"], abs=0.02) and r.top5 == pytest.approx(want["top5"], abs=0.02)
+        assert r.top1 == pytest.approx(want["top1"], abs=0.02)
+        assert r.top5 == pytest.approx(want["top5"], abs=0.02)
     seen = next(r for r in rows if r.split == "test-seen" and r.template == "tax+com")
     assert seen.top5 > 5 * 5 * seen.chance_top1  # far above chance on species it was trained on

@@ -111,18 +111,23 @@ def test_a_classifier_from_ten_labels_beats_a_search_from_one(world: tuple[Catal
     assert scored_out.exit_code == 0, scored_out.output
     with cat.sessions() as s:
         n = s.scalar(select(func.count()).select_from(Detection).where(Detection.label == target))
-    assert n and f"{n} detection(s)" in scored_out.output
+    assert n
+    assert f"{n} detection(s)" in scored_out.output
     again = runner.invoke(app, ["classify", "score", target, "--threshold", "0.5"])  # replaces, never doubles
     with cat.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Detection).where(Detection.label == target)) == n
     assert again.exit_code == 0
     review = runner.invoke(app, ["classify", "review", target, "-n", "5"])
-    assert review.exit_code == 0 and "uncertain" in review.output and "top" in review.output
+    assert review.exit_code == 0
+    assert "uncertain" in review.output
+    assert "top" in review.output
     out = tmp_path / "all.txt"
     exported = runner.invoke(app, ["detect", "export", str(out), "--format", "raven-combined", "--label", target])
     assert exported.exit_code == 0, exported.output
     rows = read_raven(out)
-    assert len(rows) == n and set(RAVEN_COLUMNS) <= set(rows[0]) and {r["Label"] for r in rows} == {target}
+    assert len(rows) == n
+    assert set(RAVEN_COLUMNS) <= set(rows[0])
+    assert {r["Label"] for r in rows} == {target}
 
 
 def test_held_out_figures_count_what_they_claim_and_see_archive_false_alarms() -> None:

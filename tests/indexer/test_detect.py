@@ -63,7 +63,8 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
     model = shipped("tiny")
     assert model is not None
     report = run_index(cat, settings.index_config(), str(model), IndexOptions(eager=True))
-    assert report.failed == 0 and report.points == 1439
+    assert report.failed == 0
+    assert report.points == 1439
     yield cat, settings, offsets, query
     cat.close()
 
@@ -81,13 +82,15 @@ def test_a_sound_query_finds_the_calls_of_a_two_hour_night(night: tuple[Catalog,
     monkeypatch.setenv("VITA_DATA_DIR", str(settings.data_dir))
     runner = CliRunner()
     refused = runner.invoke(app, ["detect", "run", "gray treefrog", "--audio", str(query)])
-    assert refused.exit_code == 2 and "--threshold" in refused.output  # a query's threshold is the model's
+    assert refused.exit_code == 2
+    assert "--threshold" in refused.output  # a query's threshold is the model's
     out = tmp_path / "night.selections.txt"
     r = runner.invoke(app, ["detect", "run", "gray treefrog", "--audio", str(query), "--threshold", "0.1",
                             "--out", str(out), "--format", "raven-combined"])
     assert r.exit_code == 0, r.output
     found = for_export(cat, "gray treefrog", bands=False)
-    assert found and f"{len(found)} detection(s)" in r.output
+    assert found
+    assert f"{len(found)} detection(s)" in r.output
     # every call recovered within one window (a detection whose window overlaps it), and most
     # detections hold a call: far fewer than the 1,439 windows of the night
     recovered = [any(d.start < o + CALL_S and d.end > o for d in found) for o in offsets]
@@ -97,14 +100,17 @@ def test_a_sound_query_finds_the_calls_of_a_two_hour_night(night: tuple[Catalog,
     # the combined Raven table reads back with its columns, one row per detection, each box in the
     # band of the Gray Treefrog's calls (its f0 inside the box, the box under half the spectrum wide)
     rows = read_raven(out)
-    assert len(rows) == len(found) and {*RAVEN_COLUMNS, "Begin File", "Label", "Score"} <= set(rows[0])
+    assert len(rows) == len(found)
+    assert {*RAVEN_COLUMNS, "Begin File", "Label", "Score"} <= set(rows[0])
     f0 = _gray_treefrog().f0
     boxed = [float(x["Low Freq (Hz)"]) <= f0 <= float(x["High Freq (Hz)"])
              and float(x["High Freq (Hz)"]) - float(x["Low Freq (Hz)"]) < SR / 4 for x in rows
              if _overlaps(float(x["Begin Time (s)"]), float(x["End Time (s)"]), offsets)]
-    assert np.mean(boxed) >= 0.8 and all(float(x["High Freq (Hz)"]) < SR / 2 for x in rows)
+    assert np.mean(boxed) >= 0.8
+    assert all(float(x["High Freq (Hz)"]) < SR / 2 for x in rows)
     again = runner.invoke(app, ["detect", "run", "gray treefrog", "--audio", str(query), "--threshold", "0.1"])
-    assert again.exit_code == 0 and len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # replaced
+    assert again.exit_code == 0
+    assert len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # replaced
     # a text query runs the same way (the tiny model's text side is weak: its detections are not scored here);
     # a higher threshold keeps only the windows scoring at least it: a strict subset of a lower one's
     by_text = runner.invoke(app, ["detect", "run", "by name", "--text", "Hyla versicolor", "--threshold", "0.0"])
@@ -117,7 +123,8 @@ def test_a_sound_query_finds_the_calls_of_a_two_hour_night(night: tuple[Catalog,
                                  "--threshold", f"{higher:.4f}"])
     assert strict.exit_code == 0, strict.output
     kept = for_export(cat, "by name, strict", bands=False)
-    assert kept and all(d.score >= higher - 1e-4 for d in kept)
+    assert kept
+    assert all(d.score >= higher - 1e-4 for d in kept)
     assert len(kept) < len(text_found)
     assert {(d.file, d.start) for d in kept} <= {(d.file, d.start) for d in text_found}
     assert len(for_export(cat, "gray treefrog", bands=False)) == len(found)  # another label's are untouched

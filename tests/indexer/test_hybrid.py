@@ -16,7 +16,8 @@ FROG = {"class": "Amphibia", "order": "Anura", "family": "Hylidae", "genus": "Hy
 def test_a_source_is_a_distribution_at_every_rank_and_its_peak_is_its_confidence() -> None:
     dist, conf = distribution(Evidence("head", [(OWL, 0.6), (BARRED, 0.2), (FROG, 0.2)]))
     assert dist["species"] == pytest.approx({"Strix aluco": 0.6, "Strix varia": 0.2, "Hyla versicolor": 0.2})
-    assert dist["genus"] == pytest.approx({"Strix": 0.8, "Hyla": 0.2}) and conf == pytest.approx(0.6)
+    assert dist["genus"] == pytest.approx({"Strix": 0.8, "Hyla": 0.2})
+    assert conf == pytest.approx(0.6)
     _, unreliable = distribution(Evidence("vote", [(OWL, 1.0)], reliability=0.25))
     assert unreliable == pytest.approx(0.25)
     assert distribution(Evidence("empty", []))[1] == 0.0
@@ -45,20 +46,23 @@ def test_candidates_rank_by_agreement_then_similarity_and_say_why() -> None:
     assert why["owl?"] == "same family as the likely family Strigidae 1.00"
     assert why["frog"] == why["nothing"] == "nearest in the shared space"
     top = scored[0]
-    assert top.agreement == pytest.approx(1.0) and top.score == pytest.approx(1.0 + SIMILARITY_WEIGHT * 0.2)
+    assert top.agreement == pytest.approx(1.0)
+    assert top.score == pytest.approx(1.0 + SIMILARITY_WEIGHT * 0.2)
     assert agreement(post, family_only) == pytest.approx(
         sum(RANK_WEIGHTS[r] for r in ("class", "order", "family")) / sum(RANK_WEIGHTS.values()))
 
 
 def test_without_evidence_the_order_is_the_similarity() -> None:
     scored = fuse(combine([]), [("a", 0.2, OWL), ("b", 0.9, FROG)])
-    assert [s.key for s in scored] == ["b", "a"] and all(s.why == "nearest in the shared space" for s in scored)
+    assert [s.key for s in scored] == ["b", "a"]
+    assert all(s.why == "nearest in the shared space" for s in scored)
 
 
 def test_a_vote_weights_neighbours_by_similarity() -> None:
     ev = vote("nearest sounds", [(OWL, 0.9), (FROG, 0.8)], temperature=0.05)
     dist, _ = distribution(ev)
-    assert dist["species"]["Strix aluco"] > 0.85 and sum(dist["species"].values()) == pytest.approx(1.0)
+    assert dist["species"]["Strix aluco"] > 0.85
+    assert sum(dist["species"].values()) == pytest.approx(1.0)
 
 
 def test_merged_classes_keep_the_best_member() -> None:

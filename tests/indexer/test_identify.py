@@ -47,12 +47,15 @@ def test_birdnet_hears_the_chickens_per_window_and_overall(real: tuple[Catalog, 
     cat, _, media = real
     clip = media / "explore_farm_animals-chickens.ogg"
     result = identify(cat, clip, model=load_model("preset:field"))
-    assert result.head == "birdnet" and result.modality == "audio"
+    assert result.head == "birdnet"
+    assert result.modality == "audio"
     assert len(result.windows) == math.ceil(sf.info(clip).duration / 3.0 - 1e-6)
     top5 = [g.name for g in result.overall]
     assert "Gallus gallus" in top5, top5
     chicken = next(g for g in result.overall if g.name == "Gallus gallus")
-    assert chicken.in_catalog and chicken.lineage["family"] == "Phasianidae" and chicken.common_name
+    assert chicken.in_catalog
+    assert chicken.lineage["family"] == "Phasianidae"
+    assert chicken.common_name
     # overall = the best window's confidence for each species
     from catalog.decode import load_audio
     from encoders.audio import sliding_windows
@@ -89,9 +92,11 @@ def test_photos_through_imagenet_and_the_index(real: tuple[Catalog, Settings, Pa
     with Searcher(cat, settings.store_config(), settings.corpus) as searcher:
         result = identify(cat, media / "explore_world_animals-panda.webp", searcher=searcher)
     assert result.head == "imagenet"
-    assert result.overall[0].name == "Ailuropoda melanoleuca" and result.overall[0].in_catalog
+    assert result.overall[0].name == "Ailuropoda melanoleuca"
+    assert result.overall[0].in_catalog
     # the photo is itself indexed: its own species is the nearest, at similarity ~1
-    assert result.nearest[0].name == "Ailuropoda melanoleuca" and result.nearest[0].score > 0.99
+    assert result.nearest[0].name == "Ailuropoda melanoleuca"
+    assert result.nearest[0].score > 0.99
     assert [g.score for g in result.nearest] == sorted((g.score for g in result.nearest), reverse=True)
 
 
@@ -104,9 +109,12 @@ def test_cli_identify(real: tuple[Catalog, Settings, Path], monkeypatch: pytest.
     out = runner.invoke(app, ["identify", str(media / "explore_world_animals-koala.webp"), "--json", "-k", "3"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["overall"][0]["name"] == "Phascolarctos cinereus" and len(data["nearest"]) == 3
+    assert data["overall"][0]["name"] == "Phascolarctos cinereus"
+    assert len(data["nearest"]) == 3
     table = runner.invoke(app, ["identify", str(media / "explore_farm_animals-chickens.ogg")])
-    assert table.exit_code == 0 and "per window" in table.output and "Gallus gallus" in table.output
+    assert table.exit_code == 0
+    assert "per window" in table.output
+    assert "Gallus gallus" in table.output
     assert runner.invoke(app, ["identify", str(media / "explore_farm_animals-cow.ogg"), "--date", "July"]).exit_code == 2
     assert runner.invoke(app, ["identify", "/nonexistent.ogg"]).exit_code == 2
 
@@ -127,7 +135,8 @@ def _explanations_hold(results: list[Any], common: dict[str, str]) -> None:
     for r in results:
         assert r.why, r
         if r.why.startswith("same species as the identified "):
-            assert r.species and r.why.startswith(f"same species as the identified {common.get(r.species, r.species)} ")
+            assert r.species
+            assert r.why.startswith(f"same species as the identified {common.get(r.species, r.species)} ")
         elif r.why.startswith("same "):
             rank, name = r.why.split()[1], r.why.split()[6]
             assert r.lineage.get(rank) == name, (r.why, r.lineage)
@@ -151,7 +160,8 @@ def test_hybrid_ranking_lifts_the_identified_species(real: tuple[Catalog, Settin
         hybrid = searcher.search(req)
         embedding = searcher.search(replace(req, rank=Ranking.EMBEDDING))
         common = cat.names().common_names()
-    assert hybrid.ranking is Ranking.HYBRID and hybrid.evidence[0] in ("BirdNET", "ImageNet")
+    assert hybrid.ranking is Ranking.HYBRID
+    assert hybrid.evidence[0] in ("BirdNET", "ImageNet")
     assert hybrid.results[0].species == species, [(r.species, r.why) for r in hybrid.results]
     assert hybrid.results[0].why.startswith("same ")
     ranks = [next((i for i, r in enumerate(resp.results) if r.species == species), 99) for resp in (hybrid, embedding)]

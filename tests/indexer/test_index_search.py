@@ -81,7 +81,8 @@ def test_index_is_complete_and_a_rerun_adds_nothing(world: tuple[Catalog, Settin
     with cat.sessions() as s:
         entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == searcher.media_c)))
         n_media = len(list(s.scalars(select(Media.id))))
-    assert len(entries) == n_media and all(e.status == "indexed" for e in entries)
+    assert len(entries) == n_media
+    assert all(e.status == "indexed" for e in entries)
     assert searcher.store.count(searcher.media_c) == sum(e.points for e in entries)
     long = _media(cat, source="folder")[0]
     assert [e.points for e in entries if e.media_id == long.id] == [4]  # 24 s: windows at 0, 5, 10, 14 s
@@ -92,14 +93,16 @@ def test_index_is_complete_and_a_rerun_adds_nothing(world: tuple[Catalog, Settin
     again = run_index(cat, settings.index_config(), str(model_dir), IndexOptions(eager=True))
     assert (again.planned, again.points, again.taxa_points) == (0, 0, 0)
     with open_store(settings.store_config()) as store:
-        assert store.count(searcher.media_c) == n_points and store.count(searcher.taxa_c) == n_taxa
+        assert store.count(searcher.media_c) == n_points
+        assert store.count(searcher.taxa_c) == n_taxa
 
 
 def test_free_text_nocturnal_hylidae_calls_returns_only_their_audio(world: tuple[Catalog, Settings, Path],
                                                                     searcher: Searcher) -> None:
     cat = world[0]
     resp = searcher.search(SearchRequest(text="nocturnal Hylidae calls", k=500))
-    assert resp.target is Target.AUDIO and resp.filters.keywords == {"family": ["Hylidae"]}
+    assert resp.target is Target.AUDIO
+    assert resp.filters.keywords == {"family": ["Hylidae"]}
     assert resp.filters.traits == {"activity": ["activity=nocturnal"]}
     assert resp.embedded_text == "Amphibia Anura Hylidae"
     with cat.sessions() as s:
@@ -107,7 +110,8 @@ def test_free_text_nocturnal_hylidae_calls_returns_only_their_audio(world: tuple
             Taxon.family_name == "Hylidae", TraitValue.category == "activity", TraitValue.label == "nocturnal",
             TraitValue.present.is_(True))))
     expected = {m.id for m in _media(cat, kind="audio") if m.taxon.name in nocturnal}
-    assert expected and {r.media_id for r in resp.results} == expected
+    assert expected
+    assert {r.media_id for r in resp.results} == expected
     assert all(r.modality == "audio" and r.lineage["family"] == "Hylidae" for r in resp.results)
     assert all(r.path and r.license and r.offset_s is not None for r in resp.results)
 
@@ -115,12 +119,15 @@ def test_free_text_nocturnal_hylidae_calls_returns_only_their_audio(world: tuple
 def test_parser_reads_common_names_ranks_traits_and_keeps_the_rest(searcher: Searcher) -> None:
     interp = searcher.vocabulary.parse("Gray Treefrog songs in wetlands at dusk")
     assert interp.filters() == {"species": ["Hyla versicolor"], "traits": ["habitat=wetland"]}
-    assert interp.target == "audio" and interp.remainder == "dusk"
+    assert interp.target == "audio"
+    assert interp.remainder == "dusk"
     assert searcher.vocabulary.prompt_for(searcher.vocabulary.parse("Gray Treefrog songs")) == \
         "Amphibia Anura Hylidae Hyla versicolor"  # the Tax template the model was trained on
     assert searcher.vocabulary.parse("photos of Strigidae").filters() == {"family": ["Strigidae"]}
     owls = searcher.vocabulary.parse("owl pictures")  # a group's common name (WordNet): the order
-    assert owls.filters() == {"order": ["Strigiformes"]} and owls.target == "image" and owls.remainder == ""
+    assert owls.filters() == {"order": ["Strigiformes"]}
+    assert owls.target == "image"
+    assert owls.remainder == ""
 
 
 def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Settings, Path],
@@ -129,11 +136,14 @@ def test_audio_image_and_media_queries_find_themselves(world: tuple[Catalog, Set
     clip = _media(cat, kind="audio")[5]
     photo = _media(cat, kind="image")[7]
     top = searcher.search(SearchRequest(audio=Path(clip.path), target=Target.AUDIO, k=3)).results[0]
-    assert top.media_id == clip.id and top.score == pytest.approx(1.0, abs=1e-3)  # hybrid: the same file, indexed
+    assert top.media_id == clip.id
+    assert top.score == pytest.approx(1.0, abs=1e-3)  # hybrid: the same file, indexed
     top = searcher.search(SearchRequest(image=Path(photo.path), target=Target.IMAGE, k=3)).results[0]
-    assert top.media_id == photo.id and top.score == pytest.approx(1.0, abs=1e-3)
+    assert top.media_id == photo.id
+    assert top.score == pytest.approx(1.0, abs=1e-3)
     more = searcher.search(SearchRequest(media_ids=[clip.id], target=Target.AUDIO, k=5))
-    assert len(more.results) == 5 and clip.id not in {r.media_id for r in more.results}
+    assert len(more.results) == 5
+    assert clip.id not in {r.media_id for r in more.results}
     taxa = searcher.search(SearchRequest(text="Hyla versicolor", target=Target.TEXT, parse=False, k=3))
     assert len(taxa.results) == 3
     assert all(r.rank in ("species", "genus", "family") and r.media_id is None for r in taxa.results)
@@ -205,11 +215,13 @@ def test_grouping_by_recording_and_species(world: tuple[Catalog, Settings, Path]
     grouped = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=10,
                                             group_by=GroupBy.RECORDING, rank=Ranking.EMBEDDING))
     ids = [r.media_id for r in grouped.results]
-    assert len(ids) == len(set(ids)) == 10 and ids[0] == long.id
+    assert len(ids) == len(set(ids)) == 10
+    assert ids[0] == long.id
     by_species = searcher.search(SearchRequest(audio=query, target=Target.AUDIO, k=8, group_by=GroupBy.SPECIES,
                                                rank=Ranking.EMBEDDING))
     species = [r.species for r in by_species.results]
-    assert len(species) == len(set(species)) == 8 and species[0] == "Hyla versicolor"
+    assert len(species) == len(set(species)) == 8
+    assert species[0] == "Hyla versicolor"
 
 
 def test_trait_lookup_known_and_predicted(world: tuple[Catalog, Settings, Path], searcher: Searcher) -> None:
@@ -217,13 +229,16 @@ def test_trait_lookup_known_and_predicted(world: tuple[Catalog, Settings, Path],
 
     cat, _, model_dir = world
     known = species_traits(searcher, "Gray Treefrog")
-    assert known.species == "Hyla versicolor" and known.known["activity"] == ["nocturnal"]
+    assert known.species == "Hyla versicolor"
+    assert known.known["activity"] == ["nocturnal"]
     clip = _media(cat, kind="audio", taxon_id=_media(cat, kind="audio")[0].taxon_id)[0]
     bare = predict_traits(searcher, audio=Path(clip.path))
-    assert not bare.probes and any("train-traits" in n for n in bare.notes)
+    assert not bare.probes
+    assert any("train-traits" in n for n in bare.notes)
     train_trait_probes(cat, model_dir, "audio")
     report = predict_traits(searcher, media_ids=[clip.id])
-    assert report.species == clip.taxon.name and report.known
+    assert report.species == clip.taxon.name
+    assert report.known
     for preds in (report.probes, report.neighbours):
         activity = preds["activity"]
         assert {lab for lab, _ in activity} == {"diurnal", "nocturnal", "crepuscular", "cathemeral"}
@@ -235,8 +250,10 @@ def test_trait_lookup_known_and_predicted(world: tuple[Catalog, Settings, Path],
     # the neighbour vote is the similarity-weighted vote of the listed species' known activity
     names = [sp for sp, _ in report.nearest_species]
     scores = [score for _, score in report.nearest_species]
-    assert 1 <= len(names) == len(set(names)) <= VOTE_SPECIES and set(names) <= _species_names(cat)
-    assert scores == sorted(scores, reverse=True) and all(-1.0001 <= x <= 1.0001 for x in scores)
+    assert 1 <= len(names) == len(set(names)) <= VOTE_SPECIES
+    assert set(names) <= _species_names(cat)
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0001 <= x <= 1.0001 for x in scores)
     weights = {sp: np.exp((score - scores[0]) / VOTE_TEMPERATURE) for sp, score in report.nearest_species}
     acts = {sp: species_traits(searcher, sp).known.get("activity", []) for sp in names}
     total = sum(w for sp, w in weights.items() if acts[sp])
@@ -259,17 +276,22 @@ def test_a_file_broken_after_ingest_is_recorded_and_the_batch_goes_on(world: tup
     Path(victim.path).write_bytes(b"RIFF" + b"\0" * 10)
     try:
         report = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, limit=12, batch_size=12))
-        assert report.indexed == 11 and report.failed == 1
-        assert report.failures[0][0] == victim.path and report.failures[0][2]
+        assert report.indexed == 11
+        assert report.failed == 1
+        assert report.failures[0][0] == victim.path
+        assert report.failures[0][2]
         listed = cat.failures(source="index")
-        assert [f.item for f in listed] == [victim.path] and listed[0].reason
+        assert [f.item for f in listed] == [victim.path]
+        assert listed[0].reason
         spec = describe_model(model_dir)
         assert victim.id not in plan(cat, spec, report.media_collection)  # a re-run skips it
         assert plan(cat, spec, report.media_collection, retry_failed=True)[0] == victim.id
     finally:
         shutil.copy(backup, victim.path)
     fixed = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, retry_failed=True, limit=1))
-    assert fixed.indexed == 1 and fixed.failed == 0 and cat.failures(source="index") == []
+    assert fixed.indexed == 1
+    assert fixed.failed == 0
+    assert cat.failures(source="index") == []
 
 
 def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,19 +305,22 @@ def test_cli_index_search_and_traits(world: tuple[Catalog, Settings, Path], monk
     out = runner.invoke(app, ["search", "nocturnal Hylidae calls", "-k", "5", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["target"] == "audio" and len(data["results"]) == 5
+    assert data["target"] == "audio"
+    assert len(data["results"]) == 5
     assert all(r["lineage"]["family"] == "Hylidae" and "activity=nocturnal" in r["traits"] for r in data["results"])
     clip = _media(cat, kind="audio")[0]
     out = runner.invoke(app, ["search", "--audio", clip.path, "--target", "image", "--family", "Hylidae",
                               "--group-by", "species", "--json"])
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)["results"]
-    assert rows and all(r["modality"] == "image" and r["lineage"]["family"] == "Hylidae" for r in rows)
+    assert rows
+    assert all(r["modality"] == "image" and r["lineage"]["family"] == "Hylidae" for r in rows)
     assert len({r["species"] for r in rows}) == len(rows)
     traits = runner.invoke(app, ["traits", "--audio", clip.path, "--json"])
     assert traits.exit_code == 0, traits.output
     nearest = json.loads(traits.stdout)["nearest_species"]
-    assert nearest and {name for name, _ in nearest} <= _species_names(cat)
+    assert nearest
+    assert {name for name, _ in nearest} <= _species_names(cat)
     assert runner.invoke(app, ["search", "x", "--trait", "activity=sleepy"]).exit_code == 2
     assert runner.invoke(app, ["search", "--audio", "/nonexistent.wav"]).exit_code == 2
     assert runner.invoke(app, ["traits"]).exit_code == 2
@@ -319,7 +344,8 @@ def test_a_batch_embeds_across_media_as_each_item_alone(world: tuple[Catalog, Se
               *sorted(_media(cat, kind="image"), key=lambda m: m.id)[:3]]
     with cat.sessions() as s:
         result = embed_media(s, model, "k", [m.id for m in picked])
-    assert all(o.ok for o in result.outcomes) and len(result.points) == 4 + 3 + 3
+    assert all(o.ok for o in result.outcomes)
+    assert len(result.points) == 4 + 3 + 3
     by_media: dict[int, list[np.ndarray]] = {}
     for p in result.points:
         by_media.setdefault(p.payload["media_id"], []).append(np.asarray(p.vector))
@@ -365,7 +391,8 @@ def test_one_input_the_model_refuses_costs_only_its_item(world: tuple[Catalog, S
     with cat.sessions() as s:
         result = embed_media(s, model, "k", [m.id for m in photos])
     failed = [o for o in result.outcomes if not o.ok]
-    assert [o.media_id for o in failed] == [photos[2].id] and "this one" in (failed[0].reason or "")
+    assert [o.media_id for o in failed] == [photos[2].id]
+    assert "this one" in (failed[0].reason or "")
     assert len(result.points) == 3
 
 
@@ -375,7 +402,9 @@ def test_an_index_run_reports_start_up_steady_state_and_optimize(world: tuple[Ca
     report = run_index(cat, other.index_config(), str(model_dir), IndexOptions(eager=True, limit=12, batch_size=4))
     assert report.indexed == 12
     assert report.steady_items == 8  # the two batches after the first
-    assert 0 < report.startup_s < report.seconds and report.steady_s > 0 and report.optimize_s >= 0
+    assert 0 < report.startup_s < report.seconds
+    assert report.steady_s > 0
+    assert report.optimize_s >= 0
     assert report.steady_per_s == pytest.approx(8 / report.steady_s)
 
 
@@ -396,11 +425,13 @@ def test_browse_pages_cost_one_page_each(searcher: Searcher, monkeypatch: pytest
     for page in range(4):
         before = len(calls)
         results, total = searcher.browse(flt, page, 12)
-        assert len(calls) - before == 1 and total == len(every)
+        assert len(calls) - before == 1
+        assert total == len(every)
         got += [r.media_id for r in results]
     assert got == every[:48]
     calls.clear()
-    assert [r.media_id for r in searcher.browse(flt, 2, 12)[0]] == every[24:36] and len(calls) == 1  # back: known
+    assert [r.media_id for r in searcher.browse(flt, 2, 12)[0]] == every[24:36]
+    assert len(calls) == 1  # back: known
 
 
 @pytest.mark.parametrize("order", [Order.NEWEST, Order.OLDEST, Order.SPECIES])

@@ -91,13 +91,15 @@ def test_demo_world_phrases_are_read_as_people_mean_them(searcher: Searcher, cas
 
 
 def test_the_suite_is_large_enough() -> None:
-    assert len(SUITE["demo"]) >= 40 and len(SUITE["real"]) >= 8
+    assert len(SUITE["demo"]) >= 40
+    assert len(SUITE["real"]) >= 8
 
 
 def test_records_above_species_are_searchable_by_their_group(demo: tuple[Catalog, Settings],
                                                               searcher: Searcher) -> None:
     herons = searcher.search(SearchRequest(text="herons", k=5))
-    assert herons.interpretation and herons.interpretation.filters() == {"family": ["Ardeidae"]}
+    assert herons.interpretation
+    assert herons.interpretation.filters() == {"family": ["Ardeidae"]}
     found = [(r.name, r.identified_to, r.species) for r in herons.results if r.media_id is not None]
     assert found == [("Ardeidae", "family", None)]
     owls = searcher.search(SearchRequest(text="owl calls", k=200))
@@ -106,13 +108,16 @@ def test_records_above_species_are_searchable_by_their_group(demo: tuple[Catalog
     frogs = searcher.search(SearchRequest(text="frogs calling", k=200))
     assert any(r.identified_to == "order" and r.name == "Anura" for r in frogs.results)
     card = demo[0].species("herons")
-    assert card.rank == "family" and card.lineage == {"class": "Aves", "order": "Pelecaniformes", "family": "Ardeidae"}
+    assert card.rank == "family"
+    assert card.lineage == {"class": "Aves", "order": "Pelecaniformes", "family": "Ardeidae"}
     assert len(card.media) == 1
     from indexer.identify import identify  # "what is this?" answers with the item's own rank, too
 
     nearest = identify(demo[0], Path(card.media[0].path), searcher=searcher).nearest
     heron = next(g for g in nearest if g.name == "Ardeidae")
-    assert heron.rank == "family" and heron.score == pytest.approx(1.0, abs=1e-3) and heron.lineage["order"] == "Pelecaniformes"
+    assert heron.rank == "family"
+    assert heron.score == pytest.approx(1.0, abs=1e-3)
+    assert heron.lineage["order"] == "Pelecaniformes"
 
 
 def test_unknown_taxa_and_nonsense_in_the_api_and_the_cli(demo: tuple[Catalog, Settings], searcher: Searcher,
@@ -123,16 +128,22 @@ def test_unknown_taxa_and_nonsense_in_the_api_and_the_cli(demo: tuple[Catalog, S
     cat, settings = demo
     with TestClient(make_app(settings, searcher)) as client:
         r = client.post("/search", json={"text": "xyzzy", "k": 3})
-        assert r.status_code == 200 and r.json()["no_good_match"] is True and "no good match" in r.json()["notice"]
+        assert r.status_code == 200
+        assert r.json()["no_good_match"] is True
+        assert "no good match" in r.json()["notice"]
         r = client.post("/search", json={"text": "owls", "k": 3})
-        assert r.json()["no_good_match"] is False and r.json()["results"]
+        assert r.json()["no_good_match"] is False
+        assert r.json()["results"]
         bad = client.post("/search", json={"text": "calls", "filters": {"family": ["Nonexistidae"]}})
-        assert bad.status_code == 422 and "Nonexistidae" in bad.json()["error"]
+        assert bad.status_code == 422
+        assert "Nonexistidae" in bad.json()["error"]
         lower = client.post("/search", json={"text": "calls", "filters": {"family": ["hylidae"]}, "k": 3})
-        assert lower.status_code == 200 and {x["lineage"]["family"] for x in lower.json()["results"]} == {"Hylidae"}
+        assert lower.status_code == 200
+        assert {x["lineage"]["family"] for x in lower.json()["results"]} == {"Hylidae"}
         owl = client.get("/species", params={"q": "owl"}).json()["species"]
         assert owl[0] == {"name": "Strigiformes", "rank": "order", "common_name": None, "media": owl[0]["media"]}
-        assert not any("fowleri" in s["name"] for s in owl) and any(s["name"] == "Strix aluco" for s in owl)
+        assert not any("fowleri" in s["name"] for s in owl)
+        assert any(s["name"] == "Strix aluco" for s in owl)
         assert [s["name"] for s in client.get("/species", params={"q": "tawny"}).json()["species"]] == ["Strix aluco"]
         assert client.get("/species", params={"q": "Gray Treefrog"}).json()["species"][0]["name"] == "Hyla versicolor"
     runner = CliRunner()
@@ -142,11 +153,15 @@ def test_unknown_taxa_and_nonsense_in_the_api_and_the_cli(demo: tuple[Catalog, S
     out = runner.invoke(cli, ["search", "xyzzy", "-k", "3", "--json"])
     assert json.loads(out.output)["no_good_match"] is True
     out = runner.invoke(cli, ["search", "calls", "--family", "Nonexistidae"])
-    assert out.exit_code == 2 and "Nonexistidae" in out.output
+    assert out.exit_code == 2
+    assert "Nonexistidae" in out.output
     out = runner.invoke(cli, ["catalog", "species", "tawny owls"])
-    assert out.exit_code == 0 and "Strix aluco" in out.output
+    assert out.exit_code == 0
+    assert "Strix aluco" in out.output
     out = runner.invoke(cli, ["traits", "--species", "owls"])
-    assert out.exit_code == 2 and "not a species" in out.output and "Strix aluco" in out.output
+    assert out.exit_code == 2
+    assert "not a species" in out.output
+    assert "Strix aluco" in out.output
 
 
 def test_the_calibration_is_stored_with_the_index(demo: tuple[Catalog, Settings], searcher: Searcher) -> None:
@@ -157,7 +172,9 @@ def test_the_calibration_is_stored_with_the_index(demo: tuple[Catalog, Settings]
     searcher.search(SearchRequest(text="xyzzy", k=1))
     with demo[0].sessions() as s:
         stored = s.scalar(select(IndexCollection.calibration).where(IndexCollection.name == searcher.media_c))
-    assert stored and stored["points"] == searcher.count() and set(stored["ceilings"]) >= {"audio", "image", "any"}
+    assert stored
+    assert stored["points"] == searcher.count()
+    assert set(stored["ceilings"]) >= {"audio", "image", "any"}
     named = searcher.search(SearchRequest(text="Gray Treefrog", k=1))  # a name is never "no good match"
     assert not named.no_good_match
 

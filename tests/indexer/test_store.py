@@ -68,7 +68,8 @@ def test_upsert_query_and_rerun_overwrites(store: VectorStore) -> None:
     store.upsert(name, pts)  # deterministic ids: a re-run overwrites
     assert store.count(name) == 20
     hits = store.query(name, pts[5].vector, limit=3)
-    assert hits[0].id == pts[5].id and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert hits[0].id == pts[5].id
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
     assert hits[0].score >= hits[1].score >= hits[2].score
     got = store.retrieve(name, [pts[7].id], with_vector=True)[0]
     assert got.payload["species"] == "sp1"
@@ -127,9 +128,11 @@ def test_alias_swap_and_missing_collection(store: VectorStore) -> None:
     store.upsert(a, _points(3))
     store.upsert(b, _points(5, seed=1))
     store.set_alias(alias, a)
-    assert store.resolve(alias) == a and store.count(alias) == 3
+    assert store.resolve(alias) == a
+    assert store.count(alias) == 3
     store.set_alias(alias, b)
-    assert store.resolve(alias) == b and store.count(alias) == 5
+    assert store.resolve(alias) == b
+    assert store.count(alias) == 5
     store.drop(b)
     assert alias not in store.aliases()
     with pytest.raises(StoreError):
@@ -155,7 +158,8 @@ def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:
         s.set_alias("al", "c")
         s.optimize("c")
     with EdgeStore(tmp_path / "index") as s:
-        assert s.count("al") == 6 and s.facet("c", "family") == {"F1": 3, "F2": 3}
+        assert s.count("al") == 6
+        assert s.facet("c", "family") == {"F1": 3, "F2": 3}
 
 
 def test_a_collection_on_a_cluster_takes_its_shards_and_replicas_from_the_settings(
@@ -244,7 +248,8 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
         edge.upsert("c", _points(5))
         edge.query("c", np.ones(8, np.float32))
         edge.query("c", np.ones(8, np.float32), hnsw_ef=64)  # a caller's own breadth wins
-    assert seen == [3072, 64] and rescoring == [RESCORE_OVERSAMPLING] * 2
+    assert seen == [3072, 64]
+    assert rescoring == [RESCORE_OVERSAMPLING] * 2
     client = QdrantClient(location=":memory:")
     asked: list[Any] = []
     real_query = client.query_points
@@ -275,7 +280,8 @@ def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path
         edge.upsert("c", _points(5, dim))
         assert edge.count("c") == 5
     vec = json.loads((tmp_path / "index" / "collections" / "c" / "edge_config.json").read_text())["vectors"][""]
-    assert bool(vec.get("on_disk")) is big and (vec.get("quantization_config") is not None) is big
+    assert bool(vec.get("on_disk")) is big
+    assert (vec.get("quantization_config") is not None) is big
     server = ServerStore(location=":memory:")
     asked: dict[str, Any] = {}
     real = server.client.create_collection
@@ -286,7 +292,8 @@ def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path
 
     server.client.create_collection = create  # type: ignore[method-assign]
     server.create("c", dim)
-    assert bool(asked["vectors_config"].on_disk) is big and (asked["quantization_config"] is not None) is big
+    assert bool(asked["vectors_config"].on_disk) is big
+    assert (asked["quantization_config"] is not None) is big
 
 
 def test_a_key_without_a_server_is_refused_not_ignored(tmp_path: Path) -> None:

@@ -51,7 +51,8 @@ def test_categorical_takes_exactly_one_value() -> None:
 def test_multilabel_and_binary() -> None:
     habitat = expand("habitat", "forest; wetland")
     assert [k for k, v in habitat.items() if v] == ["forest", "wetland"]
-    assert sum(habitat.values()) == 2 and len(habitat) == 6
+    assert sum(habitat.values()) == 2
+    assert len(habitat) == 6
     assert expand("trophic", "yes") == {"predator": True}
     assert expand("trophic", False) == {"predator": False}
     with pytest.raises(TraitError):
@@ -71,7 +72,8 @@ def test_animalclap_record_and_payload() -> None:
 
 def test_lineage_checks_genus_and_completeness() -> None:
     lin = Lineage("Amphibia", "Anura", "Hylidae", "Hyla", "Hyla versicolor")
-    assert lin.at(Rank.FAMILY) == "Hylidae" and lin.epithet == "versicolor"
+    assert lin.at(Rank.FAMILY) == "Hylidae"
+    assert lin.epithet == "versicolor"
     with pytest.raises(ValueError, match="not in genus"):
         Lineage("Amphibia", "Anura", "Hylidae", "Dryophytes", "Hyla versicolor")
     with pytest.raises(ValueError, match="lacks family"):

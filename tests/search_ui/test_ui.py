@@ -81,19 +81,24 @@ def page(name: str) -> AppTest:
 def test_search_page_text_query_chips_and_more_like_this(app_env: None) -> None:
     at = page("search_page")
     at.text_input(key="q").input("nocturnal Hylidae calls").run()
-    assert not at.exception and not at.error
+    assert not at.exception
+    assert not at.error
     chips = [b.label for b in at.button if b.label.endswith("✕")]
     assert chips == ["traits: activity=nocturnal ✕", "family: Hylidae ✕", "target: audio ✕"]
     cards = [m.value for m in at.markdown if m.value.startswith("**")]
-    assert cards and len(at.get("audio")) == len(cards) and len(at.image) == len(cards)  # player + spectrogram
+    assert cards
+    assert len(at.get("audio")) == len(cards)
+    assert len(at.image) == len(cards)  # player + spectrogram
     lineages = [c.value for c in at.caption if "\\>" in c.value]
-    assert len(lineages) == len(cards) and all("Hylidae" in v for v in lineages)
+    assert len(lineages) == len(cards)
+    assert all("Hylidae" in v for v in lineages)
     next(b for b in at.button if b.label == "family: Hylidae ✕").click().run()
     assert "family: Hylidae ✕" not in [b.label for b in at.button]
     assert any("Hylidae" not in c.value for c in at.caption if "\\>" in c.value)  # the family filter is gone
     more = next(b for b in at.button if b.label == "More like this")
     more.click().run()
-    assert any("More like media" in i.value for i in at.info) and not at.exception
+    assert any("More like media" in i.value for i in at.info)
+    assert not at.exception
 
 
 def test_a_thumb_on_a_card_stores_its_label_in_the_catalog(app_env: None, data_dir: Path) -> None:
@@ -124,11 +129,14 @@ def test_search_page_sidebar_filters_cascade(app_env: None) -> None:
     at = page("search_page")
     at.selectbox(key="search-class").select("Aves").run()
     families = at.selectbox(key="search-family").options
-    assert "Strigidae" in " ".join(families) and "Hylidae" not in " ".join(families)
+    assert "Strigidae" in " ".join(families)
+    assert "Hylidae" not in " ".join(families)
     at.radio(key="target").set_value("Photos").run()
     at.text_input(key="q").input("a bird").run()
     lineages = [c.value for c in at.caption if "\\>" in c.value]
-    assert lineages and all(v.startswith("Aves") for v in lineages) and len(at.get("audio")) == 0
+    assert lineages
+    assert all(v.startswith("Aves") for v in lineages)
+    assert len(at.get("audio")) == 0
 
 
 def test_names_and_attribution_are_text_never_html(app_env: None) -> None:
@@ -139,7 +147,8 @@ def test_names_and_attribution_are_text_never_html(app_env: None) -> None:
     texts = [t.value for t in at.text]
     assert any(HOSTILE in t for t in texts)  # shown as typed, as plain text
     cards = [m.value for m in at.markdown if m.value.startswith("**")]
-    assert cards and not any("<b>" in m.value for m in at.markdown)
+    assert cards
+    assert not any("<b>" in m.value for m in at.markdown)
 
 
 def _hylidae_media(data_dir: Path) -> int:
@@ -161,7 +170,9 @@ def test_browse_page_facets_and_pages(app_env: None, data_dir: Path) -> None:
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     at.selectbox(key="browse-family").set_value("Hylidae").run()
     first = [c.value for c in at.caption if "\\>" in c.value]
-    assert first and all("Hylidae" in v for v in first) and len(first) <= 12
+    assert first
+    assert all("Hylidae" in v for v in first)
+    assert len(first) <= 12
     first_ids = _media_ids(at)
     assert len(set(first_ids)) == len(first)
     total = _hylidae_media(data_dir)
@@ -169,8 +180,10 @@ def test_browse_page_facets_and_pages(app_env: None, data_dir: Path) -> None:
     at.number_input(key="page").set_value(2).run()
     assert not at.exception
     second = [c.value for c in at.caption if "\\>" in c.value]
-    assert len(second) == min(12, total - 12) and all("Hylidae" in v for v in second)
-    assert set(_media_ids(at)).isdisjoint(first_ids) and len(set(_media_ids(at))) == len(second)
+    assert len(second) == min(12, total - 12)
+    assert all("Hylidae" in v for v in second)
+    assert set(_media_ids(at)).isdisjoint(first_ids)
+    assert len(set(_media_ids(at))) == len(second)
 
 
 def test_browse_says_it_is_counting_while_it_counts(app_env: None) -> None:
@@ -214,13 +227,15 @@ def test_trait_lookup_and_species_pages(app_env: None) -> None:
     at.selectbox(key="trait-species").select("Hyla versicolor").run()
     table = at.dataframe[0].value
     known = dict(zip(table["trait"], table["known"]))
-    assert known["Activity pattern"] == "nocturnal" and known["Habitat"]
+    assert known["Activity pattern"] == "nocturnal"
+    assert known["Habitat"]
     assert all(str(v).strip() for col in table.columns for v in table[col])  # "-", never a blank cell
     sp = page("species_page")
     sp.selectbox(key="sp").select("Hyla versicolor").run()
     assert any("Hyla versicolor" in h.value for h in sp.header)
     near = sp.dataframe[-1].value
-    assert len(near) > 0 and "Hyla versicolor" not in list(near["species"])
+    assert len(near) > 0
+    assert "Hyla versicolor" not in list(near["species"])
 
 
 def test_pickers_find_taxa_by_any_name_and_nonsense_says_so(app_env: None) -> None:
@@ -233,7 +248,8 @@ def test_pickers_find_taxa_by_any_name_and_nonsense_says_so(app_env: None) -> No
     sp = page("species_page")
     sp.text_input(key="sp-find").input("owl").run()
     options = sp.selectbox(key="sp").options
-    assert options[0] == "Strigiformes (order)" and "Strix aluco · Tawny Owl" in options
+    assert options[0] == "Strigiformes (order)"
+    assert "Strix aluco · Tawny Owl" in options
     assert not any("fowleri" in o for o in options)
     assert any("Strigiformes" in h.value and "(order)" in h.value for h in sp.header)
     search = page("search_page")
@@ -251,11 +267,14 @@ def test_index_status_page(app_env: None, data_dir: Path) -> None:
         n = cat.stats().media
         with cat.sessions() as s:
             windows = sum(s.scalars(select(IndexEntry.points).where(IndexEntry.status == "indexed")))
-    assert metrics["Media indexed"] == f"{n} / {n}" and int(metrics["Points"]) == windows
+    assert metrics["Media indexed"] == f"{n} / {n}"
+    assert int(metrics["Points"]) == windows
     tables = {tuple(df.value.columns): df.value for df in at.dataframe}
     by_modality, by_split = tables[("modality", "media")], tables[("split", "media")]
-    assert not by_modality.isna().any().any() and not by_split.isna().any().any()
-    assert set(by_modality["modality"]) == {"audio", "image"} and len(by_split) >= 2
+    assert not by_modality.isna().any().any()
+    assert not by_split.isna().any().any()
+    assert set(by_modality["modality"]) == {"audio", "image"}
+    assert len(by_split) >= 2
 
 
 def _label_review_me(data_dir: Path) -> list[int]:
@@ -287,9 +306,11 @@ def test_review_page_trains_scores_lists_labels_and_downloads(app_env: None, dat
     at.selectbox(key="review-label").select("review me").run()
     assert any("No classifier" in c.value for c in at.caption)
     at.button(key="review-train").click().run()
-    assert not at.exception and any("3 yes, 3 no" in c.value for c in at.caption)
+    assert not at.exception
+    assert any("3 yes, 3 no" in c.value for c in at.caption)
     cards = _media_ids(at)  # top scores and least sure, none of them labelled already
-    assert cards and not set(cards) & (set(audio[:3]) | set(audio[-3:]))
+    assert cards
+    assert not set(cards) & (set(audio[:3]) | set(audio[-3:]))
     assert at.get("audio")  # each sound card has its player (started at the window's offset)
     at.slider(key="review-threshold").set_value(0.0).run()
     at.button(key="review-score").click().run()
@@ -330,45 +351,59 @@ def test_end_to_end_in_chromium(server: str, data_dir: Path) -> None:
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         photo = Path(s.scalar(select(Media.path).where(Media.kind == "image").order_by(Media.id)))
     seen = walk(server, ARTIFACTS, photo, family="Hylidae")
-    assert "Page not found" not in seen.direct_text and "Describe what you are looking for" in seen.direct_text
+    assert "Page not found" not in seen.direct_text
+    assert "Describe what you are looking for" in seen.direct_text
     # every result the page counts has its player, and the first search found something
     assert seen.search_audio == _count(seen.search_text) >= 1
-    assert "family: Hylidae" in seen.search_text and "activity=nocturnal" in seen.search_text
+    assert "family: Hylidae" in seen.search_text
+    assert "activity=nocturnal" in seen.search_text
     assert "Ranidae" not in seen.search_text  # only the filtered family's cards
     assert seen.photo_audio == _count(seen.photo_text) >= 1
     assert seen.photo_images == seen.photo_audio + 1  # the query's photo above, a spectrogram on every card
     # the identify panel over the uploaded photo: the tiny model has no classifier, so the nearest species answer
-    assert "What is this?" in seen.photo_text and "nearest indexed species" in seen.photo_text
+    assert "What is this?" in seen.photo_text
+    assert "nearest indexed species" in seen.photo_text
     assert "has no image classifier" in seen.photo_text
     assert seen.browse_cards == min(12, _hylidae_media(data_dir))
     # the review page has its own address, and lists the labels given so far
-    assert "Page not found" not in seen.review_text and "Review: agile classifiers" in seen.review_text
+    assert "Page not found" not in seen.review_text
+    assert "Review: agile classifiers" in seen.review_text
     # labels, but no classifier in the served copy: the walk trains one with the button
     assert "Traceback" not in seen.review_text and "Least sure" in seen.review_text, seen.review_text[-1500:]
     assert re.search(r"classifier: [1-9]\d* yes, [1-9]\d* no", seen.review_text)
     # photos are as wide as spectrograms (they were thumbnails beside full-width spectrograms)
-    assert len(seen.browse_widths) == seen.browse_cards and min(seen.browse_widths) >= 0.9 * max(seen.browse_widths)
-    assert "Hylidae" in seen.browse_text and "Strigidae" not in seen.browse_text
+    assert len(seen.browse_widths) == seen.browse_cards
+    assert min(seen.browse_widths) >= 0.9 * max(seen.browse_widths)
+    assert "Hylidae" in seen.browse_text
+    assert "Strigidae" not in seen.browse_text
     links = seen.links
     assert links is not None
     # a copied link reopens the same search in a fresh page, with its map
-    assert "/search?" in links.copied and "family=Hylidae" in links.copied and "sort=species" in links.copied
+    assert "/search?" in links.copied
+    assert "family=Hylidae" in links.copied
+    assert "sort=species" in links.copied
     assert links.reopened_query == "calls"
-    assert "Hylidae" in links.reopened_text and "Ranidae" not in links.reopened_text
-    assert links.maps == 1 and "with coordinates" in links.reopened_text
+    assert "Hylidae" in links.reopened_text
+    assert "Ranidae" not in links.reopened_text
+    assert links.maps == 1
+    assert "with coordinates" in links.reopened_text
     # a typed box narrows Browse, lands in the address, and every card is inside it
     assert "bbox=0" in links.boxed_url
     boxed = int(re.search(r"(\d+) items", links.boxed_text).group(1))  # type: ignore[union-attr]
     assert 0 < boxed < _hylidae_media(data_dir)
-    assert "°S" not in links.boxed_text and "°N" in links.boxed_text
+    assert "°S" not in links.boxed_text
+    assert "°N" in links.boxed_text
     # a card's species link opens that species' page
-    assert "/species?species=" in links.species_url and "Page not found" not in links.species_text
-    assert "Media (" in links.species_text and "Hylidae" in links.species_text
+    assert "/species?species=" in links.species_url
+    assert "Page not found" not in links.species_text
+    assert "Media (" in links.species_text
+    assert "Hylidae" in links.species_text
     # a photo card's download is the photo itself
     digest = hashlib.sha256(links.download.read_bytes()).hexdigest()
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         photo_of = s.scalar(select(Media.path).where(Media.sha256 == digest, Media.kind == "image"))
-    assert photo_of is not None and Path(photo_of).name == links.download_name
+    assert photo_of is not None
+    assert Path(photo_of).name == links.download_name
     from PIL import Image
 
     for name in ("search", "photo-to-sounds", "browse", "shared-link"):
@@ -389,7 +424,8 @@ def test_an_upload_keeps_its_name() -> None:
     from search_ui.widgets import save_upload
 
     frog = save_upload("Gray treefrog (night).WAV", b"RIFF....")
-    assert frog.name == "Gray_treefrog_night.wav" and frog.read_bytes() == b"RIFF...."
+    assert frog.name == "Gray_treefrog_night.wav"
+    assert frog.read_bytes() == b"RIFF...."
     assert save_upload("../../etc/passwd.png", b"x").name == "passwd.png"
     assert save_upload("???.ogg", b"x").name == "upload.ogg"
 
@@ -404,13 +440,16 @@ def test_uploads_are_replaced_and_removed_with_the_process_and_errors_hide_where
     first = save_upload("frog.wav", b"RIFF1", "s1-up-audio")
     second = save_upload("owl.wav", b"RIFF2", "s1-up-audio")  # the same widget in the same session
     other = save_upload("frog.wav", b"RIFF3", "s2-up-audio")  # another browser session
-    assert not first.exists() and second.read_bytes() == b"RIFF2" and other.read_bytes() == b"RIFF3"
+    assert not first.exists()
+    assert second.read_bytes() == b"RIFF2"
+    assert other.read_bytes() == b"RIFF3"
     assert shown(QueryError(f"{second}: not a sound we can decode")) == "owl.wav: not a sound we can decode"
     assert str(uploads_dir()) not in shown(QueryError(f"{other} is too long"))
     code = "from search_ui.widgets import save_upload\nprint(save_upload('frog.wav', b'RIFF').parent.parent)\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     left = Path(done.stdout.strip().splitlines()[-1])
-    assert left.name.startswith("vita-uploads-") and not left.exists()  # gone with the process
+    assert left.name.startswith("vita-uploads-")
+    assert not left.exists()  # gone with the process
 
 
 def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: Path,
@@ -433,9 +472,11 @@ def test_with_no_index_the_page_offers_to_build_it_and_then_searches(tmp_path: P
     assert not at.exception
     assert (settings.models_dir / "tiny" / "model.safetensors").is_file()  # the shipped checkpoint, installed
     at = page("search_page")
-    assert not at.error and at.text_input(key="q") is not None
+    assert not at.error
+    assert at.text_input(key="q") is not None
     at.text_input(key="q").input("nocturnal Hylidae calls").run()
-    assert not at.exception and [m for m in at.markdown if m.value.startswith("**")]
+    assert not at.exception
+    assert [m for m in at.markdown if m.value.startswith("**")]
     _close_opened()  # the next test opens the module's index again
 
 
@@ -472,7 +513,8 @@ def test_trait_rows_show_what_the_report_has_and_no_zero_answers() -> None:
                         probes={"activity": [("nocturnal", 0.71), ("diurnal", 0.001)]})
     rows = trait_rows(heard)
     cells = [v for r in rows for v in r.values()]
-    assert "nocturnal 0.80" in cells and "nocturnal 0.71" in cells
+    assert "nocturnal 0.80" in cells
+    assert "nocturnal 0.71" in cells
     assert not [c for c in cells if "0.00" in c]  # "predator 0.00" is no answer
 
 
@@ -492,9 +534,12 @@ def test_a_search_is_restored_from_its_address_and_writes_it_back(app_env: None)
     species = [re.search(r"\*([A-Z][a-z]+ [a-z]+)\*", c).group(1) for c in cards]  # type: ignore[union-attr]
     assert species == sorted(species)
     lineages = [c.value for c in at.caption if "\\>" in c.value]
-    assert lineages and all("Hylidae" in v for v in lineages)
+    assert lineages
+    assert all("Hylidae" in v for v in lineages)
     link = next(c.value for c in at.code if "?" in c.value)
-    assert "/search?" in link and "family=Hylidae" in link and "q=calls" in link
+    assert "/search?" in link
+    assert "family=Hylidae" in link
+    assert "q=calls" in link
     at.radio(key="group").set_value("All hits").run()
     assert at.query_params["group"] == "All hits"
     assert at.query_params["family"] == "Hylidae"
@@ -518,7 +563,8 @@ def test_browse_is_restored_from_its_address_in_the_order_it_names(app_env: None
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         dated = s.scalar(select(func.count()).select_from(Media).where(
             Media.id.in_(_media_ids(at)), Media.observed_on.is_not(None), Media.lat.is_not(None)))
-    assert dated and len(when_where) == dated
+    assert dated
+    assert len(when_where) == dated
     assert len([c for c in at.caption if c.value.startswith("traits: ")]) == len(titles)
 
 
@@ -531,7 +577,8 @@ def test_spectrograms_have_time_and_frequency_axes(data_dir: Path) -> None:
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         sound = s.scalar(select(Media.path).where(Media.kind == "audio").order_by(Media.id))
     img = np.asarray(spectrogram(sound, 0.0, 5.0).convert("L"))
-    assert img.shape[1] > 320 and img.shape[0] > 120  # room for the axes around the 320x120 plot
+    assert img.shape[1] > 320
+    assert img.shape[0] > 120  # room for the axes around the 320x120 plot
     left, below = img[:, :30], img[-16:, 40:]
     assert (left < 200).sum() > 50  # tick labels drawn in the left margin
     assert (below < 200).sum() > 50  # and under the plot

@@ -60,7 +60,8 @@ def test_learning_rate_schedule() -> None:
     constant = TrainConfig()
     assert [lr_factor(s, constant, 100) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
     cos = TrainConfig(warmup_steps=10, schedule="cosine")
-    assert lr_factor(0, cos, 110) == pytest.approx(0.1) and lr_factor(9, cos, 110) == pytest.approx(1.0)
+    assert lr_factor(0, cos, 110) == pytest.approx(0.1)
+    assert lr_factor(9, cos, 110) == pytest.approx(1.0)
     assert lr_factor(10, cos, 110) == pytest.approx(1.0)
     assert lr_factor(60, cos, 110) == pytest.approx(0.55)
     assert lr_factor(110, cos, 110) == pytest.approx(0.1)

@@ -56,7 +56,8 @@ def test_a_run_resumes_where_it_stopped(world: Catalog, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run/last/trainer_state.json").read_text())["step"] == 4
     # the schedule went on from step 2, not from 0: after 4 of 4 steps the cosine is at its floor
     saved = torch.load(tmp_path / "run/last/optimizer.pt", weights_only=True)["param_groups"][0]["lr"]
-    assert saved == pytest.approx(1e-3 * lr_factor(4, cfg, 4)) and lr_factor(4, cfg, 4) == pytest.approx(0.1)
+    assert saved == pytest.approx(1e-3 * lr_factor(4, cfg, 4))
+    assert lr_factor(4, cfg, 4) == pytest.approx(0.1)
     lines = (tmp_path / "run/metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
 
@@ -94,7 +95,8 @@ def test_recipe_lowers_the_loss_and_beats_chance_on_unseen_species(world: Catalo
     rows = {(r.split, r.template): r for r in a2t_report(world, init)}
     assert len(rows) == 6
     tax = rows[("test-unseen", "tax+com")]
-    assert tax.n == acc["n"] and tax.chance_top1 == pytest.approx(1 / len(table))
+    assert tax.n == acc["n"]
+    assert tax.chance_top1 == pytest.approx(1 / len(table))
     assert tax.top1_family >= tax.top1_genus >= tax.top1
 
 
@@ -113,7 +115,8 @@ def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPa
                                  "--max-steps", "2", "--name", "smoke"])
     assert result.exit_code == 0, result.output
     model_dir = _settings_of(world).data_dir / "models" / "smoke"
-    assert (model_dir / "vita_config.json").is_file() and not (model_dir / "optimizer.pt").exists()
+    assert (model_dir / "vita_config.json").is_file()
+    assert not (model_dir / "optimizer.pt").exists()
     stages = [json.loads(line)["stage"] for r in ("stage0", "stage1", "stage2")
               for line in (_settings_of(world).data_dir / "runs/smoke" / r / "metrics.jsonl").read_text().splitlines()]
     assert stages == [0, 1, 2]
@@ -125,7 +128,9 @@ def test_cli_train_and_train_traits(world: Catalog, monkeypatch: pytest.MonkeyPa
         table = species_table(s)
         items = examples(s, table, MediaKind.AUDIO, [Split.TRAIN])
         facts = species_traits(s, table.names)
-    assert probes.dim == 128 and meta["modality"] == "audio" and meta["n_train"] == len(items)
+    assert probes.dim == 128
+    assert meta["modality"] == "audio"
+    assert meta["n_train"] == len(items)
     # the saved probes are the ones the command scored: their training scores are the table it printed
     model = create_encoder(checkpoint=model_dir, device="cpu")
     x = embed_items(model, items, MediaCache(model.cfg.audio.sample_rate), MediaKind.AUDIO)

@@ -64,7 +64,9 @@ def _refused(r: object, status: int, *words: str) -> None:
     """A JSON refusal with this status and a reason that says why (never a traceback)."""
     assert r.status_code == status, (r.status_code, r.text)  # type: ignore[attr-defined]  # httpx response
     body = r.json()  # type: ignore[attr-defined]  # httpx response
-    assert body["status"] == status and body["error"] and "Traceback" not in body["error"]
+    assert body["status"] == status
+    assert body["error"]
+    assert "Traceback" not in body["error"]
     for w in words:
         assert w.lower() in body["error"].lower(), body["error"]
 
@@ -75,7 +77,9 @@ def _refused(r: object, status: int, *words: str) -> None:
 def test_health_ready_and_the_openapi_docs(client: TestClient) -> None:
     assert _ok(client.get("/health")) == {"status": "ok"}
     ready = _ok(client.get("/ready"))
-    assert ready["ready"] and ready["points"] > 0 and ready["preset"] == "tiny"
+    assert ready["ready"]
+    assert ready["points"] > 0
+    assert ready["preset"] == "tiny"
     spec = _ok(client.get("/openapi.json"))
     assert {"/search", "/search/upload", "/browse", "/identify", "/traits", "/traits/upload", "/species",
             "/species/{name}", "/media/{media_id}", "/media/{media_id}/file", "/annotations"} <= set(spec["paths"])
@@ -91,59 +95,85 @@ def test_health_ready_and_the_openapi_docs(client: TestClient) -> None:
 
 def test_text_search_reads_the_words_and_filters(client: TestClient) -> None:
     out = _ok(client.post("/search", json={"text": "nocturnal Hylidae calls", "k": 5, "group_by": "species"}))
-    assert out["target"] == "audio" and out["query_kind"] == "text"
+    assert out["target"] == "audio"
+    assert out["query_kind"] == "text"
     assert {"family", "traits", "target"} <= {u["field"] for u in out["understood"]}
     species = [r["species"] for r in out["results"]]
-    assert out["results"] and len(species) == len(set(species)) <= 5  # one per species
+    assert out["results"]
+    assert len(species) == len(set(species)) <= 5  # one per species
     assert all(r["lineage"]["family"] == "Hylidae" and "activity=nocturnal" in r["traits"] for r in out["results"])
     assert all(r["media_url"] == f"/media/{r['media_id']}/file" and "path" not in r for r in out["results"])
     flt = _ok(client.post("/search", json={"text": "calls", "filters": {"class": ["Aves"], "license": ["cc0"]}}))
-    assert flt["results"] and all(r["lineage"]["class"] == "Aves" and r["license"] == "cc0" for r in flt["results"])
+    assert flt["results"]
+    assert all(r["lineage"]["class"] == "Aves" and r["license"] == "cc0" for r in flt["results"])
     taxa = _ok(client.post("/search", json={"text": "Gray Treefrog", "target": "text", "k": 3}))
-    assert taxa["results"] and all(r["rank"] for r in taxa["results"])
+    assert taxa["results"]
+    assert all(r["rank"] for r in taxa["results"])
 
 
 def test_media_ids_upload_and_browse(client: TestClient, world: Settings) -> None:
     audio_id, audio = _media(world, "audio")
     more = _ok(client.post("/search", json={"media_ids": [audio_id], "k": 4}))
-    assert more["query_kind"] == "media" and audio_id not in [r["media_id"] for r in more["results"]]
+    assert more["query_kind"] == "media"
+    assert audio_id not in [r["media_id"] for r in more["results"]]
     _, photo = _media(world, "image")
     with photo.open("rb") as fh:  # a field guide's photo -> the calls of what it shows
         up = _ok(client.post("/search/upload", files={"file": ("frog photo.png", fh, "image/png")},
                              data={"options": json.dumps({"k": 3, "group_by": "species"})}))
-    assert up["query_kind"] == "image" and up["target"] == "audio"
-    assert up["results"] and all(r["modality"] == "audio" for r in up["results"])
+    assert up["query_kind"] == "image"
+    assert up["target"] == "audio"
+    assert up["results"]
+    assert all(r["modality"] == "audio" for r in up["results"])
     with audio.open("rb") as fh:
         snd = _ok(client.post("/search/upload", files={"file": ("call" + audio.suffix, fh, "audio/flac")}))
-    assert snd["query_kind"] == "audio" and snd["results"][0]["media_id"] == audio_id  # itself first
+    assert snd["query_kind"] == "audio"
+    assert snd["results"][0]["media_id"] == audio_id  # itself first
     first = _ok(client.post("/browse", json={"filters": {"family": ["Hylidae"]}, "per_page": 5}))
     second = _ok(client.post("/browse", json={"filters": {"family": ["Hylidae"]}, "per_page": 5, "page": 1}))
     ids = [r["media_id"] for r in first["results"]], [r["media_id"] for r in second["results"]]
-    assert first["total"] > 5 and len(ids[0]) == 5 and not set(ids[0]) & set(ids[1])
+    assert first["total"] > 5
+    assert len(ids[0]) == 5
+    assert not set(ids[0]) & set(ids[1])
+    newest = _ok(client.post("/browse", json={"filters": {"family": ["Hylidae"]}, "per_page": 8,
+                                              "order": "newest first"}))["results"]
+    days = [r["observed_on"] for r in newest if r["observed_on"]]
+    assert len(days) > 1
+    assert days == sorted(days, reverse=True)
 
 
 def test_identify_traits_species_and_media(client: TestClient, world: Settings) -> None:
     audio_id, audio = _media(world, "audio")
     with audio.open("rb") as fh:
         ident = _ok(client.post("/identify", files={"file": ("my call" + audio.suffix, fh)}))
-    assert ident["query"] == "my_call" + audio.suffix and ident["nearest"] and ident["head"] is None
+    assert ident["query"] == "my_call" + audio.suffix
+    assert ident["nearest"]
+    assert ident["head"] is None
     known = _ok(client.get("/traits", params={"species": "Hyla versicolor"}))
     assert known["known"]["activity"] == ["nocturnal"]
     with audio.open("rb") as fh:
         predicted = _ok(client.post("/traits/upload", files={"file": ("x" + audio.suffix, fh)}))
-    assert predicted["query"] == "x" + audio.suffix and predicted["neighbours"] and predicted["nearest_species"]
+    assert predicted["query"] == "x" + audio.suffix
+    assert predicted["neighbours"]
+    assert predicted["nearest_species"]
     listed = _ok(client.get("/species", params={"q": "hyla"}))
-    assert listed["total"] >= 1 and all("hyla" in s["name"].lower() and s["media"] > 0 for s in listed["species"])
+    assert listed["total"] >= 1
+    assert all("hyla" in s["name"].lower() and s["media"] > 0 for s in listed["species"])
     card = _ok(client.get("/species/Hyla versicolor"))
-    assert card["common_name"] == "Gray Treefrog" and card["media"]
+    assert card["common_name"] == "Gray Treefrog"
+    assert card["media"]
     assert all("path" not in m and m["media_url"].startswith("/media/") for m in card["media"])
     meta = _ok(client.get(f"/media/{audio_id}"))
-    assert meta["kind"] == "audio" and meta["species"] and meta["license"] and "path" not in meta
+    assert meta["kind"] == "audio"
+    assert meta["species"]
+    assert meta["license"]
+    assert "path" not in meta
     whole = client.get(f"/media/{audio_id}/file")
-    assert whole.status_code == 200 and whole.content == audio.read_bytes()
+    assert whole.status_code == 200
+    assert whole.content == audio.read_bytes()
     assert whole.headers["accept-ranges"] == "bytes"
     part = client.get(f"/media/{audio_id}/file", headers={"Range": "bytes=100-1099"})  # a player seeking
-    assert part.status_code == 206 and part.content == audio.read_bytes()[100:1100]
+    assert part.status_code == 206
+    assert part.content == audio.read_bytes()[100:1100]
     assert part.headers["content-range"] == f"bytes 100-1099/{audio.stat().st_size}"
     _refused(client.get("/media/999999"), 404, "no media 999999")
     _refused(client.get("/species/Nonexistus imaginarius"), 404)
@@ -178,7 +208,8 @@ def test_not_ready_without_an_index(tmp_path: Path) -> None:
     with TestClient(make_app(settings)) as c:
         assert c.get("/health").status_code == 200
         r = c.get("/ready")
-        assert r.status_code == 503 and "vita index" in r.json()["error"]
+        assert r.status_code == 503
+        assert "vita index" in r.json()["error"]
         _refused(c.post("/search", json={"text": "owl"}), 503, "not ready", "vita index")
 
 
@@ -204,7 +235,8 @@ def test_the_api_and_the_ui_give_the_same_answers(world: Settings, client: TestC
               if (m := re.search(r"score (-?[\d.]+) · audio · media (\d+)$", t.value))]
         out = _ok(client.post("/search", json={"text": "nocturnal Hylidae calls", "k": 12, "group_by": "species"}))
         api = [(r["media_id"], round(r["score"], 3)) for r in out["results"]]
-        assert ui and sorted(ui) == sorted(api)  # the page lays cards out column by column
+        assert ui
+        assert sorted(ui) == sorted(api)  # the page lays cards out column by column
     finally:
         sys.modules["__main__"] = main
 
@@ -319,7 +351,8 @@ def test_slow_and_streaming_clients_leave_the_server_healthy(server: str, world:
 
         r = requests.post(server + "/search/upload", data=chunks(),
                           headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=60)
-        assert r.status_code == 413 and "limit" in r.json()["error"]
+        assert r.status_code == 413
+        assert "limit" in r.json()["error"]
         assert requests.post(server + "/search", json={"text": "owl", "k": 1}, timeout=30).ok
     finally:
         for s in idle:
@@ -328,7 +361,8 @@ def test_slow_and_streaming_clients_leave_the_server_healthy(server: str, world:
     with sf.SoundFile(audio) as fh:  # the real server serves the file for a player, seekable
         assert fh.frames > 0
     part = requests.get(f"{server}/media/{audio_id}/file", headers={"Range": "bytes=0-15"}, timeout=10)
-    assert part.status_code == 206 and part.content == audio.read_bytes()[:16]
+    assert part.status_code == 206
+    assert part.content == audio.read_bytes()[:16]
 
 
 def test_the_cli_asks_a_running_api_on_its_data_instead_of_loading_the_model(
@@ -349,7 +383,8 @@ def test_the_cli_asks_a_running_api_on_its_data_instead_of_loading_the_model(
     via_cli = [r["media_id"] for r in json.loads(got.output)["results"]]
     direct = [r["media_id"] for r in _ok(requests.post(server + "/search", json={"text": "owl", "k": 4},
                                                         timeout=60))["results"]]
-    assert via_cli == direct and via_cli
+    assert via_cli == direct
+    assert via_cli
     _, photo = _media(world, "image")
     got = runner.invoke(app, ["identify", str(photo), "--json"])
     assert got.exit_code == 0, got.output

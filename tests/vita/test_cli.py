@@ -29,7 +29,8 @@ def test_folder_ingest_exit_status_summary_and_failures(env: Path) -> None:
     write_csv(root / "metadata.csv", rows)
     result = runner.invoke(app, ["ingest", "folder", str(root)])
     assert result.exit_code == 1, result.output
-    assert f"{len(expected)} failed" in result.output and "vita catalog failures" in result.output
+    assert f"{len(expected)} failed" in result.output
+    assert "vita catalog failures" in result.output
 
     listed = runner.invoke(app, ["catalog", "failures", "--json"])
     assert listed.exit_code == 0
@@ -38,10 +39,13 @@ def test_folder_ingest_exit_status_summary_and_failures(env: Path) -> None:
     assert all(r["reason"] and r["stage"] and r["item"] for r in rows_out)
 
     stats = json.loads(runner.invoke(app, ["catalog", "stats", "--json"]).stdout)
-    assert stats["open_failures"] == len(expected) and stats["media"] == 5
+    assert stats["open_failures"] == len(expected)
+    assert stats["media"] == 5
 
     card = runner.invoke(app, ["catalog", "species", "Hyla versicolor"])
-    assert card.exit_code == 0 and "Hylidae" in card.output and "cc-by" in card.output
+    assert card.exit_code == 0
+    assert "Hylidae" in card.output
+    assert "cc-by" in card.output
 
 
 def test_clean_ingest_exits_zero_and_unknown_species_is_an_error(env: Path) -> None:
@@ -51,18 +55,23 @@ def test_clean_ingest_exits_zero_and_unknown_species_is_an_error(env: Path) -> N
     root.mkdir()
     write_csv(root / "metadata.csv", good_corpus(root))
     done = runner.invoke(app, ["ingest", "folder", str(root)])
-    assert done.exit_code == 0 and "ingest folder (run 1)\n" in done.output  # the title on one line
+    assert done.exit_code == 0
+    assert "ingest folder (run 1)\n" in done.output  # the title on one line
     owl = runner.invoke(app, ["catalog", "species", "Strix varia"])
-    assert owl.exit_code == 0 and "cc-by-nc " in owl.output  # the licence whole, not cut at a hyphen
+    assert owl.exit_code == 0
+    assert "cc-by-nc " in owl.output  # the licence whole, not cut at a hyphen
     missing = runner.invoke(app, ["catalog", "species", "Hyla versicolr"])
-    assert missing.exit_code == 2 and "did you mean" in missing.output and "Hyla versicolor" in missing.output
+    assert missing.exit_code == 2
+    assert "did you mean" in missing.output
+    assert "Hyla versicolor" in missing.output
     assert runner.invoke(app, ["ingest", "folder", str(env / "nope")]).exit_code == 2
 
 
 def test_xc_without_key_is_a_usage_error(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VITA_XC_KEY", raising=False)
     result = runner.invoke(app, ["ingest", "xc", "gen:Hyla", "--no-resolve"])
-    assert result.exit_code == 2 and "VITA_XC_KEY" in result.output
+    assert result.exit_code == 2
+    assert "VITA_XC_KEY" in result.output
 
 
 def test_the_cli_starts_without_the_heavy_libraries() -> None:
@@ -116,7 +125,9 @@ def test_serve_starts_before_anything_is_indexed(env: Path, monkeypatch: pytest.
     monkeypatch.setattr(os, "execve", execve)
     result = runner.invoke(app, ["serve", "--port", "8599"])
     assert result.exit_code == 0, result.output
-    assert "nothing indexed yet" in result.output and started and "streamlit" in started[0]
+    assert "nothing indexed yet" in result.output
+    assert started
+    assert "streamlit" in started[0]
     assert started[0][started[0].index("--server.port") + 1] == "8599"
 
 

@@ -35,13 +35,15 @@ def test_compose_config_is_the_whole_stack_with_a_scalable_worker() -> None:
     services = yaml.safe_load(out.stdout)["services"]
     assert {"qdrant", "redis", "postgres", "worker", "ui", "cli"} <= set(services)
     worker = services["worker"]
-    assert "container_name" not in worker and not worker.get("ports")  # N copies can run side by side
+    assert "container_name" not in worker
+    assert not worker.get("ports")  # N copies can run side by side
     assert worker["command"][:3] == ["celery", "-A", "vita.worker"]
     for name in ("worker", "ui", "cli"):
         env = services[name]["environment"]
         assert env["VITA_BROKER_URL"].startswith("redis://redis:")
         assert env["VITA_QDRANT_URL"] == "http://qdrant:6333"
-        assert env["VITA_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:" in env["VITA_DATABASE_URL"]
+        assert env["VITA_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "@postgres:" in env["VITA_DATABASE_URL"]
         # the same media and data paths in every container: the coordinator's paths are the workers'
         mounts = {str(v.get("target") if isinstance(v, dict) else v.split(":")[1]) for v in services[name]["volumes"]}
         assert {"/data", "/media"} <= mounts

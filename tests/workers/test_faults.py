@@ -114,8 +114,10 @@ def _agree(cat: Catalog, settings: Settings) -> tuple[int, int]:
         media = s.scalar(select(func.count()).select_from(Media)) or 0
         per_media = Counter(s.scalars(select(IndexEntry.media_id).where(IndexEntry.collection == name)))
     assert report.disagreements == 0, (report.unknown_points, report.short)
-    assert len(per_media) == media and set(per_media.values()) == {1}  # each item once
-    assert report.entries == media and report.points == report.agree == media  # one window per small-world item
+    assert len(per_media) == media
+    assert set(per_media.values()) == {1}  # each item once
+    assert report.entries == media
+    assert report.points == report.agree == media  # one window per small-world item
     return media, report.points
 
 
@@ -134,7 +136,8 @@ def test_coordinator_killed_twice_then_check_and_resume(tmp_path: Path) -> None:
     checked = _vita(settings, "index", "--check")
     out = checked.communicate(timeout=300)[0]
     assert checked.returncode == 0, out  # the store killed mid-write opens again
-    assert "media indexed (catalog)" in out and ("repaired" in out or "agree" in out)
+    assert "media indexed (catalog)" in out
+    assert "repaired" in out or "agree" in out
     resumed = _vita(settings, *args)
     out = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, out
@@ -193,7 +196,8 @@ def test_the_embedded_store_killed_mid_upsert_opens_and_resumes(tmp_path: Path) 
         rng = np.random.default_rng(1)  # batch 1's vectors, as written before the kill
         want = rng.standard_normal(64).astype(np.float32)
         (hit,) = store.retrieve("c", [str(uuid.UUID(int=1 * 10**6))], with_vector=True)
-        assert hit.vector is not None and np.allclose(hit.vector, want / np.linalg.norm(want), atol=1e-5)
+        assert hit.vector is not None
+        assert np.allclose(hit.vector, want / np.linalg.norm(want), atol=1e-5)
 
 
 def _pg(action: str) -> None:
@@ -297,5 +301,6 @@ def test_the_disk_fills_during_ingest(small_disk: Path | None, tmp_path: Path,
     with settings.open_catalog() as cat, cat.sessions() as s:
         after = {m: (Path(p), sha) for m, p, sha in s.execute(select(Media.id, Media.path, Media.sha256))}
         assert not cat.failures(limit=10)  # the next run resolved them
-    assert len(after) > len(kept) and all(after[m] == kept[m] for m in kept)
+    assert len(after) > len(kept)
+    assert all(after[m] == kept[m] for m in kept)
     assert all(p.is_file() and _sha(p) == sha for p, sha in after.values())

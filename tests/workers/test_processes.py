@@ -43,7 +43,8 @@ def test_the_whole_group_stops_on_the_polite_signal() -> None:
 
 def test_a_process_that_ignores_the_signal_is_killed_after_the_timeout() -> None:
     proc = subprocess.Popen([sys.executable, "-c", DEAF], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "up"
     t0 = time.monotonic()
     assert stop_group(proc, timeout=0.5) == -signal.SIGKILL
     assert time.monotonic() - t0 >= 0.5

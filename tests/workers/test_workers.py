@@ -42,11 +42,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, S
 
 def _check_complete(cat: Catalog, settings: Settings, report: IndexReport, limit: int = LIMIT) -> None:
     """Every planned item indexed once: entries, points in the store and the report agree."""
-    assert report.planned == limit and report.indexed == limit and report.failed == 0
+    assert report.planned == limit
+    assert report.indexed == limit
+    assert report.failed == 0
     with cat.sessions() as s:
         entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == report.media_collection)))
         first = list(s.scalars(select(Media.id).order_by(Media.id).limit(limit)))
-    assert sorted(e.media_id for e in entries) == first and all(e.status == "indexed" for e in entries)
+    assert sorted(e.media_id for e in entries) == first
+    assert all(e.status == "indexed" for e in entries)
     with open_store(settings.store_config()) as store:
         assert store.count(report.media_collection) == sum(e.points for e in entries) == report.points
 
@@ -63,8 +66,11 @@ def test_filesystem_broker_runs_real_workers(world: tuple[Catalog, Settings, Pat
     assert len(report.batch_timings) == report.commits == LIMIT // 16
     assert all(0 < t["model_s"] < t["end"] - t["start"] and t["pid"] != os.getpid() for t in report.batch_timings)
     prof = report.profile()
-    assert prof["processes"] in (1, 2) and 0 < prof["busy"] <= 1 and 0 < prof["model"] < 1  # type: ignore[operator]
-    assert prof["commit_ms"] is not None and prof["commit_ms"] > 0
+    assert prof["processes"] in (1, 2)
+    assert 0 < prof["busy"] <= 1
+    assert 0 < prof["model"] < 1  # type: ignore[operator]
+    assert prof["commit_ms"] is not None
+    assert prof["commit_ms"] > 0
 
 
 def _busy_worker_pid(app: Any) -> int | None:
@@ -154,7 +160,8 @@ def test_no_worker_answering_is_said_with_how_to_start_one(world: tuple[Catalog,
 
     with pytest.raises(Heard):
         run_index(cat, cfg, str(model), IndexOptions(limit=4, start_workers=False), notice=notice)
-    assert "no worker answered" in heard[0] and "celery -A vita.worker worker" in heard[0]
+    assert "no worker answered" in heard[0]
+    assert "celery -A vita.worker worker" in heard[0]
 
 
 def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Settings, Path], tmp_path: Path) -> None:
@@ -185,11 +192,15 @@ def test_batches_back_together_are_stored_in_one_write(world: tuple[Catalog, Set
     store.upsert = lambda name, points: (writes.append(len(points)), upsert(name, points))[1]  # type: ignore[method-assign]
     report = IndexReport("vita-grp-media", "vita-grp-taxa", spec.ref)
     Sink(cat, store, spec, "vita-grp-media", "vita-grp-taxa", report, None).commit(results)
-    assert writes == [6] and store.count("vita-grp-media") == 6
-    assert report.indexed == 6 and report.commits == 3 and len(report.batch_timings) == 3
+    assert writes == [6]
+    assert store.count("vita-grp-media") == 6
+    assert report.indexed == 6
+    assert report.commits == 3
+    assert len(report.batch_timings) == 3
     with cat.sessions() as s:
         entries = list(s.scalars(select(IndexEntry).where(IndexEntry.collection == "vita-grp-media")))
-    assert sorted(e.media_id for e in entries) == [m for m, _ in media] and all(e.status == "indexed" for e in entries)
+    assert sorted(e.media_id for e in entries) == [m for m, _ in media]
+    assert all(e.status == "indexed" for e in entries)
     store.close()
 
 
@@ -208,7 +219,8 @@ def test_workers_wind_down_beside_the_run_and_leave_nothing(world: tuple[Catalog
     while not replies and time.monotonic() < deadline:
         replies = app.control.ping(timeout=0.5)
     assert replies, "the worker never answered a ping"
-    assert pool.proc is not None and pool.alive()
+    assert pool.proc is not None
+    assert pool.alive()
     pool.stop(wait=False)
     assert pool.proc.poll() is None  # still winding down (Celery notices within its 2 s loop, then joins its pool)
     deadline = time.monotonic() + 60

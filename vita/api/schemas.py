@@ -13,6 +13,7 @@ from catalog.traits import keyword, split_keyword
 from indexer.filters import BBox, Filter
 from indexer.hybrid import Ranking
 from indexer.search import GroupBy, Result, SearchResponse, Target
+from indexer.search.browse import Order
 
 MAX_K = 100
 MAX_VALUES = 50  # values per filter field
@@ -97,6 +98,7 @@ class BrowseBody(Strict):
     filters: Filters = Field(default_factory=Filters)
     page: int = Field(0, ge=0, le=100_000)
     per_page: int = Field(20, ge=1, le=MAX_K)
+    order: Order = Field(Order.STORE, description="as indexed | newest first | oldest first | species A-Z")
 
 
 class AnnotationBody(Strict):

@@ -1,0 +1,88 @@
+"""What the API's handlers share: the catalog and searcher this process serves (one search at a
+time through its lock), uploads saved for the length of a request, and the search options form."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from fastapi import HTTPException, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from catalog.api import Catalog
+from catalog.errors import NotFoundError, VitaError
+from indexer.search import Searcher
+from indexer.store import StoreError
+from vita.api.guard import save_upload, scratch
+from vita.api.schemas import SearchOptions
+from vita.settings import Settings
+
+log = logging.getLogger("vita.api")
+T = TypeVar("T")
+
+
+class Service:
+    """The catalog and the searcher this process serves; `error` says why it is not ready."""
+
+    def __init__(self, settings: Settings, searcher: Searcher | None = None) -> None:
+        self.settings = settings
+        self.max_upload = settings.query_limits().max_file_bytes
+        self.catalog: Catalog = searcher.catalog if searcher else settings.open_catalog(limits=settings.query_limits())
+        self.searcher, self._own = searcher, searcher is None
+        self.error: str | None = None
+        self.lock = threading.Lock()
+
+    def open(self) -> None:
+        """Open the index and load the model once (a first query would otherwise pay for it)."""
+        if self.searcher is None:
+            try:
+                self.searcher = Searcher(self.catalog, self.settings.store_config(), self.settings.corpus)
+            except StoreError as exc:
+                self.error = f"{exc} (then restart `vita api`)"
+                log.error("not ready: %s", self.error)
+                return
+        _ = self.searcher.model
+
+    def close(self) -> None:
+        if self._own:
+            if self.searcher is not None:
+                self.searcher.close()
+            self.catalog.close()
+
+    def run(self, fn: Callable[[Searcher], T]) -> T:
+        if self.searcher is None:
+            raise HTTPException(503, f"not ready: {self.error}")
+        with self.lock:
+            return fn(self.searcher)
+
+
+def _reason(exc: RequestValidationError | ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x != 'body') or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def reason(exc: RequestValidationError | ValidationError) -> str:
+    """A validation failure as one line: where and what, for the first five problems."""
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x != 'body') or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+@contextmanager
+def uploaded(service: Service, file: UploadFile) -> Iterator[tuple[Path, str]]:
+    """The upload saved in a scratch directory for the block; a refusal names the app's file, not ours."""
+    with scratch() as tmp:
+        try:
+            yield save_upload(file, Path(tmp), service.max_upload)
+        except VitaError as exc:
+            raise HTTPException(404 if isinstance(exc, NotFoundError) else 400,
+                                str(exc).replace(f"{tmp}/", "")) from None
+
+
+def search_options(text: str | None) -> SearchOptions:
+    try:
+        return SearchOptions.model_validate_json(text) if text else SearchOptions()
+    except ValidationError as exc:
+        raise HTTPException(422, f"options: {reason(exc)}") from None
