@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from vita.cli import annotate, api, bench, catalog, classify, demo, identify, ingest, search, train
+from vita.cli import annotate, api, bench, catalog, classify, demo, identify, index, ingest, search, serve, train, traits
 from vita.cli.common import typer_app, use_settings
 from vita.settings import Settings
 
@@ -20,7 +20,7 @@ app = typer_app("VITA Search: multimodal search for animal species.")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(annotate.app, name="annotate")
-for group in (train, search, identify, bench, demo, classify, api):
+for group in (train, index, search, traits, serve, identify, bench, demo, classify, api):
     group.register(app)
 
 

@@ -9,8 +9,10 @@ import typer
 from indexer.search import GroupBy, SearchRequest
 from vita.cli.catalog import print_stats
 from vita.cli.common import console, open_catalog, settings
+from vita.cli.index import index
 from vita.cli.ingest import DemoSize, demo_source, exit_for, ingest
-from vita.cli.search import index, print_response, search, serve_cmd
+from vita.cli.search import print_response, search
+from vita.cli.serve import serve_cmd
 from vita.cli.train import train
 
 
