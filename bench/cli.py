@@ -36,7 +36,7 @@ def _timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def _photo(env: dict[str, str]) -> str:
-    code = ("from sqlalchemy import select\nfrom catalog.models import Media\nfrom vita.settings import Settings\n"
+    code = ("from sqlalchemy import select\nfrom catalog.tables import Media\nfrom vita.settings import Settings\n"
             "with Settings().open_catalog() as c, c.sessions() as s:\n"
             "    print(s.scalar(select(Media.path).where(Media.kind == 'image').order_by(Media.id)))\n")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

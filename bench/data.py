@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from catalog.api import Catalog
 from catalog.errors import NotFoundError
-from catalog.models import Media, Split, Taxon
+from catalog.facade import Catalog
 from catalog.prompts import PromptStyle, Template, render
+from catalog.tables import Media, Split, Taxon
 from catalog.taxonomy import Lineage
 
 

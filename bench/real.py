@@ -30,10 +30,10 @@ import numpy as np
 from bench.data import BenchItem, Embedded, Group, MediaItem, Modality, embed_items
 from bench.hybrid import HeldOutEvidence, head_evidence, ranks_of
 from bench.results import BenchRun, pct, table
-from catalog.api import Catalog
-from catalog.models import Media, Taxon
+from catalog.facade import Catalog
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
+from catalog.tables import Media, Taxon
 from catalog.taxonomy import RANKS
 from indexer.hybrid import fuse
 

@@ -21,8 +21,8 @@ from bench.data import BenchItem, Embedded, Group, Modality, embed_items, held_o
 from bench.results import BenchRun, pct, table
 from bench.retrieval import DIRECTIONS, LEVELS, ScenarioResult, TaskSet, direction_name, fingerprint, sample_tasks
 from bench.speed import ScratchIndex
-from catalog.api import Catalog
 from catalog.errors import ConfigError, NotFoundError
+from catalog.facade import Catalog
 from catalog.prompts import ALL_TEMPLATES, PromptStyle, Template
 from catalog.queries import above_species
 from indexer.store import StoreConfig, open_store
@@ -53,7 +53,7 @@ class BenchConfig:
 
 
 def _model(cfg: BenchConfig) -> Any:
-    from indexer.models import PRESET_REF, load_model
+    from indexer.model_ref import PRESET_REF, load_model
 
     if str(cfg.model).startswith(PRESET_REF):  # e.g. preset:field, the untrained ConSE adapters
         return load_model(str(cfg.model))
@@ -327,7 +327,7 @@ def run_zeroshot(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print
                  progress: Callable[..., None] | None = None) -> dict[str, Any]:
     from bench.zeroshot import ABLATION, AblationPlan, rows_json, train_variant, zero_shot
     from encoders.factory import create_encoder
-    from indexer.models import describe_model
+    from indexer.model_ref import describe_model
 
     t0 = time.perf_counter()
     variants = cfg.ablation_variants or list(ABLATION)
@@ -385,7 +385,7 @@ def species_pool(cat: Catalog) -> list[BenchItem]:
 
 def run_traits(cat: Catalog, cfg: BenchConfig, run: BenchRun, log: Log = print) -> dict[str, Any]:
     from bench.traits import category_summary, evaluate, rows_json
-    from catalog.models import MediaKind, Split
+    from catalog.tables import MediaKind, Split
     from training.data import MediaCache, examples, species_table
     from training.probe_run import embed_items as embed_examples
     from training.probe_run import train_trait_probes
@@ -447,7 +447,7 @@ def run_speed(cat: Catalog, cfg: BenchConfig, run: BenchRun, scratch: ScratchInd
     from sqlalchemy import select
 
     from bench.speed import decode_only, encoder_only, index_run, machine_ceiling, query_bench, rss_per_million
-    from catalog.models import Media
+    from catalog.tables import Media
     from indexer.store.edge import EdgeStore
     from workers.config import thread_plan
 

@@ -406,7 +406,7 @@ def index_run(catalog: Any, scratch: ScratchIndex, model_ref: str, media_ids: li
     machine's cores allow the model and decoding together (`machine_ceiling`)."""
     from sqlalchemy import delete
 
-    from catalog.models import IndexCollection, IndexEntry
+    from catalog.tables import IndexCollection, IndexEntry
     from workers.indexing import IndexOptions, run_index
 
     with tempfile.TemporaryDirectory(prefix="vita-bench-index-") as tmp, CpuSampler() as cpu:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.errors import VitaError
-from catalog.models import Annotation, AnnotationSource, Media
+from catalog.tables import Annotation, AnnotationSource, Media
 
 COLUMNS = ("media_id", "offset_s", "duration_s", "label", "positive", "source")
 _YES, _NO = {"1", "yes", "y", "true", "t", "+"}, {"0", "no", "n", "false", "f", "-"}

@@ -22,7 +22,7 @@ import soundfile as sf
 import soxr
 from PIL import Image, ImageOps
 
-from catalog.models import MediaKind
+from catalog.tables import MediaKind
 
 AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac",
                     ".mp4", ".webm"}

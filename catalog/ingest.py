@@ -21,10 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.decode import Limits, MediaError, inspect
-from catalog.models import Failure, IngestRun, Media, MediaStatus
 from catalog.sources.base import MediaRecord, RecordFailure, Source, TaxonRecord, TraitRecord
 from catalog.splits import assign_splits
-from catalog.store import (
+from catalog.tables import Failure, IngestRun, Media, MediaStatus
+from catalog.taxonomy import Rank, normalise_scientific_name
+from catalog.writes import (
     TaxonCache,
     find_higher,
     lineage_via_genus,
@@ -34,7 +35,6 @@ from catalog.store import (
     upsert_lineage,
     upsert_path,
 )
-from catalog.taxonomy import Rank, normalise_scientific_name
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY = 50

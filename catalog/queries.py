@@ -10,8 +10,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import VitaError
-from catalog.models import Failure, Media, Taxon, TraitValue
 from catalog.names import NameResolver
+from catalog.tables import Failure, Media, Taxon, TraitValue
 from catalog.taxonomy import RANKS, Rank
 from catalog.traits import BY_KEY, CATEGORIES
 

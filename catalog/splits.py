@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog.models import Media, Split, Taxon
+from catalog.tables import Media, Split, Taxon
 from catalog.taxonomy import Rank
 
 

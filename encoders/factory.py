@@ -25,7 +25,7 @@ from torch import nn
 
 from catalog.errors import VitaError
 from encoders.config import DEFAULT_PRESET, EncoderConfig, get_config
-from encoders.model import AudioTower, VitaEncoder
+from encoders.encoder import AudioTower, VitaEncoder
 
 VITA_CONFIG = "vita_config.json"
 VITA_WEIGHTS = "model.safetensors"

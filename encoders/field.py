@@ -43,7 +43,7 @@ from torch import nn
 
 from catalog.prompts import sci_com
 from encoders.config import EncoderConfig
-from encoders.model import Head, HeadLabel, VitaEncoder
+from encoders.encoder import Head, HeadLabel, VitaEncoder
 from encoders.towers.files import TowerFile
 
 TOP_K = 10  # labels that vote in ConSE (Norouzi et al. use the top T = 10)

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, select
 
-from catalog.api import Catalog
 from catalog.errors import ConfigError, NotFoundError
-from catalog.models import Annotation, IndexCollection, Media
-from catalog.models import Detection as DetectionRow
+from catalog.facade import Catalog
+from catalog.tables import Annotation, IndexCollection, Media
+from catalog.tables import Detection as DetectionRow
 from indexer.schema import point_id
 from indexer.store import VectorStore, vector_pages
 

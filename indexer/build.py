@@ -22,12 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.decode import MediaError, load_audio, load_image, stream_audio
-from catalog.models import IndexEntry, Media, MediaStatus, Taxon, TraitValue
-from catalog.store import record_failure, resolve_failures
+from catalog.tables import IndexEntry, Media, MediaStatus, Taxon, TraitValue
 from catalog.traits import keyword
+from catalog.writes import record_failure, resolve_failures
 from encoders.audio import sliding_windows, stream_windows
 from encoders.config import EncoderConfig
-from encoders.model import VitaEncoder
+from encoders.encoder import VitaEncoder
 from indexer.schema import day_number, point_id
 from indexer.store import Point, VectorStore
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, select
 
-from catalog.api import Catalog
-from catalog.models import Detection as DetectionRow
-from catalog.models import Media
+from catalog.facade import Catalog
+from catalog.tables import Detection as DetectionRow
+from catalog.tables import Media
 from indexer.filters import Filter
 from indexer.raven import Detection
 from indexer.store import VectorStore, vector_pages

@@ -22,7 +22,7 @@ from catalog.names import NameResolver
 from catalog.names.lineage import reference_lineage
 from catalog.names.wordnet import WordNet
 from catalog.taxonomy import RANKS
-from encoders.model import VitaEncoder
+from encoders.encoder import VitaEncoder
 from encoders.towers.imagenet_species import imagenet_lineages
 from indexer.filters import Filter
 from indexer.hybrid import Evidence, top_species, vote

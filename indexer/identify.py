@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from catalog.errors import ConfigError
-from catalog.models import MediaKind
 from catalog.queries import SpeciesNotFound
+from catalog.tables import MediaKind
 from indexer.search import QueryError
 from indexer.traitlookup import nearest_species
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from catalog.api import Catalog
-    from encoders.model import VitaEncoder
+    from catalog.facade import Catalog
+    from encoders.encoder import VitaEncoder
     from indexer.search.facade import Searcher
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aif", ".aiff", ".wma"}

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.models import Taxon
 from catalog.names import NameResolver, Resolution
 from catalog.prompts import PromptStyle, taxon_prompt
+from catalog.tables import Taxon
 from catalog.taxonomy import RANKS
 from catalog.traits import CATEGORIES, TRAIT_WORDS, keyword
 

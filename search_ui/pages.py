@@ -8,9 +8,9 @@ from typing import Any
 import streamlit as st
 
 from catalog.annotations import add
-from catalog.api import Catalog
-from catalog.models import AnnotationSource
+from catalog.facade import Catalog
 from catalog.queries import SpeciesNotFound
+from catalog.tables import AnnotationSource
 from catalog.traits import CATEGORIES
 from indexer.filters import Filter
 from indexer.hybrid import Ranking

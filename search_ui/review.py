@@ -10,10 +10,10 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy import func, select
 
-from catalog.api import Catalog
 from catalog.errors import VitaError
-from catalog.models import Annotation
-from catalog.models import Detection as DetectionRow
+from catalog.facade import Catalog
+from catalog.tables import Annotation
+from catalog.tables import Detection as DetectionRow
 from indexer.agile import Classifier, classifiers_dir, heldout_report, review, saved_labels, score, train
 from indexer.detect import for_export
 from indexer.raven import write_csv, write_raven

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from indexer.search import Searcher
 from indexer.store import StoreError
 from vita.settings import Settings

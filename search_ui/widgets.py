@@ -13,9 +13,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from catalog.api import Catalog
 from catalog.decode import safe_name
 from catalog.errors import VitaError
+from catalog.facade import Catalog
 from catalog.taxonomy import RANKS
 from indexer.filters import BBox, Filter
 from indexer.search import Searcher

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from tests.support import make_settings
 from vita.settings import Settings
 

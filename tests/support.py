@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from vita.settings import Settings
 
 

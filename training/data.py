@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.decode import load_audio, load_image
-from catalog.models import Media, MediaKind, Split, Taxon
+from catalog.tables import Media, MediaKind, Split, Taxon
 from catalog.taxonomy import Lineage
 from encoders.audio import random_crop
 

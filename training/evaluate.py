@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.api import Catalog
-from catalog.models import MediaKind, Split
+from catalog.facade import Catalog
 from catalog.prompts import Template
+from catalog.tables import MediaKind, Split
 from encoders.factory import create_encoder
 from training.data import MediaCache, examples, species_table
 from training.trainer import species_text_embeddings

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from catalog.api import Catalog
 from catalog.errors import ConfigError
-from catalog.models import MediaKind, Split
+from catalog.facade import Catalog
+from catalog.tables import MediaKind, Split
 from catalog.traits import CATEGORIES, TraitKind
 from encoders.factory import PRESET_REF, create_encoder
 from training.data import MediaCache, examples, species_table

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from torch import nn
 
-from catalog.models import Taxon, TraitValue
+from catalog.tables import Taxon, TraitValue
 from catalog.traits import CATEGORIES, TraitKind
 from encoders.factory import PRESET_REF
 

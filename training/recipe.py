@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from training.trainer import TrainConfig, TrainResult, train
 
 #: Epochs and learning rates per stage for the tiny preset on this kind of machine (2 CPU cores).

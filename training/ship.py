@@ -16,7 +16,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from catalog.sources.demo import DemoWorldSource
 from encoders.factory import VITA_CONFIG, VITA_WEIGHTS
 from encoders.pretrained import ROOT, SCORES

@@ -29,11 +29,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from catalog.api import Catalog
 from catalog.errors import ConfigError
-from catalog.models import MediaKind, Split
+from catalog.facade import Catalog
+from catalog.tables import MediaKind, Split
+from encoders.encoder import VitaEncoder
 from encoders.factory import create_encoder, load_vita, save_vita
-from encoders.model import VitaEncoder
 from training.data import MediaCache, SpeciesTable, balanced_epoch, batches, examples, species_table
 from training.losses import info_nce, stage2_lambda, stage2_loss
 from training.prompts import ALL_TEMPLATES, PromptSampler, PromptStyle, Template, render

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from catalog.api import Catalog
+    from catalog.facade import Catalog
 
 import dataclasses
 import json
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
 
     def open_catalog(self, url: str | None = None, limits: Limits | None = None) -> Catalog:
         """The catalog at `url` (default: this configuration's database) with these limits (or `limits`)."""
-        from catalog.api import Catalog  # SQLAlchemy and alembic load when a command opens the catalog
+        from catalog.facade import Catalog  # SQLAlchemy and alembic load when a command opens the catalog
 
         return Catalog(url or self.resolved_database_url, limits=limits or self.limits())
 

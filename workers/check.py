@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 
-from catalog.api import Catalog
-from catalog.models import IndexCollection, IndexEntry
+from catalog.facade import Catalog
+from catalog.tables import IndexCollection, IndexEntry
 from indexer.filters import Filter
 from indexer.schema import CollectionKind
 from indexer.store import VectorStore

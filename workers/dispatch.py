@@ -10,7 +10,7 @@ from collections import deque
 from typing import Any
 
 from indexer.build import BatchResult
-from indexer.models import load_model
+from indexer.model_ref import load_model
 from workers.config import IndexConfig
 from workers.pool import WorkerError, WorkerPool
 from workers.retry import Notice, patient

@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from catalog.api import Catalog
-from catalog.models import IndexCollection, IndexEntry, Media, MediaStatus, Taxon
+from catalog.facade import Catalog
 from catalog.prompts import PromptStyle, Template, render, taxon_prompt
+from catalog.tables import IndexCollection, IndexEntry, Media, MediaStatus, Taxon
 from indexer.build import lineage_payload, trait_keywords
-from indexer.models import ModelSpec, describe_model
+from indexer.model_ref import ModelSpec, describe_model
 from indexer.schema import CollectionKind, alias_name, collection_name, taxon_point_id
 from indexer.store import VectorStore, open_store
 from workers.config import IndexConfig

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from indexer.build import BatchResult, Outcome, commit_batch
-from indexer.models import ModelSpec
+from indexer.model_ref import ModelSpec
 from indexer.store import Point, VectorStore
 from workers.report import IndexReport
 from workers.retry import Notice, patient

@@ -16,9 +16,9 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from indexer.build import commit_batch, embed_media
-from indexer.models import load_model
+from indexer.model_ref import load_model
 from indexer.store import VectorStore, open_store
 from workers.config import WorkerConfig
 from workers.wire import BatchReply, encode_matrix

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from catalog.models import Base
+from catalog.tables import Base
 
 config = context.config
 engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))

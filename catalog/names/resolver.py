@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.models import Taxon
 from catalog.names.birds import BirdTaxonomy, bird_taxonomy
 from catalog.names.wordnet import WordNet
+from catalog.tables import Taxon
 from catalog.taxonomy import RANKS, normalise_scientific_name
 
 #: Plural -> singular rules for the last word of a common name ("tawny owls", "gray treefrogs").

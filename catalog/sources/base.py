@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import requests
 
 from catalog.decode import MediaError
-from catalog.models import MediaKind
+from catalog.tables import MediaKind
 from catalog.taxonomy import Lineage
 from catalog.traits import TraitSource
 

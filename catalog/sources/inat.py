@@ -20,7 +20,6 @@ from pyinaturalist import ClientSession, get_observations, get_taxa, get_taxa_by
 from catalog.decode import MediaError
 from catalog.errors import ConfigError
 from catalog.licenses import is_allowed, normalise_license
-from catalog.models import MediaKind
 from catalog.sources.base import (
     FetchConfig,
     MediaRecord,
@@ -29,6 +28,7 @@ from catalog.sources.base import (
     TaxonRecord,
     parse_coordinate,
 )
+from catalog.tables import MediaKind
 from catalog.taxonomy import Lineage, Rank
 
 _RANKS = {r.value for r in Rank}

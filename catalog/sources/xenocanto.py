@@ -16,7 +16,6 @@ import requests
 from catalog.decode import MediaError
 from catalog.errors import VitaError
 from catalog.licenses import is_allowed, normalise_license
-from catalog.models import MediaKind
 from catalog.sources.base import (
     Downloader,
     FetchConfig,
@@ -28,6 +27,7 @@ from catalog.sources.base import (
     parse_coordinate,
     parse_date,
 )
+from catalog.tables import MediaKind
 from catalog.taxonomy import Lineage, normalise_scientific_name
 
 API_URL = "https://xeno-canto.org/api/3/recordings"

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from catalog.api import Catalog
-from catalog.models import IndexCollection, IndexEntry, Media
+from catalog.facade import Catalog
+from catalog.tables import IndexCollection, IndexEntry, Media
 from indexer.filters import Filter
 from indexer.store import Hit, VectorStore
 

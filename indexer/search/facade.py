@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from catalog.api import Catalog
-from catalog.models import IndexCollection
+from catalog.facade import Catalog
+from catalog.tables import IndexCollection
 from catalog.taxonomy import RANKS
 from indexer.evidence import (
     audio_head_evidence,

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from catalog.api import Catalog
-from catalog.models import Media
+from catalog.facade import Catalog
+from catalog.tables import Media
 from indexer.schema import RANK_FIELDS
 from indexer.search.request import Result
 from indexer.store import Hit

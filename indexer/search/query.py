@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from catalog.api import Catalog
 from catalog.decode import MediaError, load_checked
-from catalog.models import MediaKind
+from catalog.facade import Catalog
 from catalog.prompts import PromptStyle
+from catalog.tables import MediaKind
 from indexer.filters import Filter
-from indexer.models import load_model
+from indexer.model_ref import load_model
 from indexer.parse import Interpretation, Vocabulary
 from indexer.search.request import QueryError, SearchRequest, Target
 from indexer.store import VectorStore

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from catalog.annotations import AnnotationError, add, export_csv, import_csv, listed
-from catalog.api import Catalog
-from catalog.models import AnnotationSource, Media
+from catalog.facade import Catalog
 from catalog.sources.folder import FolderSource
+from catalog.tables import AnnotationSource, Media
 from indexer.raven import RAVEN_COLUMNS, Detection, read_raven, write_csv, write_raven
 from tests.support import good_corpus
 from tests.support import write_csv as write_rows

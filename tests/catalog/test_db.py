@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from catalog.db import make_engine, upgrade
-from catalog.models import Base
+from catalog.tables import Base
 
 
 def test_migrations_match_models_and_are_idempotent(db_url: str) -> None:

@@ -10,7 +10,7 @@ import soundfile as sf
 from PIL import Image
 
 from catalog.decode import Limits, MediaError, inspect, load_audio, load_image, sniff
-from catalog.models import MediaKind
+from catalog.tables import MediaKind
 from tests.support import tone, truncate, write_audio, write_image
 
 

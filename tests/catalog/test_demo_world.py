@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from catalog.api import Catalog
-from catalog.models import Media, MediaKind, Taxon
+from catalog.facade import Catalog
 from catalog.sources.base import MediaRecord
 from catalog.sources.demo import PRESETS, DemoPreset, DemoSize, DemoWorldSource, select_species, sound
 from catalog.sources.demo.world import latent, species_list, traits_of
+from catalog.tables import Media, MediaKind, Taxon
 from catalog.traits import CATEGORIES
 from tests.support import make_settings
 from vita.settings import Settings

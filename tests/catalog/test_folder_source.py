@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from catalog.models import Media, Taxon, TraitValue
 from catalog.sources.folder import FolderError, FolderSource
+from catalog.tables import Media, Taxon, TraitValue
 from tests.support import (
     HYLA,
     good_corpus,

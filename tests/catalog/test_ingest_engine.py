@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from catalog.api import Catalog
-from catalog.models import Media
+from catalog.facade import Catalog
 from catalog.sources.base import LocalFetchMixin, MediaRecord, Record, TaxonRecord, TraitRecord
+from catalog.tables import Media
 from catalog.taxonomy import Lineage
 from tests.support import write_audio
 

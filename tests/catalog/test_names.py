@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from catalog.models import Media, Taxon
 from catalog.names import NameResolver, singulars
 from catalog.names.birds import bird_taxonomy
 from catalog.names.wordnet import WordNet
 from catalog.sources.folder import FolderSource
+from catalog.tables import Media, Taxon
 from tests.support import HYLA, row, write_audio, write_csv
 from vita.settings import Settings
 

@@ -12,10 +12,10 @@ import pytest
 import requests_mock
 from sqlalchemy import select
 
-from catalog.models import Media, MediaKind, Taxon
 from catalog.sources.base import Downloader, RateLimiter
 from catalog.sources.inat import INatSource, INatTaxonomy, api_session
 from catalog.sources.xenocanto import XenoCantoError, XenoCantoSource, species_query
+from catalog.tables import Media, MediaKind, Taxon
 from tests.support import make_settings, write_audio, write_image
 from vita.settings import Settings
 

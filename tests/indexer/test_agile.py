@@ -14,11 +14,11 @@ import soundfile as sf
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from catalog.api import Catalog
-from catalog.models import Detection, Media, Taxon
+from catalog.facade import Catalog
 from catalog.sources.demo import sound
 from catalog.sources.demo.world import latent, species_list
 from catalog.sources.folder import FolderSource
+from catalog.tables import Detection, Media, Taxon
 from encoders.pretrained import shipped
 from indexer.agile import MIN_PER_CLASS, Classifier, _cross_validate, heldout_report, scored, wilson
 from indexer.filters import Filter

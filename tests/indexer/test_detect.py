@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from catalog.sources.demo import sound
 from catalog.sources.demo.world import latent, species_list
 from catalog.sources.folder import FolderSource

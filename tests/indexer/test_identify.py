@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 
 pytest.importorskip("ai_edge_litert", reason="the field extra (pip install '.[field]'); make test installs it")
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
 from indexer.filters import Filter
 from indexer.hybrid import Ranking
 from indexer.identify import identify
-from indexer.models import load_model
+from indexer.model_ref import load_model
 from indexer.search import QueryError, Searcher, SearchRequest, Target
 from tests.support import make_settings, real_corpus_deb
 from vita.settings import Settings
@@ -122,7 +122,7 @@ def test_cli_identify(real: tuple[Catalog, Settings, Path], monkeypatch: pytest.
 def _media_id(cat: Catalog, name: str) -> int:
     from sqlalchemy import select
 
-    from catalog.models import Media
+    from catalog.tables import Media
 
     with cat.sessions() as s:
         found = s.scalar(select(Media.id).where(Media.path.endswith(name)))

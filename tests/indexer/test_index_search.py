@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from typer.testing import CliRunner
 
-from catalog.api import Catalog
-from catalog.models import IndexEntry, Media, Taxon, TraitValue
+from catalog.facade import Catalog
+from catalog.tables import IndexEntry, Media, Taxon, TraitValue
 from indexer.filters import BBox, Filter
 from indexer.hybrid import Ranking
-from indexer.models import describe_model
+from indexer.model_ref import describe_model
 from indexer.search import GroupBy, QueryError, Result, Searcher, SearchRequest, Target
 from indexer.search.browse import Order
 from indexer.store import open_store
@@ -334,7 +334,7 @@ def test_a_batch_embeds_across_media_as_each_item_alone(world: tuple[Catalog, Se
     from catalog.decode import load_audio, load_image
     from encoders.audio import sliding_windows
     from indexer.build import embed_media
-    from indexer.models import load_model
+    from indexer.model_ref import load_model
     from workers.wire import BatchReply
 
     cat, _, model_dir = world
@@ -372,7 +372,7 @@ def test_one_input_the_model_refuses_costs_only_its_item(world: tuple[Catalog, S
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from catalog.decode import load_image
     from indexer.build import embed_media
-    from indexer.models import load_model
+    from indexer.model_ref import load_model
 
     cat, _, model_dir = world
     model = load_model(str(model_dir))

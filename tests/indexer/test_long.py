@@ -36,10 +36,10 @@ def _recording(path: Path, seconds: int) -> Path:
 PROBE = """
 import json, resource, sys
 from vita.settings import Settings
-from workers.indexing import run_index
+from workers.indexing import IndexOptions, run_index
 s = Settings()
 cat = s.open_catalog()
-r = run_index(cat, s.index_config(), sys.argv[1], eager=True, only=[int(sys.argv[2])])
+r = run_index(cat, s.index_config(), sys.argv[1], IndexOptions(eager=True, only=[int(sys.argv[2])]))
 print(json.dumps({"points": r.points, "failed": r.failed, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -56,7 +56,7 @@ def test_two_hours_index_in_the_memory_of_ten_minutes(tmp_path: Path) -> None:
     assert cat.ingest(FolderSource(folder)).added == 2
     from sqlalchemy import select
 
-    from catalog.models import Media
+    from catalog.tables import Media
 
     with cat.sessions() as s:
         ids = dict(s.execute(select(Media.path, Media.id)).all())

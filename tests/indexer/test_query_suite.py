@@ -15,7 +15,7 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from catalog.api import Catalog
+from catalog.facade import Catalog
 from catalog.sources.folder import FolderSource
 from catalog.sources.packaged.gcompris import build
 from encoders.factory import create_encoder, save_vita
@@ -167,7 +167,7 @@ def test_unknown_taxa_and_nonsense_in_the_api_and_the_cli(demo: tuple[Catalog, S
 def test_the_calibration_is_stored_with_the_index(demo: tuple[Catalog, Settings], searcher: Searcher) -> None:
     from sqlalchemy import select
 
-    from catalog.models import IndexCollection
+    from catalog.tables import IndexCollection
 
     searcher.search(SearchRequest(text="xyzzy", k=1))
     with demo[0].sessions() as s:

@@ -15,8 +15,8 @@ import soundfile as sf
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from catalog.models import IndexEntry, Media
 from catalog.sources.folder import FolderSource
+from catalog.tables import IndexEntry, Media
 from tests.support import copy_data_dir, free_port, make_settings, serving, small_world
 from workers.indexing import IndexOptions, run_index
 
@@ -152,7 +152,7 @@ def test_names_and_attribution_are_text_never_html(app_env: None) -> None:
 
 
 def _hylidae_media(data_dir: Path) -> int:
-    from catalog.models import Taxon
+    from catalog.tables import Taxon
 
     with make_settings(data_dir.parent).open_catalog() as cat, cat.sessions() as s:
         return len(s.scalars(select(Media.id).join(Taxon, Media.taxon_id == Taxon.id)
@@ -591,7 +591,7 @@ def test_the_identify_panel_shows_no_empty_table_and_scores_in_full(app_env: Non
     script = """if __name__ == '__main__':
     from pathlib import Path
     from sqlalchemy import select
-    from catalog.models import Media
+    from catalog.tables import Media
     from search_ui import pages
     cat, searcher = pages.resources()
     with cat.sessions() as s:

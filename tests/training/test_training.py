@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from catalog.api import Catalog
-from catalog.models import MediaKind, Split
+from catalog.facade import Catalog
 from catalog.sources.demo import DemoWorldSource
+from catalog.tables import MediaKind, Split
 from encoders.factory import create_encoder, save_vita
 from tests.support import make_settings
 from training.data import MediaCache, examples, species_table

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from catalog.models import Media
+from catalog.tables import Media
 from tests.support import copy_data_dir, free_port, serving, small_world, truncate, write_audio
 from vita.api.app import make_app
 from vita.settings import Settings

@@ -32,8 +32,8 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from catalog.api import Catalog
-from catalog.models import IndexEntry, Media
+from catalog.facade import Catalog
+from catalog.tables import IndexEntry, Media
 from tests.support import make_settings, small_world
 from vita.settings import Settings
 

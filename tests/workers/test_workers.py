@@ -16,9 +16,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from catalog.api import Catalog
-from catalog.models import IndexEntry, Media
-from indexer.models import describe_model
+from catalog.facade import Catalog
+from catalog.tables import IndexEntry, Media
+from indexer.model_ref import describe_model
 from indexer.store import open_store
 from tests.support import small_world
 from vita.settings import Settings

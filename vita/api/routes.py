@@ -14,7 +14,7 @@ from fastapi import Path as InPath
 from fastapi.responses import FileResponse, JSONResponse
 
 from catalog.annotations import add, listed
-from catalog.models import AnnotationSource, Media
+from catalog.tables import AnnotationSource, Media
 from catalog.taxonomy import RANKS
 from indexer.identify import identify as identify_file
 from indexer.search import Searcher, SearchRequest, Target

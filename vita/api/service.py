@@ -14,8 +14,8 @@ from fastapi import HTTPException, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from catalog.api import Catalog
 from catalog.errors import NotFoundError, VitaError
+from catalog.facade import Catalog
 from indexer.search import Searcher
 from indexer.store import StoreError
 from vita.api.guard import save_upload, scratch

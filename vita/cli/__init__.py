@@ -1,4 +1,4 @@
-"""`vita`: the command line, a thin mirror of the Python API (`catalog.api.Catalog`, `indexer.search`, ...).
+"""`vita`: the command line, a thin mirror of the Python API (`catalog.facade.Catalog`, `indexer.search`, ...).
 
 One module per command group; `common` holds the settings (built once, in the callback below),
 the options declared once, progress bars, and the `VitaError` -> exit 2 rule.

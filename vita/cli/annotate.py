@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from catalog.annotations import add, export_csv, import_csv, listed
-from catalog.models import AnnotationSource
+from catalog.tables import AnnotationSource
 from vita.cli.common import JsonOpt, console, emit_json, err, open_catalog, typer_app
 
 app = typer_app("Label windows of media items (yes/no per label), for agile classifiers and export.")

@@ -1,4 +1,4 @@
-"""`vita catalog stats|failures|species|split`: look into the catalog (`catalog.api.Catalog`)."""
+"""`vita catalog stats|failures|species|split`: look into the catalog (`catalog.facade.Catalog`)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from catalog.api import Catalog
+    from catalog.facade import Catalog
 
 import json
 import sys

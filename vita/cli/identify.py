@@ -70,7 +70,7 @@ def identify_cmd(
         emit_json(asdict(result)) if as_json else show(result)
         return
     from indexer.identify import identify
-    from indexer.models import load_model
+    from indexer.model_ref import load_model
     from indexer.search import Searcher
 
     with open_catalog() as cat:

@@ -1,4 +1,4 @@
-"""`vita ingest demo|folder|inat|xc`: sources into the catalog (`catalog.api.Catalog.ingest`)."""
+"""`vita ingest demo|folder|inat|xc`: sources into the catalog (`catalog.facade.Catalog.ingest`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from catalog.ingest import IngestReport
-from catalog.models import MediaKind
 from catalog.sources.base import MediaRecord, Source
 from catalog.sources.demo import DemoSize
+from catalog.tables import MediaKind
 from vita.cli.common import fail, open_catalog, print_failures, settings, summary, typer_app
 from vita.cli.common import progress_bars as _bars
 

@@ -21,10 +21,10 @@ import numpy as np
 import soundfile as sf
 
 from catalog.decode import MediaError
-from catalog.models import MediaKind
 from catalog.sources.base import MediaRecord, Record, TaxonRecord, TraitRecord
 from catalog.sources.demo import picture, sound
 from catalog.sources.demo.world import DemoSpecies, latent, species_list, stable_seed, traits_of
+from catalog.tables import MediaKind
 from catalog.traits import TraitSource
 
 LICENSES = ("cc0", "cc-by", "cc-by-nc", "cc-by-sa")

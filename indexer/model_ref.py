@@ -15,8 +15,8 @@ from pathlib import Path
 
 from catalog.errors import ConfigError, NotFoundError
 from encoders.config import EncoderConfig, get_config, list_presets
+from encoders.encoder import VitaEncoder
 from encoders.factory import CLAP_WEIGHTS, OPEN_CLIP_WEIGHTS, PRESET_REF, VITA_CONFIG, VITA_WEIGHTS, create_encoder
-from encoders.model import VitaEncoder
 
 
 def _offline_preset(ref: str) -> EncoderConfig:

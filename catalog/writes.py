@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from catalog.models import Failure, Taxon, TraitValue
+from catalog.tables import Failure, Taxon, TraitValue
 from catalog.taxonomy import Lineage, Rank
 from catalog.traits import ALL_LABELS, TraitSource, keyword
 

@@ -8,10 +8,10 @@ from catalog import queries
 from catalog.db import make_engine, session_factory, upgrade
 from catalog.decode import Limits
 from catalog.ingest import Ingestor, IngestReport, Progress
-from catalog.models import Taxon
 from catalog.names import NameResolver
 from catalog.sources.base import Source
 from catalog.splits import SplitPolicy, assign_splits
+from catalog.tables import Taxon
 
 
 class Catalog:
