@@ -29,6 +29,7 @@ from bench.results import BenchRun, pyplot, table
 from workers.processes import stop_group
 
 MIX = (("text", 0.35), ("filtered text", 0.2), ("photo upload", 0.15), ("sound upload", 0.15), ("browse", 0.15))
+MIXES = {"mixed": MIX, "text": (("text", 1.0),)}
 TEXTS = ("nocturnal Hylidae calls", "owl", "Strigidae photos", "Gray Treefrog", "crickets chirping at night",
          "wetland birds", "Canidae howls", "diurnal songbirds of forests", "Ranidae", "bats")
 FILTERS = ({"class": ["Aves"]}, {"family": ["Hylidae"]}, {"traits": ["activity=nocturnal"]},
@@ -75,10 +76,12 @@ def _request(s: requests.Session, url: str, kind: str, rng: random.Random, sampl
     return r.status_code
 
 
-def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
+def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0, mix: str = "mixed",
+         parallel: int | None = None) -> dict[str, Any]:
+    """`parallel`: the server's searches at once (VITA_API_PARALLEL; None: its default)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "VITA_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "VITA_DATA_DIR": str(data_dir), **({"VITA_API_PARALLEL": str(parallel)} if parallel else {})}
     proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "api", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -95,7 +98,7 @@ def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0)
 
         def client(i: int) -> None:
             rng = random.Random(seed * 1000 + i)
-            kinds, weights = [k for k, _ in MIX], [w for _, w in MIX]
+            kinds, weights = [k for k, _ in MIXES[mix]], [w for _, w in MIXES[mix]]
             with requests.Session() as s:
                 while time.monotonic() - t0 < seconds and len(records) < MAX_REQUESTS:
                     kind = rng.choices(kinds, weights)[0]
@@ -115,8 +118,9 @@ def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0)
         wall = time.monotonic() - t0
     finally:
         stop_group(proc)
-    return {"clients": clients, "seconds": seconds, "wall_s": wall, "ready_s": ready_s, "seed": seed,
-            "load_1min": os.getloadavg()[0], "records": records, "summary": summarise(records, wall)}
+    return {"clients": clients, "seconds": seconds, "wall_s": wall, "ready_s": ready_s, "seed": seed, "mix": mix,
+            "parallel": parallel, "load_1min": os.getloadavg()[0], "records": records,
+            "summary": summarise(records, wall)}
 
 
 def _ready(url: str) -> bool:
@@ -142,8 +146,10 @@ def summarise(records: list[tuple[str, float, int, float]], wall: float) -> dict
 def markdown(data: dict[str, Any], label: str) -> str:
     rows = [[k, v["requests"], f"{v['per_s']:.1f}", v["errors"], f"{v['p50_ms']:.0f}", f"{v['p95_ms']:.0f}",
              f"{v['p99_ms']:.0f}", f"{v['max_ms']:.0f}"] for k, v in data["summary"].items()]
+    slots = f", {data['parallel']} search(es) at once" if data.get("parallel") else ""
     return "\n".join([
-        f"`vita api` under load ({label or 'this run'}): {data['clients']} clients for {data['seconds']:.0f} s on loopback, "
+        f"`vita api` under load ({label or 'this run'}{slots}; {data.get('mix', 'mixed')} requests): "
+        f"{data['clients']} clients for {data['seconds']:.0f} s on loopback, "
         f"the embedded store; load average {data['load_1min']:.1f} at the end; API ready {data['ready_s']:.0f} s after "
         "start (`python -m bench.load`):", "",
         table(["requests", "count", "per s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows)])
@@ -174,12 +180,21 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--run", default="load")
     ap.add_argument("--label", default="")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="mixed", help="mixed requests, or text searches only")
+    ap.add_argument("--parallel", default="", help="comma-separated searches at once, one run each "
+                                                   "(1 is one search at a time); default: the server's")
     args = ap.parse_args()
-    data = load(args.data_dir, args.clients, args.seconds)
     run = BenchRun(name=args.run, latest=False)
-    md = markdown(data, args.label)
-    run.write("load", {k: v for k, v in data.items() if k != "records"}, md)
-    plot(data, run.png("load"))
+    slots: list[int | None] = [int(v) for v in args.parallel.split(",") if v.strip()] or [None]
+    runs = [load(args.data_dir, args.clients, args.seconds, mix=args.mix, parallel=p) for p in slots]
+    parts = [markdown(data, args.label) for data in runs]
+    if len(runs) > 1:
+        base = runs[0]["summary"]["all"]["per_s"]
+        parts.append("Requests per second against the first run, same machine, one invocation: " + ", ".join(
+            f"{r['parallel']} at once {r['summary']['all']['per_s'] / base:.2f}x" for r in runs))
+    md = "\n\n".join(parts)
+    run.write("load", {"runs": [{k: v for k, v in d.items() if k != "records"} for d in runs]}, md)
+    plot(runs[-1], run.png("load"))
     print(md)
 
 

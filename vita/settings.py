@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
     api_max_query_seconds: float = Field(600.0, gt=0, description="`vita api`: the longest query recording.")
     api_max_query_pixels: int = Field(40_000_000, ge=1, description="`vita api`: the largest query photo (pixels).")
     api_body_idle_s: float = Field(30.0, gt=0, description="`vita api`: a request body that stalls this long gets 408.")
+    api_parallel: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1, le=256,
+                              description="`vita api`: searches run at once in one process (the store's reads and "
+                                          "the model's forward take concurrent callers).")
+    api_queue: int = Field(32, ge=0, le=100_000, description="`vita api`: searches that may wait for a slot; past "
+                                                             "this a request gets 503 with Retry-After.")
 
     # ------------------------------------------------------------ paths
 

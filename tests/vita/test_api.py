@@ -389,3 +389,71 @@ def test_the_cli_asks_a_running_api_on_its_data_instead_of_loading_the_model(
     got = runner.invoke(app, ["identify", str(photo), "--json"])
     assert got.exit_code == 0, got.output
     assert json.loads(got.output)["nearest"]
+
+
+def test_searches_run_in_parallel_up_to_the_slots_then_queue_then_get_503() -> None:
+    """Two slots: two searches run at once; one more waits; the next is refused at once with
+    503 and Retry-After, and a slot freed lets the waiting one run."""
+    import threading
+
+    from vita.api.service import Admission, Busy
+
+    admission = Admission(parallel=2, queue=1, retry_after_s=3)
+    inside, release = threading.Semaphore(0), threading.Event()
+    ran: list[str] = []
+
+    def search(name: str) -> None:
+        with admission.slot():
+            ran.append(name)
+            inside.release()
+            release.wait(30)
+
+    first = [threading.Thread(target=search, args=(n,)) for n in ("a", "b")]
+    for t in first:
+        t.start()
+    assert inside.acquire(timeout=30)
+    assert inside.acquire(timeout=30)  # both run at once: neither waited for the other
+    waiting = threading.Thread(target=search, args=("c",))
+    waiting.start()
+    for _ in range(300):  # until it is counted as waiting
+        if admission.waiting == 1:
+            break
+        threading.Event().wait(0.01)
+    assert admission.waiting == 1
+    with pytest.raises(Busy) as refused, admission.slot():
+        pass
+    assert refused.value.status_code == 503
+    assert refused.value.headers == {"Retry-After": "3"}
+    release.set()
+    for t in (*first, waiting):
+        t.join(30)
+    assert sorted(ran) == ["a", "b", "c"]
+
+
+def test_a_busy_api_answers_503_with_retry_after(client: TestClient) -> None:
+    """No slot and no queue left: the API's answer is the JSON refusal with the Retry-After header."""
+    from vita.api.service import Admission
+
+    service = client.app.state.service  # type: ignore[attr-defined]  # set by make_app
+    kept, service.admission = service.admission, Admission(parallel=1, queue=0, retry_after_s=2)
+    try:
+        with service.admission.slot():  # a search in progress holds the only slot
+            r = client.post("/search", json={"text": "owl", "k": 2})
+        _refused(r, 503, "busy")
+        assert r.headers["retry-after"] == "2"
+        assert _ok(client.post("/search", json={"text": "owl", "k": 2}))["results"]  # the slot is free again
+    finally:
+        service.admission = kept
+
+
+def test_several_server_processes_need_a_qdrant_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded store has one owner: `vita api --workers 2` on it is refused with the reason."""
+    from typer.testing import CliRunner
+
+    from vita.cli import app
+
+    monkeypatch.setenv("VITA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("VITA_QDRANT_URL", raising=False)
+    got = CliRunner().invoke(app, ["api", "--workers", "2"])
+    assert got.exit_code == 2
+    assert "needs a Qdrant server" in got.output

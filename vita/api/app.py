@@ -10,7 +10,7 @@ catalog's paths by integer id only (no path ever comes from the request), with r
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
@@ -40,8 +40,8 @@ FileArg = Annotated[UploadFile, File(description="A sound or a photo.")]
 
 
 def _errors(app: FastAPI) -> None:
-    def answer(status: int, reason: str) -> JSONResponse:
-        return JSONResponse({"error": reason, "status": status}, status)
+    def answer(status: int, reason: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": reason, "status": status}, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -49,7 +49,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return answer(exc.status_code, str(exc.detail))
+        return answer(exc.status_code, str(exc.detail), exc.headers)  # e.g. Retry-After on 503
 
     @app.exception_handler(VitaError)
     async def vita(_: Request, exc: VitaError) -> JSONResponse:
@@ -81,3 +81,9 @@ def make_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     app.add_middleware(BodyGuard, max_bytes=service.max_upload + 64 * 1024, idle_s=settings.api_body_idle_s)
     app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app over the settings in this process's `VITA_*` variables (`vita api --workers N`: each
+    server process builds its own)."""
+    return make_app(Settings())

@@ -1,5 +1,6 @@
-"""What the API's handlers share: the catalog and searcher this process serves (one search at a
-time through its lock), uploads saved for the length of a request, and the search options form."""
+"""What the API's handlers share: the catalog and searcher this process serves (searches admitted
+a few at a time, a bounded queue behind them), uploads saved for the length of a request, and the
+search options form."""
 
 from __future__ import annotations
 
@@ -26,6 +27,43 @@ log = logging.getLogger("vita.api")
 T = TypeVar("T")
 
 
+class Busy(HTTPException):
+    """Every slot is taken and the queue is full: 503 with when to try again."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(503, f"busy: every search slot is taken and {retry_after_s} s of queries wait; retry",
+                         headers={"Retry-After": str(retry_after_s)})
+
+
+class Admission:
+    """At most `parallel` searches run at once (the store's reads and the model's forward both take
+    concurrent callers); up to `queue` more wait their turn; past that a request is refused at once
+    with 503 and Retry-After instead of piling up behind the others."""
+
+    def __init__(self, parallel: int, queue: int, retry_after_s: int = 1) -> None:
+        self.slots = threading.BoundedSemaphore(parallel)
+        self.queue, self.retry_after_s = queue, retry_after_s
+        self.waiting = 0
+        self._count = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self.slots.acquire(blocking=False):
+            with self._count:
+                if self.waiting >= self.queue:
+                    raise Busy(self.retry_after_s)
+                self.waiting += 1
+            try:
+                self.slots.acquire()
+            finally:
+                with self._count:
+                    self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+
 class Service:
     """The catalog and the searcher this process serves; `error` says why it is not ready."""
 
@@ -35,7 +73,7 @@ class Service:
         self.catalog: Catalog = searcher.catalog if searcher else settings.open_catalog(limits=settings.query_limits())
         self.searcher, self._own = searcher, searcher is None
         self.error: str | None = None
-        self.lock = threading.Lock()
+        self.admission = Admission(settings.api_parallel, settings.api_queue)
 
     def open(self) -> None:
         """Open the index and load the model once (a first query would otherwise pay for it)."""
@@ -57,12 +95,8 @@ class Service:
     def run(self, fn: Callable[[Searcher], T]) -> T:
         if self.searcher is None:
             raise HTTPException(503, f"not ready: {self.error}")
-        with self.lock:
+        with self.admission.slot():
             return fn(self.searcher)
-
-
-def _reason(exc: RequestValidationError | ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x != 'body') or 'body'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def reason(exc: RequestValidationError | ValidationError) -> str:
