@@ -131,6 +131,11 @@ def ann_bench(n: int, dim: int, n_queries: int = 200, seed: int = 0, efs: tuple[
                 run("edge (ours)", "exact" + (" (int8 + rescore)" if graph.int8 else ""), edge(None))
             for ef in efs:
                 run("edge (ours)", f"HNSW {graph.label} ef={ef}", edge(ef))
+
+            def default(v: np.ndarray, flt: Any, _: np.ndarray) -> list[int]:
+                return [uuid.UUID(h.id).int - 1 for h in store.query(name, v, flt, limit=10)]  # noqa: B023
+
+            run("edge (ours)", f"default: {graph.label}, breadth by size (ef={store.breadth(name)})", default)
             store.close()
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from catalog.decode import Limits
 from catalog.sources.base import CC_LICENSES, FetchConfig
 from indexer.store import Cluster, Layout, StoreConfig
-from indexer.store.config import HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M
+from indexer.store.config import HNSW_EF_CONSTRUCT, HNSW_M
 from workers.config import BrokerConfig, IndexConfig, WorkerConfig
 
 _LIMITS = Limits()  # the one home of the limit defaults
@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     store_hnsw_m: int = Field(HNSW_M, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
                                                             "recall for far queries, slower optimize, more memory).")
     store_hnsw_ef_construct: int = Field(HNSW_EF_CONSTRUCT, ge=4, description="HNSW candidate list while building new collections.")
-    store_hnsw_ef: int = Field(HNSW_EF, ge=4, le=65536, description="HNSW candidate list of a query (more: better "
-                                                                "recall for text or photo queries for sounds, "
-                                                                "slower; a million points want 3072-4096).")
+    store_hnsw_ef: int | None = Field(None, ge=4, le=65536, description="HNSW candidate list of every query (more: "
+                                                                       "better recall, slower); default: from each "
+                                                                       "collection's size (512 up to 100k points, "
+                                                                       "3072 at a million).")
     api_key: SecretStr | None = Field(None, description="`vita api`: when set, every request but /health needs it "
                                                         "(X-API-Key header); writes always need it.")
     api_max_upload_mb: int = Field(20, ge=1, le=2048, description="`vita api`: the largest upload (and request body).")

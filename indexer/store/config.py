@@ -1,14 +1,15 @@
 """The store's configuration: where vectors live, how a new collection keeps them, how a cluster
 spreads them, and every default of the HNSW graph and its queries, each with the measurement that
-chose it. Imports the interface only (for `StoreError`); the backends and the loader import this.
+chose it. Imports only the store's error; the interface, the backends and the loader import this.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.store.interface import StoreError
+from indexer.store.errors import StoreError
 
 #: The HNSW graph built by `optimize`: edges per node and the candidate list while building.
 #: Twice Qdrant's defaults (16, 100): measured at 100k points (`vita bench ann --graphs`,
@@ -17,16 +18,32 @@ from indexer.store.interface import StoreError
 #: the build takes ~1.4x as long and each point holds twice the graph links.
 HNSW_M = 32
 HNSW_EF_CONSTRUCT = 200
-#: HNSW's search breadth for every query unless one asks otherwise. Measured (`vita bench ann --graphs`,
+#: HNSW's search breadth up to BREADTH_CURVE's first size. Measured (`vita bench ann --graphs`,
 #: bench/results/ann-graphs/ann-100000.md, 100k points): with the default graph (m 32, ef_construct 200)
 #: "far" queries (text or photo asking for sounds) reach recall@10 0.99 at 512 against 0.90 at 128;
-#: "near" ones are 1.0 either way, for under a millisecond more. At a million points far queries need
-#: more (bench/results/ann-1m-int8: 0.96 at 3072 with the int8 copy): `StoreConfig.hnsw_ef` (VITA_STORE_HNSW_EF).
+#: "near" ones are 1.0 either way, for under a millisecond more.
 HNSW_EF = 512
+#: (points, hnsw_ef) where far queries reach recall@10 >= 0.95 with the default graph (synthetic 128-d):
+#: 0.989 at 512 with 100k points (bench/results/ann-graphs), 0.963 at 3072 with 1M and the int8 copy
+#: (bench/results/ann-1m-int8, where 512 gave 0.765). A query that names no breadth searches as wide as
+#: `breadth_for` says for its collection's size.
+BREADTH_CURVE: tuple[tuple[int, int], tuple[int, int]] = ((100_000, HNSW_EF), (1_000_000, 3072))
+HNSW_EF_MAX = 16_384
 #: With an int8 copy (`Layout.int8`), queries take this many times the candidates from it and re-rank them
 #: with the float32 originals. Measured at 1M points (hnsw_ef 3072, bench/results/ann-1m-int8): "near"
 #: recall@10 0.963 at 2, 0.991 at 4, 1.0 at 8, for the same latency; ignored without quantization.
 RESCORE_OVERSAMPLING = 8.0
+
+
+def breadth_for(points: int) -> int:
+    """The query breadth for a collection of `points`: HNSW_EF up to the curve's first size, then on the
+    log-log line through the measured points (extrapolated past the last, at most HNSW_EF_MAX), rounded
+    up to a multiple of 64."""
+    (n0, e0), (n1, e1) = BREADTH_CURVE
+    if points <= n0:
+        return e0
+    ef = e0 * (points / n0) ** (math.log(e1 / e0) / math.log(n1 / n0))
+    return min(HNSW_EF_MAX, 64 * math.ceil(ef / 64 - 1e-9))
 
 
 @dataclass(frozen=True)
@@ -73,8 +90,9 @@ class StoreConfig:
     cluster: Cluster = field(default_factory=lambda: Cluster())
     #: how new collections keep their vectors (existing ones keep theirs)
     layout: Layout = field(default_factory=lambda: Layout())
-    #: HNSW's search breadth for queries that do not ask for one (a million points want thousands)
-    hnsw_ef: int = HNSW_EF
+    #: HNSW's search breadth for queries that do not ask for one; None: from each collection's size
+    #: (`breadth_for`: 512 up to 100k points, 3072 at a million)
+    hnsw_ef: int | None = None
 
     def __post_init__(self) -> None:
         if self.api_key and not self.url:

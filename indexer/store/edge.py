@@ -20,8 +20,9 @@ import qdrant_edge as qe
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.config import HNSW_EF, RESCORE_OVERSAMPLING, Layout
-from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit, units
+from indexer.store.config import RESCORE_OVERSAMPLING, Layout
+from indexer.store.errors import StoreError
+from indexer.store.interface import Hit, Point, VectorStore, unit, units
 
 RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING)
 
@@ -29,7 +30,7 @@ UPSERT_CHUNK = 512
 
 
 class EdgeStore(VectorStore):
-    def __init__(self, root: Path, layout: Layout | None = None, hnsw_ef: int = HNSW_EF) -> None:
+    def __init__(self, root: Path, layout: Layout | None = None, hnsw_ef: int | None = None) -> None:
         self.root = Path(root)
         self.layout, self.hnsw_ef = layout or Layout(), hnsw_ef
         (self.root / "collections").mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,7 @@ class EdgeStore(VectorStore):
               exact: bool = False, with_vector: bool = False, hnsw_ef: int | None = None) -> list[Hit]:
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(unit(vector)), filter=_filter(flt),
                               with_payload=True, with_vector=with_vector,
-                              params=qe.SearchParams(hnsw_ef=hnsw_ef or self.hnsw_ef, exact=exact, quantization=RESCORE))
+                              params=qe.SearchParams(hnsw_ef=hnsw_ef or self.breadth(name), exact=exact, quantization=RESCORE))
         return [_hit(p, p.score) for p in self._shard(name).query(req)]
 
     def retrieve(self, name: str, ids: Sequence[str], with_vector: bool = False) -> list[Hit]:

@@ -1,11 +1,12 @@
 """The vector store interface: points, hits, the one store error, and the abstract base.
 
 Backends (`edge`, `server`) implement it; `loader.open_store` picks one; `config` holds the
-settings types and defaults. This module imports neither, so nothing here imports back.
+settings types and defaults (and `errors` the one error), below this module.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,8 +14,8 @@ from typing import Any, Self
 
 import numpy as np
 
-from catalog.errors import VitaError
 from indexer.filters import Filter
+from indexer.store.config import breadth_for
 
 
 @dataclass
@@ -32,8 +33,8 @@ class Hit:
     vector: np.ndarray | None = None
 
 
-class StoreError(VitaError, RuntimeError):
-    """The store cannot do what was asked (missing collection, locked directory, ...)."""
+#: How long a collection's size, counted for a query's breadth, is taken as still true.
+SIZE_TTL_S = 30.0
 
 
 class VectorStore(ABC):
@@ -127,6 +128,23 @@ class VectorStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the store (the embedded store's single-owner lock); idempotent."""
+
+    #: the breadth every query that names none uses; None: from the collection's size (`breadth`)
+    hnsw_ef: int | None = None
+    _sizes: dict[str, tuple[float, int]]  # collection -> (when counted, points)
+
+    def breadth(self, name: str) -> int:
+        """The HNSW breadth of a query on `name` that asks for none: the store's setting, else from
+        the collection's size (`config.breadth_for`), counted again at most every SIZE_TTL_S."""
+        if self.hnsw_ef:
+            return self.hnsw_ef
+        if not hasattr(self, "_sizes"):
+            self._sizes = {}
+        seen = self._sizes.get(name)
+        now = time.monotonic()
+        if seen is None or now - seen[0] > SIZE_TTL_S:
+            seen = self._sizes[name] = (now, self.count(name))
+        return breadth_for(seen[1])
 
     def __enter__(self) -> Self:
         return self

@@ -14,8 +14,9 @@ from qdrant_client import QdrantClient, models
 
 from indexer.filters import Filter
 from indexer.schema import GEO_FIELD, INTEGER_FIELDS, KEYWORD_FIELDS
-from indexer.store.config import HNSW_EF, RESCORE_OVERSAMPLING, Cluster, Layout
-from indexer.store.interface import Hit, Point, StoreError, VectorStore, unit, units
+from indexer.store.config import RESCORE_OVERSAMPLING, Cluster, Layout
+from indexer.store.errors import StoreError
+from indexer.store.interface import Hit, Point, VectorStore, unit, units
 
 UPSERT_CHUNK = 256
 
@@ -23,7 +24,7 @@ UPSERT_CHUNK = 256
 class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, api_key: str | None = None, *, location: str | None = None,
                  client: QdrantClient | None = None, timeout: int = 60, cluster: Cluster | None = None,
-                 layout: Layout | None = None, hnsw_ef: int = HNSW_EF) -> None:
+                 layout: Layout | None = None, hnsw_ef: int | None = None) -> None:
         self.cluster, self.layout, self.hnsw_ef = cluster or Cluster(), layout or Layout(), hnsw_ef
         if client is not None:
             self.client = client
@@ -100,7 +101,7 @@ class ServerStore(VectorStore):
         res = self.client.query_points(name, query=unit(vector), query_filter=_filter(flt), limit=limit,
                                        with_payload=True, with_vectors=with_vector,
                                        search_params=models.SearchParams(
-                                           exact=exact, hnsw_ef=hnsw_ef or self.hnsw_ef,
+                                           exact=exact, hnsw_ef=hnsw_ef or self.breadth(name),
                                            quantization=models.QuantizationSearchParams(
                                                rescore=True, oversampling=RESCORE_OVERSAMPLING)))
         return [_hit(p, p.score) for p in res.points]

@@ -302,3 +302,50 @@ def test_a_key_without_a_server_is_refused_not_ignored(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="set its URL too"):
         StoreConfig(index_dir=tmp_path, api_key="secret")
     assert StoreConfig(index_dir=tmp_path, url="http://127.0.0.1:6333", api_key="secret").shared
+
+
+def test_query_breadth_follows_the_measured_curve() -> None:
+    """The breadth of a query that names none: 512 up to 100k points, the measured 3072 at a million,
+    growing in between and beyond (never past the cap)."""
+    from indexer.store.config import BREADTH_CURVE, HNSW_EF_MAX, breadth_for
+
+    (n0, e0), (n1, e1) = BREADTH_CURVE
+    assert breadth_for(10) == breadth_for(n0) == e0
+    assert breadth_for(n1) == e1
+    sizes = [n0, 2 * n0, 5 * n0, n1, 3 * n1, 10 * n1, 10**9]
+    efs = [breadth_for(n) for n in sizes]
+    assert efs == sorted(efs)
+    assert e0 < breadth_for(3 * n0) < e1
+    assert breadth_for(10**12) == HNSW_EF_MAX
+    assert all(e % 64 == 0 for e in efs)
+
+
+def test_a_query_with_no_breadth_searches_as_wide_as_its_collection_needs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No VITA_STORE_HNSW_EF: each collection's queries take the breadth its size calls for, counted
+    again when the count is stale; the setting, when given, wins."""
+    import indexer.store.config as config
+    import indexer.store.edge as edge_mod
+    import indexer.store.interface as interface
+    from indexer.store.edge import EdgeStore
+
+    seen: list[int | None] = []
+    real_params = edge_mod.qe.SearchParams
+    monkeypatch.setattr(edge_mod.qe, "SearchParams", lambda **kw: (seen.append(kw.get("hnsw_ef")), real_params(**kw))[1])
+    monkeypatch.setattr(config, "BREADTH_CURVE", ((4, 128), (40, 1024)))  # a curve small stores reach
+    monkeypatch.setattr(interface, "SIZE_TTL_S", 0.0)  # count every time
+    with EdgeStore(tmp_path / "s") as store:
+        store.create("small", 8)
+        store.upsert("small", _points(3))
+        store.create("big", 8)
+        store.upsert("big", _points(40))
+        store.query("small", np.ones(8, np.float32))
+        store.query("big", np.ones(8, np.float32))
+        store.upsert("small", [Point(str(uuid.uuid4()), np.ones(8, np.float32), {}) for _ in range(37)])
+        store.query("small", np.ones(8, np.float32))  # grown to 40 points: as wide as "big"
+    assert seen == [128, 1024, 1024]
+    with EdgeStore(tmp_path / "t", hnsw_ef=77) as fixed:
+        fixed.create("c", 8)
+        fixed.upsert("c", _points(40))
+        fixed.query("c", np.ones(8, np.float32))
+    assert seen[-1] == 77
