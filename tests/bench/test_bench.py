@@ -517,3 +517,18 @@ def test_the_gpu_script_runs_the_same_code_on_a_cpu(tmp_path: Path) -> None:
     assert all(r["items_per_s"] > 0 for r in data["rows"])
     assert 0 < data["rows"][0]["featurize_share"] < 1  # the featurizer is part of the audio path
     assert "| audio | fp32 | 2 |" in (out / "gpu.md").read_text()
+
+
+def test_the_filtered_bench_measures_plain_acorn_and_exact_search() -> None:
+    """A small store: every filter and query set has plain rows per breadth, ACORN rows only where a
+    filter is set, and an exact row whose recall is 1 by construction."""
+    from bench.filtered import markdown, measure
+
+    data = measure(3000, 16, False, n_queries=5, efs=(16, 64), log=lambda *_: None)
+    rows = data["rows"]
+    assert {(r["filter"], r["queries"]) for r in rows} == {(f, q) for f in ("none", "family (1 of 60)", "class + trait")
+                                                          for q in ("near", "far")}
+    assert all(r["recall_at_10"] == 1.0 for r in rows if r["hnsw_ef"] == "exact")
+    assert not [r for r in rows if r["acorn"] and r["filter"] == "none"]
+    assert len([r for r in rows if r["acorn"]]) == 2 * 2 * 2  # two filters, two query sets, two breadths
+    assert "ACORN" in markdown(data)
