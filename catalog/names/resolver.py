@@ -26,6 +26,7 @@ from catalog.taxonomy import RANKS, normalise_scientific_name
 #: Plural -> singular rules for the last word of a common name ("tawny owls", "gray treefrogs").
 _PLURALS: tuple[tuple[str, str], ...] = (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ses", "s"),
                                          ("men", "man"), ("s", ""))
+NEAR_KEPT = 4096  # close-spelling answers a resolver keeps
 _CLOSE = 0.88  # difflib ratio: "grey treefrog" ~ "gray treefrog" (0.92), "great tit" !~ "great egret"
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -94,7 +95,11 @@ class NameResolver:
             self._by_name.setdefault(name.lower(), []).append(ref)
             if common:
                 self._by_common.setdefault(common.lower(), []).append(ref)
-        self._spellings = [n for n in (*self._by_name, *self._by_common) if " " in n]
+        self._spellings: dict[int, list[str]] = {}  # names of two words or more, by length
+        for n in (*self._by_name, *self._by_common):
+            if " " in n:
+                self._spellings.setdefault(len(n), []).append(n)
+        self._near: dict[str, str | None] = {}  # a form -> its close spelling, found once
         self._entries = sorted(self._held.values(), key=lambda t: (RANKS.index(t.rank) if t.rank in RANKS else 9,
                                                                     t.name))
 
@@ -127,11 +132,24 @@ class NameResolver:
         if " " not in key or len(key) < 8:
             return None
         for form in (key, *singulars(key)):
-            near = difflib.get_close_matches(form, self._spellings, n=1, cutoff=_CLOSE)
+            near = self._nearest(form)
             if near:
-                hits = self._by_name.get(near[0]) or self._by_common.get(near[0], [])
+                hits = self._by_name.get(near) or self._by_common.get(near, [])
                 return Resolution(phrase, "close", [(t,) for t in hits])
         return None
+
+    def _nearest(self, form: str) -> str | None:
+        """The one spelling within `_CLOSE` of `form`. Only names whose length allows that ratio are
+        compared (a ratio of at least c needs the shorter at least c / (2 - c) of the longer), and the
+        answer is kept: the resolver is fixed for its catalog state, and queries repeat their words."""
+        if form not in self._near:
+            lo, hi = len(form) * _CLOSE / (2 - _CLOSE), len(form) * (2 - _CLOSE) / _CLOSE
+            pool = [n for size, names in self._spellings.items() if lo <= size <= hi for n in names]
+            found = difflib.get_close_matches(form, pool, n=1, cutoff=_CLOSE)
+            if len(self._near) >= NEAR_KEPT:
+                self._near.pop(next(iter(self._near)))  # the oldest answer goes first
+            self._near[form] = found[0] if found else None
+        return self._near[form]
 
     def _birds(self, key: str) -> Meaning | None:
         if self.birds is None:

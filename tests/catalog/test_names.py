@@ -174,3 +174,20 @@ def test_imagenet_classes_are_placed_through_their_wordnet_synsets(wordnet: Word
     assert lineages[names.index("balloon")] == {}  # no animal
     placed = sum(bool(lin) for lin in lineages)
     assert 350 < placed < 420  # ImageNet has 398 animal classes; a few are groups of several taxa
+
+
+def test_a_close_spelling_is_found_among_names_of_a_possible_length_and_kept(
+        resolver: NameResolver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pruned search finds what a search of every name finds, and a repeated word costs no search."""
+    import difflib
+
+    spellings = [n for names in resolver._spellings.values() for n in names]
+    for typo in ("grey treefrog", "tawny owll", "hyla versicolour", "fowlers toad", "great tit"):
+        every = difflib.get_close_matches(typo, spellings, n=1, cutoff=0.88)
+        assert resolver._nearest(typo) == (every[0] if every else None), typo
+    calls: list[str] = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda form, *a, **kw: (calls.append(form), real(form, *a, **kw))[1])
+    assert resolver.resolve("grey treefrog") is not None
+    assert resolver.resolve("Grey  Treefrog") is not None  # the same words
+    assert calls == []  # answered above and kept
