@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.results import BenchRun, table
-from bench.speed import exact_top, fill, filters, split_queries, synthetic
+from bench.speed import built, exact_top, filters, split_queries, synthetic
 
 ACORN_MAX_SELECTIVITY = 0.4  # Qdrant's default: ACORN only where the filter keeps at most 40% of points
 
@@ -40,10 +40,7 @@ def measure(points: int, dim: int, int8: bool, n_queries: int = 100, efs: tuple[
     rows: list[dict[str, Any]] = []
     try:
         store = EdgeStore(root, Layout(on_disk=int8, int8=int8))
-        t0 = time.perf_counter()
-        fill(store, "c", s)
-        store.optimize("c")
-        build_s = round(time.perf_counter() - t0, 1)
+        build_s = built(store, "c", s)
         log(f"filtered: built {points} points in {build_s} s")
         shard = store._shard("c")  # the engine's own query: ACORN is a search parameter our store does not set
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ def rescore_bench(n: int, dim: int = 128, n_queries: int = 100, efs: tuple[int, 
     import qdrant_edge as qe
 
     from bench.ann import _measure
-    from bench.speed import exact_top, fill, split_queries, synthetic
+    from bench.speed import built, exact_top, split_queries, synthetic
     from indexer.store.config import Layout
     from indexer.store.edge import EdgeStore
     from indexer.store.interface import unit
@@ -37,10 +36,7 @@ def rescore_bench(n: int, dim: int = 128, n_queries: int = 100, efs: tuple[int, 
     rows: list[dict[str, Any]] = []
     try:
         store = EdgeStore(root, Layout(on_disk=True, int8=True))
-        t0 = time.perf_counter()
-        fill(store, "c", s)
-        store.optimize("c")
-        build_s = round(time.perf_counter() - t0, 1)
+        build_s = built(store, "c", s)
         shard = store._shard("c")  # the store's query fixes the oversampling: ask the shard directly
         for ef in efs:
             for over in oversampling:
