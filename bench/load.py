@@ -35,6 +35,7 @@ TEXTS = ("nocturnal Hylidae calls", "owl", "Strigidae photos", "Gray Treefrog", 
 FILTERS = ({"class": ["Aves"]}, {"family": ["Hylidae"]}, {"traits": ["activity=nocturnal"]},
            {"class": ["Amphibia"], "traits": ["habitat=wetland"]}, {"license": ["cc0", "cc-by"]})
 MAX_REQUESTS = 200_000
+MEMORY_EVERY_S = 5.0  # how often the server's resident memory is sampled
 
 
 def _free_port() -> int:
@@ -110,17 +111,35 @@ def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0,
                     with lock:
                         records.append((kind, time.monotonic() - t, status, t - t0))
 
+        memory: list[tuple[float, float]] = []  # (seconds in, the server's resident MiB)
+        done = threading.Event()
+
+        def sample() -> None:
+            import psutil
+
+            server = psutil.Process(proc.pid)
+            while not done.is_set():
+                try:
+                    memory.append((time.monotonic() - t0, server.memory_info().rss / 2**20))
+                except psutil.Error:
+                    return
+                done.wait(MEMORY_EVERY_S)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.monotonic() - t0
+        done.set()
+        sampler.join(10)
     finally:
         stop_group(proc)
     return {"clients": clients, "seconds": seconds, "wall_s": wall, "ready_s": ready_s, "seed": seed, "mix": mix,
             "parallel": parallel, "load_1min": os.getloadavg()[0], "records": records,
-            "summary": summarise(records, wall)}
+            "summary": summarise(records, wall), "memory_mib": [(round(t, 1), round(m, 1)) for t, m in memory]}
 
 
 def _ready(url: str) -> bool:
@@ -143,6 +162,18 @@ def summarise(records: list[tuple[str, float, int, float]], wall: float) -> dict
     return out
 
 
+def memory_line(samples: list[tuple[float, float]]) -> str:
+    """The server's resident memory over the run: after the first quarter (warm), at the end, the
+    highest, and the growth over the second half (flat: a few MiB)."""
+    if len(samples) < 4:
+        return ""
+    warm = samples[len(samples) // 4][1]
+    half = samples[len(samples) // 2][1]
+    end, top = samples[-1][1], max(m for _, m in samples)
+    return (f"Server memory (resident, sampled every {MEMORY_EVERY_S:.0f} s): {warm:.0f} MiB after the first quarter, "
+            f"{end:.0f} MiB at the end, {top:.0f} MiB at most; {end - half:+.0f} MiB over the second half.")
+
+
 def markdown(data: dict[str, Any], label: str) -> str:
     rows = [[k, v["requests"], f"{v['per_s']:.1f}", v["errors"], f"{v['p50_ms']:.0f}", f"{v['p95_ms']:.0f}",
              f"{v['p99_ms']:.0f}", f"{v['max_ms']:.0f}"] for k, v in data["summary"].items()]
@@ -152,7 +183,8 @@ def markdown(data: dict[str, Any], label: str) -> str:
         f"{data['clients']} clients for {data['seconds']:.0f} s on loopback, "
         f"the embedded store; load average {data['load_1min']:.1f} at the end; API ready {data['ready_s']:.0f} s after "
         "start (`python -m bench.load`):", "",
-        table(["requests", "count", "per s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows)])
+        table(["requests", "count", "per s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows),
+        "", memory_line(data.get("memory_mib", []))])
 
 
 def plot(data: dict[str, Any], path: Path) -> None:
