@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from sqlalchemy import Engine, func, select
 
 from catalog import queries
@@ -12,6 +15,8 @@ from catalog.names import NameResolver
 from catalog.sources.base import Source
 from catalog.splits import SplitPolicy, assign_splits
 from catalog.tables import Taxon
+
+NAMES_RECHECK_S = 1.0  # how stale the names of another process's new taxa may be
 
 
 class Catalog:
@@ -28,9 +33,13 @@ class Catalog:
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
         self._names: tuple[tuple[int, int], NameResolver] | None = None
+        self._names_checked = -math.inf
 
     def ingest(self, source: Source, progress: Progress | None = None) -> IngestReport:
-        return Ingestor(self.sessions, self.limits).run(source, progress)
+        try:
+            return Ingestor(self.sessions, self.limits).run(source, progress)
+        finally:
+            self._names_checked = -math.inf  # its new taxa are named at once
 
     def assign_splits(self, policy: SplitPolicy | None = None) -> None:
         with self.sessions() as session:
@@ -46,11 +55,18 @@ class Catalog:
             return queries.failures(session, source, include_resolved, limit)
 
     def names(self) -> NameResolver:
-        """The name resolver over this catalog's taxa, rebuilt when taxa were added."""
+        """The name resolver over this catalog's taxa, rebuilt when taxa were added: at once after this
+        object's own ingest, within NAMES_RECHECK_S of another process's (every search asks; the
+        check is a query of its own)."""
+        now = time.monotonic()
+        if self._names is not None and now - self._names_checked < NAMES_RECHECK_S:
+            return self._names[1]
         with self.sessions() as session:
-            stamp = (session.scalar(select(func.count(Taxon.id))) or 0, session.scalar(select(func.max(Taxon.id))) or 0)
+            count, top = session.execute(select(func.count(Taxon.id), func.max(Taxon.id))).one()
+            stamp = (count or 0, top or 0)
             if self._names is None or self._names[0] != stamp:
                 self._names = (stamp, NameResolver.from_catalog(session))
+            self._names_checked = now
             return self._names[1]
 
     def species(self, name: str, media_limit: int | None = None) -> queries.SpeciesCard:

