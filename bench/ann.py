@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.speed import built, exact_top, filters, split_queries, synthetic
-from indexer.store.config import HNSW_EF_CONSTRUCT, HNSW_M
+from indexer.store.config import HNSW_EF_CONSTRUCT, HNSW_M, ON_DISK_INT8
 
 OVERFETCH = 3
 EFS = (16, 32, 64, 128, 256)
@@ -50,20 +50,24 @@ class Graph:
     """One build of our store: HNSW edges per node, the build's candidate list, and whether the
     vectors sit on disk with an int8 copy in RAM (`indexer.store.Layout`)."""
 
-    m: int = HNSW_M  # the store's default graph
+    m: int = HNSW_M  # the store's default graph and layout
     ef_construct: int = HNSW_EF_CONSTRUCT
-    int8: bool = False
+    int8: bool = ON_DISK_INT8
 
     @property
     def label(self) -> str:
-        return f"m={self.m} efc={self.ef_construct}" + (" int8" if self.int8 else "")
+        return f"m={self.m} efc={self.ef_construct}" + (" int8" if self.int8 else " float")
 
     @classmethod
     def parse(cls, text: str) -> Graph:
-        """'32', '32/200' or '32/200/int8': m, then ef_construct, then the int8-on-disk layout."""
+        """'32', '32/200', '32/200/int8' or '32/200/float': m, then ef_construct, then the layout (the
+        int8 copy with the vectors on disk, or the vectors in RAM; unsaid: the store's default)."""
         parts = text.split("/")
+        layout = parts[2] if len(parts) > 2 else ""
+        if layout not in ("", "int8", "float"):
+            raise ValueError(f"layout {layout!r}: int8 or float")
         return cls(int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1] else 200,
-                   len(parts) > 2 and parts[2] == "int8")
+                   layout == "int8" if layout else ON_DISK_INT8)
 
 
 def _measure(search: Search, q: np.ndarray, flt: Any, mask: np.ndarray, truth: list[set[int]]) -> tuple[float, float, float]:

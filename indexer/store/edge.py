@@ -58,7 +58,7 @@ class EdgeStore(VectorStore):
     def create(self, name: str, dim: int) -> None:
         if self.exists(name):
             return
-        on_disk, quantized = self.layout.for_dim(dim)
+        on_disk, quantized = self.layout.resolved()
         int8 = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
                 if quantized else None)
         hnsw = qe.HnswIndexConfig(m=self.layout.hnsw_m, ef_construct=self.layout.hnsw_ef_construct,

@@ -43,7 +43,7 @@ class ServerStore(VectorStore):
         if self.exists(name):
             return
         c = self.cluster
-        on_disk, quantized = self.layout.for_dim(dim)
+        on_disk, quantized = self.layout.resolved()
         int8 = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
             type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if quantized else None)
         self.client.create_collection(name, vectors_config=models.VectorParams(

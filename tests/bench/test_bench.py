@@ -377,11 +377,12 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
     data = ann_bench(3000, 16, n_queries=12, efs=(16, 128), log=lambda _: None)
     rows = data["rows"]
     assert {r["backend"] for r in rows} == {"edge (ours)", "faiss", "usearch"}
-    exact = [r for r in rows if r["setting"] in ("exact", "flat (exact)") and r["filter"] == "none"]
+    exact = [r for r in rows if r["setting"].startswith(("exact", "flat (exact)")) and r["filter"] == "none"]
     assert len(exact) == 4
     assert all(r["recall_at_10"] == 1.0 for r in exact)  # both exact searches agree with the truth
     assert all(0 <= r["recall_at_10"] <= 1 and r["p50_ms"] > 0 for r in rows)
-    filtered = [r for r in rows if r["backend"] == "edge (ours)" and r["filter"] != "none" and r["setting"] == "exact"]
+    filtered = [r for r in rows if r["backend"] == "edge (ours)" and r["filter"] != "none"
+                and r["setting"].startswith("exact")]
     assert filtered
     assert all(r["recall_at_10"] == 1.0 for r in filtered)  # our filters are exact, not post-filtered
     kinds = {(s["queries_kind"], s["filter"], s["backend"]) for s in data["summary"]}
@@ -392,9 +393,14 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
 def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
     from bench.ann import Graph, ann_bench
 
+    from indexer.store.config import ON_DISK_INT8
+
     assert Graph.parse("32/200/int8") == Graph(32, 200, True)
-    assert Graph.parse("8") == Graph(8, 200, False)
-    graphs = (Graph(8, 32), Graph(32, 200, int8=True))
+    assert Graph.parse("32/200/float") == Graph(32, 200, False)
+    assert Graph.parse("8") == Graph(8, 200, ON_DISK_INT8)  # the store's default layout
+    with pytest.raises(ValueError, match="int8 or float"):
+        Graph.parse("32/200/int4")
+    graphs = (Graph(8, 32, int8=False), Graph(32, 200, int8=True))
     data = ann_bench(12_000, 16, n_queries=8, efs=(16, 64), log=lambda _: None, graphs=graphs, peers=False)
     settings = {r["setting"] for r in data["rows"]}
     assert {r["backend"] for r in data["rows"]} == {"edge (ours)"}

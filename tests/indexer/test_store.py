@@ -18,14 +18,15 @@ from indexer.filters import BBox, Filter
 from indexer.schema import day_number, point_id
 from indexer.store import Layout, Point, StoreError, VectorStore
 
-BACKENDS = ["edge", "edge-int8-on-disk", "client-local", "client-local-int8-on-disk"] + (
+BACKENDS = ["edge", "edge-in-ram", "client-local", "client-local-in-ram"] + (
     ["server"] if os.environ.get("VITA_QDRANT_URL") else [])
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    # the second layout also builds a denser HNSW graph than the default: every contract holds with it
-    layout = (Layout(on_disk=True, int8=True, hnsw_m=32, hnsw_ef_construct=200) if request.param.endswith("int8-on-disk")
+    # the second layout keeps the float vectors in RAM with no int8 copy and builds a sparser graph than
+    # the default: every contract holds with either
+    layout = (Layout(on_disk=False, int8=False, hnsw_m=16, hnsw_ef_construct=100) if request.param.endswith("in-ram")
               else Layout())
     if request.param.startswith("edge"):
         from indexer.store.edge import EdgeStore
@@ -266,23 +267,24 @@ def test_queries_search_as_wide_as_the_settings_say(tmp_path: Path, monkeypatch:
     assert asked == [(3072, RESCORE_OVERSAMPLING)]
 
 
-@pytest.mark.parametrize("dim,big", [(128, False), (512, True), (768, True)])
-def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path: Path, dim: int, big: bool) -> None:
+@pytest.mark.parametrize("dim,compact", [(128, True), (768, True), (128, False)])
+def test_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path: Path, dim: int, compact: bool) -> None:
+    """The default at every size; `compact` False: the settings ask for the vectors in RAM."""
     import json
 
     from indexer.store.edge import EdgeStore
     from indexer.store.server import ServerStore
 
-    assert Layout().for_dim(dim) == (big, big)
-    assert Layout(on_disk=False, int8=False).for_dim(dim) == (False, False)  # the settings win
-    with EdgeStore(tmp_path / "index") as edge:
+    layout = Layout() if compact else Layout(on_disk=False, int8=False)
+    assert layout.resolved() == (compact, compact)
+    with EdgeStore(tmp_path / "index", layout) as edge:
         edge.create("c", dim)
         edge.upsert("c", _points(5, dim))
         assert edge.count("c") == 5
     vec = json.loads((tmp_path / "index" / "collections" / "c" / "edge_config.json").read_text())["vectors"][""]
-    assert bool(vec.get("on_disk")) is big
-    assert (vec.get("quantization_config") is not None) is big
-    server = ServerStore(location=":memory:")
+    assert bool(vec.get("on_disk")) is compact
+    assert (vec.get("quantization_config") is not None) is compact
+    server = ServerStore(location=":memory:", layout=layout)
     asked: dict[str, Any] = {}
     real = server.client.create_collection
 
@@ -292,8 +294,8 @@ def test_big_vectors_go_on_disk_with_an_int8_copy_unless_told_otherwise(tmp_path
 
     server.client.create_collection = create  # type: ignore[method-assign]
     server.create("c", dim)
-    assert bool(asked["vectors_config"].on_disk) is big
-    assert (asked["quantization_config"] is not None) is big
+    assert bool(asked["vectors_config"].on_disk) is compact
+    assert (asked["quantization_config"] is not None) is compact
 
 
 def test_a_key_without_a_server_is_refused_not_ignored(tmp_path: Path) -> None:

@@ -220,7 +220,8 @@ def ann_cmd(run: Run = None, out: Out = Path("bench/results"), seed: Seed = 0, s
             dim: Annotated[int, typer.Option(help="Vector size (the models: tiny 128, biovita 768).")] = 128,
             efs: Annotated[str | None, typer.Option(help="hnsw_ef values (default 16,32,64,128,256).")] = None,
             graphs: Annotated[str, typer.Option(help="Our store's HNSW builds, comma-separated m, m/ef_construct or "
-                                                     "m/ef_construct/int8, e.g. 16/100,32/200,32/200/int8.")] = "32/200",
+                                                     "m/ef_construct/layout (int8 or float; unsaid: the store's "
+                                                     "default), e.g. 16/100,32/200/float,32/200/int8.")] = "32/200",
             peers: Annotated[bool, typer.Option(help="Also faiss and usearch on the same vectors.")] = True) -> None:
     """Nearest-neighbour search on synthetic vectors: our store's graphs beside faiss and usearch."""
     from bench.ann import Graph, ann_bench, markdown
@@ -228,7 +229,7 @@ def ann_cmd(run: Run = None, out: Out = Path("bench/results"), seed: Seed = 0, s
     try:
         builds = tuple(Graph.parse(g.strip()) for g in graphs.split(",") if g.strip())
     except ValueError:
-        raise ConfigError(f"--graphs: want m[/ef_construct[/int8]], comma-separated; got {graphs!r}") from None
+        raise ConfigError(f"--graphs: want m[/ef_construct[/int8|float]], comma-separated; got {graphs!r}") from None
     bench_run = BenchRun(out, run or "ann", latest=False)
     for n in _ints(sizes, "--sizes") or []:
         data = ann_bench(n, dim, queries, seed, **({"efs": tuple(e)} if (e := _ints(efs, "--efs")) else {}),
