@@ -16,10 +16,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys and WAL so readers do not block writers."""
+    """An engine for `url`; SQLite gets foreign keys and WAL so readers do not block writers. A server's
+    pooled connections are pinged before use (a restarted database drops them); a SQLite file has no
+    connection to lose, and the ping would cost every session a query."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -43,6 +43,7 @@ class EdgeStore(VectorStore):
                              "`vita serve` or search); the embedded store has one owner at a time. Stop that "
                              "process, or use a Qdrant server (VITA_QDRANT_URL) to index while serving.") from None
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._aliases: dict[str, str] | None = None  # the lock makes this object their only writer
 
     # ------------------------------------------------------------ collections and aliases
 
@@ -83,13 +84,16 @@ class EdgeStore(VectorStore):
         self._write_aliases({a: c for a, c in self.aliases().items() if c != name})
 
     def aliases(self) -> dict[str, str]:
-        path = self.root / "aliases.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if self._aliases is None:
+            path = self.root / "aliases.json"
+            self._aliases = json.loads(path.read_text()) if path.exists() else {}
+        return dict(self._aliases)
 
     def _write_aliases(self, aliases: dict[str, str]) -> None:
         tmp = self.root / "aliases.json.tmp"
         tmp.write_text(json.dumps(aliases, indent=1, sort_keys=True))
         os.replace(tmp, self.root / "aliases.json")
+        self._aliases = dict(aliases)
 
     def set_alias(self, alias: str, name: str) -> None:
         if not self.exists(name):
@@ -98,7 +102,7 @@ class EdgeStore(VectorStore):
 
     def resolve(self, alias_or_name: str) -> str:
         name = self.aliases().get(alias_or_name, alias_or_name)
-        if not self.exists(name):
+        if name not in self._shards and not self.exists(name):  # an open shard exists: no disk check per query
             raise StoreError(f"no collection or alias {alias_or_name!r} in {self.root}; run `vita index` first")
         return name
 
