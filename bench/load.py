@@ -78,11 +78,13 @@ def _request(s: requests.Session, url: str, kind: str, rng: random.Random, sampl
 
 
 def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0, mix: str = "mixed",
-         parallel: int | None = None) -> dict[str, Any]:
-    """`parallel`: the server's searches at once (VITA_API_PARALLEL; None: its default)."""
+         parallel: int | None = None, text_processes: int | None = None) -> dict[str, Any]:
+    """`parallel`: the server's searches at once (VITA_API_PARALLEL); `text_processes`: processes for
+    text queries' forward (VITA_API_TEXT_PROCESSES); None: the server's default."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "VITA_DATA_DIR": str(data_dir), **({"VITA_API_PARALLEL": str(parallel)} if parallel else {})}
+    env = {**os.environ, "VITA_DATA_DIR": str(data_dir), **({"VITA_API_PARALLEL": str(parallel)} if parallel else {}),
+           **({"VITA_API_TEXT_PROCESSES": str(text_processes)} if text_processes is not None else {})}
     proc = subprocess.Popen([sys.executable, "-m", "vita.cli", "api", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -138,7 +140,7 @@ def load(data_dir: Path, clients: int = 8, seconds: float = 60.0, seed: int = 0,
     finally:
         stop_group(proc)
     return {"clients": clients, "seconds": seconds, "wall_s": wall, "ready_s": ready_s, "seed": seed, "mix": mix,
-            "parallel": parallel, "load_1min": os.getloadavg()[0], "records": records,
+            "parallel": parallel, "text_processes": text_processes, "load_1min": os.getloadavg()[0], "records": records,
             "summary": summarise(records, wall), "memory_mib": [(round(t, 1), round(m, 1)) for t, m in memory]}
 
 
@@ -178,6 +180,8 @@ def markdown(data: dict[str, Any], label: str) -> str:
     rows = [[k, v["requests"], f"{v['per_s']:.1f}", v["errors"], f"{v['p50_ms']:.0f}", f"{v['p95_ms']:.0f}",
              f"{v['p99_ms']:.0f}", f"{v['max_ms']:.0f}"] for k, v in data["summary"].items()]
     slots = f", {data['parallel']} search(es) at once" if data.get("parallel") else ""
+    if data.get("text_processes") is not None:
+        slots += f", {data['text_processes']} text forward process(es)"
     return "\n".join([
         f"`vita api` under load ({label or 'this run'}{slots}; {data.get('mix', 'mixed')} requests): "
         f"{data['clients']} clients for {data['seconds']:.0f} s on loopback, "
@@ -215,15 +219,20 @@ def main() -> None:
     ap.add_argument("--mix", choices=sorted(MIXES), default="mixed", help="mixed requests, or text searches only")
     ap.add_argument("--parallel", default="", help="comma-separated searches at once, one run each "
                                                    "(1 is one search at a time); default: the server's")
+    ap.add_argument("--text-processes", default="", help="comma-separated processes for text queries' forward, "
+                                                         "one run each with every --parallel; default: the server's")
     args = ap.parse_args()
     run = BenchRun(name=args.run, latest=False)
-    slots: list[int | None] = [int(v) for v in args.parallel.split(",") if v.strip()] or [None]
-    runs = [load(args.data_dir, args.clients, args.seconds, mix=args.mix, parallel=p) for p in slots]
+    ap_slots: list[int | None] = [int(v) for v in args.parallel.split(",") if v.strip()] or [None]
+    forwards: list[int | None] = [int(v) for v in args.text_processes.split(",") if v.strip()] or [None]
+    runs = [load(args.data_dir, args.clients, args.seconds, mix=args.mix, parallel=p, text_processes=t)
+            for p in ap_slots for t in forwards]
     parts = [markdown(data, args.label) for data in runs]
     if len(runs) > 1:
         base = runs[0]["summary"]["all"]["per_s"]
         parts.append("Requests per second against the first run, same machine, one invocation: " + ", ".join(
-            f"{r['parallel']} at once {r['summary']['all']['per_s'] / base:.2f}x" for r in runs))
+            f"{r['parallel']} at once, {r['text_processes']} text processes: {r['summary']['all']['per_s'] / base:.2f}x"
+            for r in runs))
     md = "\n\n".join(parts)
     run.write("load", {"runs": [{k: v for k, v in d.items() if k != "records"} for d in runs]}, md)
     plot(runs[-1], run.png("load"))

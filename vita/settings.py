@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     api_parallel: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1, le=256,
                               description="`vita api`: searches run at once in one process (the store's reads and "
                                           "the model's forward take concurrent callers).")
+    api_text_processes: int = Field(0, ge=0, le=64, description="`vita api`: processes that run text queries' "
+                                    "forward pass beside the server's (each holds a copy of the model); 0: in the server.")
     api_queue: int = Field(32, ge=0, le=100_000, description="`vita api`: searches that may wait for a slot; past "
                                                              "this a request gets 503 with Retry-After.")
 

@@ -5,6 +5,7 @@ A `Query` is what the search part needs: a vector, the filters and the target it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class QueryEncoder:
         self.catalog, self.store, self.media_c = catalog, store, media_c
         self.model_ref, self.preset = model_ref, preset
         self._vocab: Vocabulary | None = None
+        #: where a text is embedded: the model's own `embed_text`, unless a server hands it to worker
+        #: processes (`indexer.search.forward.TextForward`)
+        self.text_forward: Callable[[list[str]], np.ndarray] | None = None
 
     @property
     def model(self) -> Any:
@@ -85,7 +89,8 @@ class QueryEncoder:
             flt = flt.merged(parsed)
             target = target or (Target(interp.target) if interp.target else None)
             text = self.vocabulary.prompt_for(interp, PromptStyle(self.model.cfg.prompts)) or req.text
-        return Query("text", self.model.embed_text([text])[0], flt, target or Target.ANY, text, interp)
+        embed = self.text_forward or self.model.embed_text
+        return Query("text", embed([text])[0], flt, target or Target.ANY, text, interp)
 
     def audio_data(self, path: Path) -> np.ndarray:
         """An upload is checked like ingest input (size, format, length, silence) and decoded in one pass."""

@@ -392,7 +392,6 @@ def test_ann_bench_puts_the_peers_beside_our_store_on_the_same_queries() -> None
 
 def test_ann_bench_measures_each_graph_of_our_store_at_every_ef() -> None:
     from bench.ann import Graph, ann_bench
-
     from indexer.store.config import ON_DISK_INT8
 
     assert Graph.parse("32/200/int8") == Graph(32, 200, True)

@@ -493,3 +493,38 @@ def test_each_admitted_search_gets_its_share_of_the_cores(world: Settings) -> No
                 service.close()
     finally:
         torch.set_num_threads(kept)
+
+
+def test_text_forward_in_worker_processes_gives_the_same_vectors_and_results(world: Settings) -> None:
+    """VITA_API_TEXT_PROCESSES: the text tower runs in processes of its own; same vector, same answer."""
+    import torch
+
+    from indexer.search import SearchRequest
+    from vita.api.service import Service
+
+    texts = ["Amphibia Anura Hylidae", "owl"]
+    req = SearchRequest(text="nocturnal Hylidae calls", k=5)
+    kept = torch.get_num_threads()
+    inside = Service(world)  # the embedded store has one owner: one service at a time
+    try:
+        inside.open()
+        assert inside.searcher is not None
+        assert inside.forward is None
+        vectors = inside.searcher.model.embed_text(texts)
+        want = [(r.media_id, round(r.score, 5)) for r in inside.run(lambda s: s.search(req)).results]
+    finally:
+        inside.close()
+    pooled = Service(world.model_copy(update={"api_text_processes": 2}))
+    try:
+        pooled.open()
+        assert pooled.forward is not None, pooled.error
+        assert pooled.searcher is not None
+        assert pooled.searcher.query.text_forward is pooled.forward
+        np.testing.assert_allclose(pooled.forward(texts), vectors, atol=1e-5)
+        got = [(r.media_id, round(r.score, 5)) for r in pooled.run(lambda s: s.search(req)).results]
+    finally:
+        pooled.close()
+        torch.set_num_threads(kept)
+    assert got == want
+    assert got
+    assert pooled.forward is None

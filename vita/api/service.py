@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from catalog.errors import NotFoundError, VitaError
 from catalog.facade import Catalog
 from indexer.search import Searcher
+from indexer.search.forward import TextForward
 from indexer.store import StoreError
 from vita.api.guard import save_upload, scratch
 from vita.api.schemas import SearchOptions
@@ -75,6 +76,7 @@ class Service:
         self.searcher, self._own = searcher, searcher is None
         self.error: str | None = None
         self.admission = Admission(settings.api_parallel, settings.api_queue)
+        self.forward: TextForward | None = None
 
     def open(self) -> None:
         """Open the index and load the model once (a first query would otherwise pay for it)."""
@@ -90,8 +92,14 @@ class Service:
 
         # the cores are shared among the searches admitted at once: one forward need not take them all
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.settings.api_parallel))
+        if self.settings.api_text_processes and self.forward is None:
+            self.forward = TextForward(self.searcher.model_ref, self.searcher.preset, self.settings.api_text_processes)
+            self.searcher.query.text_forward = self.forward
 
     def close(self) -> None:
+        if self.forward is not None:
+            self.forward.close()
+            self.forward = None
         if self._own:
             if self.searcher is not None:
                 self.searcher.close()
