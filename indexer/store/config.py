@@ -58,10 +58,11 @@ class Cluster:
 #: A new collection keeps its float32 vectors on disk (memory-mapped) with an int8 copy in RAM that
 #: queries scan, at every vector size, unless told otherwise. Measured on synthetic vectors: per million
 #: points 581 against 946 MiB at 128-d and 850/1114 against 2342/3326 MiB at 512/768-d, the same recall
-#: (`bench/results/memory-m32`); at a million 128-d points, queries at the default breadth about twice as
-#: fast for the same recall (far p50 3.8 against 7.1 ms: `bench/results/filtered-1m` against
-#: `bench/results/ann-1m-float`); at 100k the same recall and latency and the graph built in 20 against 36 s,
-#: at 10k both exact (`bench/results/ann-default`); builds 5-8 times faster at 512-d (`bench/results/memory`)
+#: (`bench/results/memory-m32`); at a million 128-d points, queries at the default breadth nearly twice as
+#: fast for the same recall (far p50 4.3 against 7.1 ms) and the graph built in 516 against 1115 s
+#: (`bench/results/ann-1m` against `bench/results/ann-1m-float`); at 100k the same recall and latency and
+#: the graph built in 20 against 36 s, at 10k both exact (`bench/results/ann-default`); at 768-d and 100k
+#: 1.2 against 2.2 ms far (`bench/results/ann-768`); builds 5-8 times faster at 512-d (`bench/results/memory`)
 ON_DISK_INT8 = True
 
 

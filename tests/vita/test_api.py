@@ -459,6 +459,12 @@ def test_several_server_processes_need_a_qdrant_server(tmp_path: Path, monkeypat
     assert "needs a Qdrant server" in got.output
 
 
+@pytest.fixture
+def own_world(world: Settings, tmp_path: Path) -> Settings:
+    """The world on a copy of its data dir: a Service of the test's own (the client holds the original)."""
+    return world.model_copy(update={"data_dir": copy_data_dir(world.data_dir, tmp_path / "data"), "database_url": None})
+
+
 def test_a_result_is_sent_with_every_field_but_the_server_path_and_owns_its_lists() -> None:
     from dataclasses import fields
 
@@ -476,7 +482,7 @@ def test_a_result_is_sent_with_every_field_but_the_server_path_and_owns_its_list
     assert (r.lineage["class"], r.traits[0]) == ("Amphibia", "activity=nocturnal")
 
 
-def test_each_admitted_search_gets_its_share_of_the_cores(world: Settings) -> None:
+def test_each_admitted_search_gets_its_share_of_the_cores(own_world: Settings) -> None:
     """A server that runs N searches at once gives each forward cores / N threads, not every core."""
     import torch
 
@@ -485,9 +491,10 @@ def test_each_admitted_search_gets_its_share_of_the_cores(world: Settings) -> No
     kept = torch.get_num_threads()
     try:
         for parallel in (1, 2):
-            service = Service(world.model_copy(update={"api_parallel": parallel}))
+            service = Service(own_world.model_copy(update={"api_parallel": parallel}))
             try:
                 service.open()
+                assert service.error is None
                 assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // parallel)
             finally:
                 service.close()
@@ -495,7 +502,7 @@ def test_each_admitted_search_gets_its_share_of_the_cores(world: Settings) -> No
         torch.set_num_threads(kept)
 
 
-def test_text_forward_in_worker_processes_gives_the_same_vectors_and_results(world: Settings) -> None:
+def test_text_forward_in_worker_processes_gives_the_same_vectors_and_results(own_world: Settings) -> None:
     """VITA_API_TEXT_PROCESSES: the text tower runs in processes of its own; same vector, same answer."""
     import torch
 
@@ -505,7 +512,7 @@ def test_text_forward_in_worker_processes_gives_the_same_vectors_and_results(wor
     texts = ["Amphibia Anura Hylidae", "owl"]
     req = SearchRequest(text="nocturnal Hylidae calls", k=5)
     kept = torch.get_num_threads()
-    inside = Service(world)  # the embedded store has one owner: one service at a time
+    inside = Service(own_world)  # the embedded store has one owner: one service at a time
     try:
         inside.open()
         assert inside.searcher is not None
@@ -514,7 +521,7 @@ def test_text_forward_in_worker_processes_gives_the_same_vectors_and_results(wor
         want = [(r.media_id, round(r.score, 5)) for r in inside.run(lambda s: s.search(req)).results]
     finally:
         inside.close()
-    pooled = Service(world.model_copy(update={"api_text_processes": 2}))
+    pooled = Service(own_world.model_copy(update={"api_text_processes": 2}))
     try:
         pooled.open()
         assert pooled.forward is not None, pooled.error

@@ -1,5 +1,5 @@
-"""`vita bench retrieval|zeroshot|traits|speed|all|real|ann` (`bench.run`, `bench.real`, `bench.ann`):
-one command per suite with the options it reads; results under bench/results/<run>/."""
+"""`vita bench retrieval|zeroshot|traits|speed|all|real|ann|peers` (`bench.run`, `bench.real`, `bench.ann`,
+`bench.peers`): one command per suite with the options it reads; results under bench/results/<run>/."""
 
 from __future__ import annotations
 
