@@ -7,7 +7,7 @@ photos (GCompris's and Tux Paint's, `catalog.sources.packaged`), in one run (`vi
   core over the files;
 - photos: a plain batched EfficientNet-Lite0 forward (PIL, torchvision's transform, batches of 32),
   the same ImageNet weights as the field preset's image tower;
-- ours: `vita index --preset field` with 1 and 2 workers: decoding, windowing, both towers' embeddings
+- ours: `vita index --preset field` with 1 and 2 workers: decoding, windowing, the tower's embeddings
   and every point stored with its taxonomy in a scratch store.
 
 Every rate is end to end, from the call to the last embedding, start-up and model loading included
